@@ -1,0 +1,1 @@
+"""Backbone (timm), parameter groups, metrics, decoding and the LightningModule."""
