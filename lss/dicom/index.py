@@ -1,0 +1,107 @@
+"""index_repository: DICOM repository -> manifest.csv (one row per sagittal slice), skipped.csv, summary.md."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from lss.dicom.headers import SliceHeader, read_slice_headers
+from lss.dicom.labels import FINDING_COLUMNS, label_slices, read_labels_csv, validate_labels
+from lss.dicom.montage import write_series_montage
+from lss.dicom.privacy import load_patient_secret
+from lss.dicom.series import assemble_series, drop_duplicate_instances
+from lss.dicom.skips import Skip
+from lss.dicom.summary import summarize
+from lss.dicom.walk import walk_repository
+
+MANIFEST_COLUMNS: list[str] = [
+    "path", "patient_key", "study_uid", "series_uid", "sop_uid", "frame", "modality", "plane",
+    "slice_location_mm", "stored_slice_location_mm", "slice_index", "n_slices", "tr_ms", "te_ms",
+    "label", "label_source",
+]  # fmt: skip
+"""The contract with lss/data: these columns first, in this order."""
+EXTRA_COLUMNS: list[str] = ["is_mid_sagittal", "source_series_uid", "series_split"]
+"""is_mid_sagittal: the slice the Mid group centres on; source_series_uid / series_split: set when a
+series was split (multi-echo, magnitude + phase) into parts with series_uid `<uid>.echo<N>` etc."""
+SKIPPED_COLUMNS: list[str] = ["path", "reason", "detail"]
+
+PARALLEL_MIN_FILES = 400
+"""Below this, starting worker processes costs more than it saves (benchmarks/index_speed.py)."""
+_CHUNK_SIZE = 64
+
+
+@dataclass
+class IndexResult:
+    """What index_repository found; the same tables it writes to out_dir."""
+
+    manifest: pd.DataFrame
+    skipped: pd.DataFrame
+    summary_markdown: str
+    label_findings: pd.DataFrame
+
+
+def index_repository(
+    root: Path,
+    out_dir: Path | None = None,
+    labels_csv: Path | None = None,
+    mid_neighbours: int = 4,
+    workers: int | None = None,
+    progress: bool = True,
+    montage: bool = False,
+) -> IndexResult:
+    """Index every file under root exactly once: a manifest row per sagittal slice, or a skipped row saying why.
+
+    Reads headers only and never writes under root (out_dir inside root is excluded from the walk).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise NotADirectoryError(f"--root {root} is not a directory")
+    labels = read_labels_csv(Path(labels_csv)) if labels_csv is not None else None
+    files, skips = walk_repository(root, exclude=out_dir)
+    headers, read_skips = read_all_headers(files, root, workers=workers, progress=progress)
+    headers, duplicate_skips = drop_duplicate_instances(headers)
+    rows, series_skips = assemble_series(headers)
+    manifest = pd.DataFrame(rows, columns=[c for c in MANIFEST_COLUMNS if c not in ("label", "label_source")] + EXTRA_COLUMNS[1:])
+    manifest = label_slices(manifest, labels, mid_neighbours)
+    manifest = manifest[MANIFEST_COLUMNS + EXTRA_COLUMNS].sort_values(["series_uid", "slice_index"], ignore_index=True)
+    findings = validate_labels(manifest, labels)
+    skipped = pd.DataFrame([vars(skip) for skip in skips + read_skips + duplicate_skips + series_skips], columns=SKIPPED_COLUMNS)
+    skipped = skipped.sort_values("path", ignore_index=True)
+    result = IndexResult(manifest, skipped, summarize(manifest, skipped, findings), findings)
+    if out_dir is not None:
+        write_index(result, Path(out_dir), root if montage else None)
+    return result
+
+
+def read_all_headers(
+    files: list[Path], root: Path, workers: int | None = None, progress: bool = True
+) -> tuple[list[SliceHeader], list[Skip]]:
+    """Header records of all files, in worker processes when there are enough files to pay for them."""
+    read_one = partial(read_slice_headers, root=root, secret=load_patient_secret())
+    n_workers = workers if workers is not None else (min(os.cpu_count() or 1, 8) if len(files) >= PARALLEL_MIN_FILES else 1)
+    bar = partial(tqdm, total=len(files), unit="file", desc="reading headers", disable=not progress)
+    if n_workers <= 1:
+        results = list(bar(map(read_one, files)))
+    else:
+        with ProcessPoolExecutor(max_workers=n_workers) as pool:
+            results = list(bar(pool.map(read_one, files, chunksize=_CHUNK_SIZE)))
+    headers = [header for result in results if not isinstance(result, Skip) for header in result]
+    return headers, [result for result in results if isinstance(result, Skip)]
+
+
+def write_index(result: IndexResult, out_dir: Path, montage_root: Path | None = None) -> None:
+    """manifest.csv, skipped.csv, label_findings.csv, summary.md, and montages/<series_uid>.png when asked."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result.manifest.to_csv(out_dir / "manifest.csv", index=False)
+    result.skipped.to_csv(out_dir / "skipped.csv", index=False)
+    result.label_findings.to_csv(out_dir / "label_findings.csv", index=False, columns=FINDING_COLUMNS)
+    (out_dir / "summary.md").write_text(result.summary_markdown)
+    if montage_root is not None:
+        for series_uid, series_rows in result.manifest.groupby("series_uid"):
+            write_series_montage(series_rows, montage_root, out_dir / "montages" / f"{series_uid}.png")

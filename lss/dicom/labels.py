@@ -1,0 +1,125 @@
+"""Mid / Lateral labels (paper §3): the mid-sagittal slice and its K nearest neighbours are Mid.
+
+Per-slice labels win, then a per-series mid slice, then the rule that centres on the middle slice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+MID, LATERAL = "Mid", "Lateral"
+SOURCE_LABELS, SOURCE_RULE = "labels", "rule"
+
+NORMAL_LUMBAR_IVD_WIDTH_MM = 40.0
+"""Paper ref. 18 (Zhou et al. 2000, Eur Spine J 9:242-248, digitised CT of L1-L5): lumbar end-plate,
+hence disc, widths of about 40 mm at L1 rising to about 50 mm at L5. We take the smallest (40 mm) so
+the check is strict. Our reading of the reference; the figure could not be re-checked offline."""
+MID_TOLERANCE_MM = NORMAL_LUMBAR_IVD_WIDTH_MM / 2
+"""A Mid slice further than half a disc width from the mid-sagittal plane no longer cuts the disc."""
+
+_SLICE_COLUMNS = {"sop_instance_uid", "label"}
+_SERIES_COLUMNS = {"series_instance_uid", "mid_sop_instance_uid"}
+FINDING_COLUMNS = ["finding", "series_uid", "sop_uid", "detail"]
+
+
+@dataclass(frozen=True)
+class LabelTable:
+    """A labels CSV: per slice (sop_uid -> Mid|Lateral) or per series (series_uid -> mid sop_uid)."""
+
+    per_slice: dict[str, str]
+    mid_sop_by_series: dict[str, str]
+    source_path: str
+
+
+def read_labels_csv(path: Path) -> LabelTable:
+    """Read either CSV kind, recognised by its columns; refuse anything else naming the file."""
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    columns = set(table.columns)
+    if _SLICE_COLUMNS <= columns:
+        canonical = {MID.lower(): MID, LATERAL.lower(): LATERAL}
+        bad = table[~table["label"].str.strip().str.lower().isin(canonical)]
+        if len(bad):
+            row = bad.index[0]
+            raise ValueError(f"{path}: row {row + 2} has label {bad.iloc[0]['label']!r}; expected Mid or Lateral")
+        labels = table["label"].str.strip().str.lower().map(canonical)
+        return LabelTable(dict(zip(table["sop_instance_uid"].str.strip(), labels)), {}, str(path))
+    if _SERIES_COLUMNS <= columns:
+        mids = dict(zip(table["series_instance_uid"].str.strip(), table["mid_sop_instance_uid"].str.strip()))
+        return LabelTable({}, mids, str(path))
+    raise ValueError(
+        f"{path}: columns {sorted(columns)} match neither a per-slice labels CSV (sop_instance_uid,label) "
+        "nor a per-series CSV (series_instance_uid,mid_sop_instance_uid)"
+    )
+
+
+def mid_window(mid_index: int, n_slices: int, mid_neighbours: int) -> range:
+    """Slice indices of the mid slice and its K nearest neighbours (K//2 before), shifted to stay inside the series."""
+    size = min(mid_neighbours + 1, n_slices)
+    start = min(max(mid_index - mid_neighbours // 2, 0), n_slices - size)
+    return range(start, start + size)
+
+
+def label_slices(manifest: pd.DataFrame, labels: LabelTable | None, mid_neighbours: int = 4) -> pd.DataFrame:
+    """Adds label, label_source and is_mid_sagittal (the slice the Mid group centres on) to every row."""
+    if mid_neighbours < 0:
+        raise ValueError(f"mid_neighbours must be >= 0, found {mid_neighbours}")
+    labelled = manifest.copy()
+    labelled["label"] = ""
+    labelled["label_source"] = ""
+    labelled["is_mid_sagittal"] = False
+    for _, rows in labelled.groupby("series_uid", sort=False):
+        rows = rows.sort_values("slice_index")
+        sop_uids = rows["sop_uid"].tolist()
+        if labels is not None and any(sop in labels.per_slice for sop in sop_uids):
+            series_labels = [labels.per_slice.get(sop, "") for sop in sop_uids]
+            mid_positions = [position for position, label in enumerate(series_labels) if label == MID]
+            mid_position = mid_positions[(len(mid_positions) - 1) // 2] if mid_positions else None
+            source = SOURCE_LABELS
+        else:
+            given_mid = labels.mid_sop_by_series.get(rows["series_uid"].iloc[0]) if labels is not None else None
+            source = SOURCE_LABELS if given_mid in sop_uids else SOURCE_RULE
+            mid_position = sop_uids.index(given_mid) if source == SOURCE_LABELS else (len(rows) - 1) // 2
+            window = mid_window(mid_position, len(rows), mid_neighbours)
+            series_labels = [MID if position in window else LATERAL for position in range(len(rows))]
+        labelled.loc[rows.index, "label"] = series_labels
+        labelled.loc[rows.index, "label_source"] = [source if label else "" for label in series_labels]
+        if mid_position is not None:
+            labelled.loc[rows.index[mid_position], "is_mid_sagittal"] = True
+    return labelled
+
+
+def validate_labels(manifest: pd.DataFrame, labels: LabelTable | None, tolerance_mm: float = MID_TOLERANCE_MM) -> pd.DataFrame:
+    """Paper §3 check: every Mid slice lies within half a normal lumbar IVD width of the mid slice.
+
+    Findings are reported, never used to drop or relabel slices.
+    """
+    findings: list[dict[str, str]] = []
+    for series_uid, rows in manifest.groupby("series_uid", sort=True):
+        mid_rows = rows[rows["is_mid_sagittal"]]
+        if (rows["label"] == "").any():
+            missing = int((rows["label"] == "").sum())
+            findings.append(_finding("unlabelled_slices", series_uid, "", f"{missing} of {len(rows)} slices have no label"))
+        if mid_rows.empty:
+            findings.append(_finding("no_mid_slice", series_uid, "", "no slice is labelled Mid"))
+            continue
+        mid_location = float(mid_rows["slice_location_mm"].iloc[0])
+        for row in rows[rows["label"] == MID].itertuples():
+            distance = abs(float(row.slice_location_mm) - mid_location)
+            if distance > tolerance_mm:
+                detail = f"{distance:.1f} mm from the mid slice (limit {tolerance_mm:.1f} mm, half the IVD width of ref. 18)"
+                findings.append(_finding("mid_beyond_half_ivd_width", series_uid, row.sop_uid, detail))
+    if labels is not None:
+        indexed = set(manifest["sop_uid"])
+        unmatched = sorted(set(labels.per_slice) - indexed) + sorted(
+            sop for sop in labels.mid_sop_by_series.values() if sop not in indexed
+        )
+        if unmatched:
+            findings.append(_finding("label_without_indexed_slice", "", unmatched[0], f"{len(unmatched)} label rows in {labels.source_path} match no indexed slice"))
+    return pd.DataFrame(findings, columns=FINDING_COLUMNS)
+
+
+def _finding(finding: str, series_uid: str, sop_uid: str, detail: str) -> dict[str, str]:
+    return {"finding": finding, "series_uid": series_uid, "sop_uid": sop_uid, "detail": detail}

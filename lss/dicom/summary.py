@@ -1,0 +1,72 @@
+"""The indexing report for stdout and summary.md, with class counts in the layout of paper Table 2."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from lss.dicom.labels import LATERAL, MID
+from lss.dicom.skips import SKIP_REASONS
+from lss.dicom.weighting import T1, T2, UNKNOWN
+
+_COLUMN_TITLES = {T1: "T1-weighted", T2: "T2-weighted", UNKNOWN: "unknown weighting"}
+_MAX_LISTED_FINDINGS = 20
+
+
+def _markdown_table(header: list[str], rows: list[list[object]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+
+
+def class_distribution(manifest: pd.DataFrame) -> list[str]:
+    """Table 2: Mid / Lateral / Total per sequence type (plus unknown weighting and unlabelled when present)."""
+    modalities = [T1, T2] + ([UNKNOWN] if (manifest["modality"] == UNKNOWN).any() else [])
+    classes = [MID, LATERAL] + ([""] if (manifest["label"] == "").any() else [])
+    counts = manifest.groupby(["label", "modality"]).size()
+    rows = [
+        [label or "(unlabelled)"] + [f"{int(counts.get((label, modality), 0)):,}" for modality in modalities]
+        for label in classes
+    ]
+    rows.append(["Total"] + [f"{int((manifest['modality'] == modality).sum()):,}" for modality in modalities])
+    return _markdown_table(["Class \\ Sequence Types"] + [_COLUMN_TITLES[m] for m in modalities], rows)
+
+
+def summarize(manifest: pd.DataFrame, skipped: pd.DataFrame, findings: pd.DataFrame) -> str:
+    """Markdown: Table 2 layout, series counts, label sources, skips by reason, label-validation findings."""
+    lines = ["# Index summary", "", "## Class distribution (layout of paper Table 2)", ""]
+    lines += class_distribution(manifest)
+    series = manifest.drop_duplicates("series_uid")
+    lines += ["", "## Series", ""]
+    lines += _markdown_table(
+        ["Sequence type", "series", "studies", "patients", "slices"],
+        [
+            [
+                _COLUMN_TITLES[modality],
+                int((series["modality"] == modality).sum()),
+                series.loc[series["modality"] == modality, "study_uid"].nunique(),
+                series.loc[series["modality"] == modality, "patient_key"].nunique(),
+                int((manifest["modality"] == modality).sum()),
+            ]
+            for modality in (T1, T2, UNKNOWN)
+        ],
+    )
+    split = manifest.loc[manifest["series_split"] != "", "source_series_uid"].nunique()
+    sources = manifest["label_source"].replace("", "(none)").value_counts()
+    lines += ["", f"Series split into parts (multi-echo, magnitude/phase): {split}."]
+    lines += ["", "Label sources (slices): " + ", ".join(f"{source} {count:,}" for source, count in sources.items()) + "."]
+    lines += ["", "## Skipped", ""]
+    if skipped.empty:
+        lines.append("Nothing skipped.")
+    else:
+        by_reason = skipped["reason"].value_counts()
+        lines += _markdown_table(["reason", "entries", "meaning"], [[r, n, SKIP_REASONS[r]] for r, n in by_reason.items()])
+    lines += ["", "## Label validation (paper §3: Mid slices within half the normal IVD width of the mid slice)", ""]
+    if findings.empty:
+        lines.append("No findings: every Mid slice lies within the limit.")
+    else:
+        counts = findings["finding"].value_counts()
+        lines += _markdown_table(["finding", "count"], [[finding, n] for finding, n in counts.items()])
+        lines += ["", f"First {min(len(findings), _MAX_LISTED_FINDINGS)} of {len(findings)}:", ""]
+        lines += _markdown_table(
+            ["finding", "series_uid", "sop_uid", "detail"], findings.head(_MAX_LISTED_FINDINGS).values.tolist()
+        )
+    return "\n".join(lines) + "\n"
