@@ -1,0 +1,19 @@
+"""Table 3 and Figs. 5-7 from a training sweep in MLflow (see conf/analyze.yaml)."""
+
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from lss.analysis.report import run_analysis
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="analyze")
+def main(cfg: DictConfig) -> None:
+    run_analysis(output_dir=Path(cfg.output_dir), tracking_uri=cfg.mlflow.tracking_uri,
+                 experiment_name=cfg.mlflow.experiment_name, sweep_id=cfg.sweep_id,
+                 alpha=cfg.alpha, log_to_mlflow=cfg.log_to_mlflow)
+
+
+if __name__ == "__main__":
+    main()
