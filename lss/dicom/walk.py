@@ -26,6 +26,8 @@ def walk_repository(root: Path, exclude: Path | None = None) -> tuple[list[Path]
     excluded = exclude.resolve() if exclude is not None else None
     for directory, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=False):
         here = Path(directory)
+        if not filenames and not dirnames and here != root:
+            skips.append(Skip(relative(here) + "/", "empty_directory"))
         kept_dirs = []
         for name in sorted(dirnames):
             child = here / name
@@ -35,6 +37,4 @@ def walk_repository(root: Path, exclude: Path | None = None) -> tuple[list[Path]
                 kept_dirs.append(name)
         dirnames[:] = kept_dirs
         files += [here / name for name in sorted(filenames)]
-        if not filenames and not dirnames and here != root:
-            skips.append(Skip(relative(here) + "/", "empty_directory"))
     return files, skips

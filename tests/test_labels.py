@@ -1,0 +1,78 @@
+"""Mid/Lateral labels: per-slice CSV wins, per-series mid ± K/2, the centring rule, and the §3 validation."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lss.dicom.labels import MID_TOLERANCE_MM, label_slices, mid_window, read_labels_csv, validate_labels
+
+
+def series_rows(series_uid: str, n_slices: int, spacing_mm: float = 4.0) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "series_uid": series_uid,
+            "sop_uid": [f"{series_uid}.{index}" for index in range(n_slices)],
+            "slice_index": range(n_slices),
+            "slice_location_mm": [index * spacing_mm for index in range(n_slices)],
+        }
+    )
+
+
+def write_csv(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_rule_marks_the_middle_slice_and_two_each_side_as_in_paper_fig2() -> None:
+    labelled = label_slices(series_rows("1.1", 15), labels=None)
+    assert labelled["label"].tolist() == ["Lateral"] * 5 + ["Mid"] * 5 + ["Lateral"] * 5
+    assert set(labelled["label_source"]) == {"rule"}
+    assert labelled.loc[labelled["is_mid_sagittal"], "slice_index"].tolist() == [7]
+
+
+def test_mid_window_shifts_inside_the_series_at_its_edges() -> None:
+    assert list(mid_window(7, 15, 4)) == [5, 6, 7, 8, 9]
+    assert list(mid_window(0, 15, 4)) == [0, 1, 2, 3, 4]
+    assert list(mid_window(14, 15, 2)) == [12, 13, 14]
+    assert list(mid_window(1, 3, 4)) == [0, 1, 2]
+
+
+def test_per_series_csv_centres_on_the_given_mid_slice(tmp_path: Path) -> None:
+    labels = read_labels_csv(write_csv(tmp_path / "series.csv", "series_instance_uid,mid_sop_instance_uid\n1.1,1.1.4\n"))
+    labelled = label_slices(series_rows("1.1", 15), labels, mid_neighbours=2)
+    assert labelled.loc[labelled["label"] == "Mid", "slice_index"].tolist() == [3, 4, 5]
+    assert set(labelled["label_source"]) == {"labels"}
+
+
+def test_per_slice_csv_wins_and_other_series_fall_back_to_the_rule(tmp_path: Path) -> None:
+    labels = read_labels_csv(write_csv(tmp_path / "slices.csv", "sop_instance_uid,label\n1.1.0,mid\n1.1.1,Lateral\n1.1.2,Lateral\n"))
+    manifest = pd.concat([series_rows("1.1", 3), series_rows("2.2", 5)], ignore_index=True)
+    labelled = label_slices(manifest, labels).set_index("sop_uid")
+    assert labelled.loc[["1.1.0", "1.1.1", "1.1.2"], "label"].tolist() == ["Mid", "Lateral", "Lateral"]
+    assert labelled.loc["1.1.0", "label_source"] == "labels"
+    assert set(labelled.loc[labelled["series_uid"] == "2.2", "label_source"]) == {"rule"}
+
+
+def test_validation_reports_mid_slices_beyond_half_the_disc_width() -> None:
+    # 12 mm spacing: slices two away from the mid lie 24 mm off, beyond 20 mm (half of 40 mm, ref. 18)
+    assert MID_TOLERANCE_MM == 20.0
+    labelled = label_slices(series_rows("1.1", 15, spacing_mm=12.0), labels=None)
+    findings = validate_labels(labelled, labels=None)
+    assert findings["finding"].tolist() == ["mid_beyond_half_ivd_width"] * 2
+    assert sorted(findings["sop_uid"]) == ["1.1.5", "1.1.9"]
+    assert (labelled["label"] == "Mid").sum() == 5  # reported, never dropped or relabelled
+
+
+def test_validation_reports_labels_that_match_no_slice_and_unlabelled_slices(tmp_path: Path) -> None:
+    labels = read_labels_csv(write_csv(tmp_path / "slices.csv", "sop_instance_uid,label\n1.1.0,Mid\n9.9.9,Mid\n"))
+    findings = validate_labels(label_slices(series_rows("1.1", 3), labels), labels)
+    assert set(findings["finding"]) == {"unlabelled_slices", "label_without_indexed_slice"}
+
+
+def test_bad_label_values_and_unknown_columns_name_the_file(tmp_path: Path) -> None:
+    bad_value = write_csv(tmp_path / "bad.csv", "sop_instance_uid,label\n1.1.0,Middle\n")
+    with pytest.raises(ValueError, match=r"bad\.csv: row 2 has label 'Middle'"):
+        read_labels_csv(bad_value)
+    with pytest.raises(ValueError, match=r"odd\.csv: columns"):
+        read_labels_csv(write_csv(tmp_path / "odd.csv", "uid,class\n1,Mid\n"))
