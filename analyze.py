@@ -8,7 +8,10 @@ from omegaconf import DictConfig
 from lss.analysis.report import run_analysis
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="analyze")
+CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")  # absolute: also found when imported
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="analyze")
 def main(cfg: DictConfig) -> None:
     run_analysis(output_dir=Path(cfg.output_dir), tracking_uri=cfg.mlflow.tracking_uri,
                  experiment_name=cfg.mlflow.experiment_name, sweep_id=cfg.sweep_id,

@@ -107,6 +107,8 @@ def test_the_sweep_filter_and_too_few_runs(tmp_path: Path):
     with pytest.raises(ValueError, match=r"at least 3 FINISHED runs per modality.*\['T2'\]"
                                          r"(.|\n)*status KILLED"):
         runs.resolve_sweep(runs.fetch_training_runs(tracking_uri, EXPERIMENT, sweep_id="small"))
+    with pytest.raises(ValueError, match=r"\['T1', 'T2'\]"):
+        runs.resolve_sweep(runs.fetch_training_runs(tracking_uri, EXPERIMENT, sweep_id="nope"))
 
 
 def test_an_unknown_experiment_says_where_it_looked(tmp_path: Path):

@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from lss.analysis.schema import METRICS, MODALITIES  # noqa: E402
 
@@ -76,6 +77,7 @@ def validation_accuracy(history: pd.DataFrame, path: Path) -> Path:
                   label=f"{modality} (mean of {per_epoch['count'].max()} runs, band ±1 sd)")
         axes.fill_between(per_epoch.index, per_epoch["mean"] - spread,
                           per_epoch["mean"] + spread, color=COLOURS[modality], alpha=0.2)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("epoch")
     axes.set_ylabel("validation accuracy")
     axes.legend(loc="lower right")

@@ -67,8 +67,8 @@ def paper_protocol(runs: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     rows = []
     for metric, label in METRICS.items():
         t1, t2 = _groups(runs, metric)
-        ks_t1, ks_t2, bartlett = stats.ks_normality_p(t1), stats.ks_normality_p(t2), \
-            stats.bartlett_p(t1, t2)
+        ks_t1, ks_t2 = stats.ks_normality_p(t1), stats.ks_normality_p(t2)
+        bartlett = stats.bartlett_p(t1, t2)
         assumptions_hold = min(ks_t1, ks_t2, bartlett) >= alpha
         test = stats.student_t(t1, t2) if assumptions_hold else stats.welch_t(t1, t2)
         rows.append({"metric": label, "t1_n": len(t1), "t2_n": len(t2),

@@ -32,7 +32,9 @@ def _format(column: str, value: object) -> str:
         return value
     if column in P_VALUE_COLUMNS:
         return format_p(float(value))
-    return f"{float(value):.2f}" if column in {"nb_df", "nb_t", "hedges_g"} else f"{value:.4f}"
+    if column == "nb_df":
+        return f"{float(value):.4g}"  # 19 for paired runs, 17.78 for a Welch-Satterthwaite df
+    return f"{float(value):.2f}" if column in {"nb_t", "hedges_g"} else f"{value:.4f}"
 
 
 def _view(table: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
@@ -62,11 +64,10 @@ def markdown_table(view: pd.DataFrame) -> str:
 
 
 def render_markdown(table: pd.DataFrame, conclusions: dict[str, str]) -> str:
-    pairing = table["pairing"].iloc[0]
     return "\n\n".join([
         "## Table 3 (paper protocol, §4)", markdown_table(paper_view(table)),
         conclusions["paper"],
-        f"## Table 3, done right ({table['nb_test'].iloc[0]}; {pairing})",
+        f"## Table 3, done right ({table['pairing'].iloc[0]})",
         markdown_table(corrected_view(table)), conclusions["corrected"]]) + "\n"
 
 
@@ -76,8 +77,9 @@ def render_latex(table: pd.DataFrame, conclusions: dict[str, str]) -> str:
     for caption, view, sentence in (
             ("Table 3 (paper protocol)", paper_view(table), conclusions["paper"]),
             ("Table 3, done right", corrected_view(table), conclusions["corrected"])):
-        latex = view.style.format(escape="latex").to_latex(
-            hrules=True, column_format="l" + "r" * len(view.columns))
+        styler = (view.reset_index().style.hide(axis="index").format(escape="latex")
+                  .format_index(escape="latex", axis=1))
+        latex = styler.to_latex(hrules=True, column_format="l" + "r" * len(view.columns))
         blocks.append(f"% {caption}\n{latex.replace('< 0.001', '$<$ 0.001')}% {sentence}\n")
     return "\n".join(blocks)
 
