@@ -1,0 +1,174 @@
+"""The LightningDataModule: manifest (or a raw DICOM root, indexed once) -> per-seed splits -> loaders.
+
+The global batch size is the paper's (10) whatever the number of devices: each DDP process
+gets ``batch_size / world_size``. Evaluation shards are unpadded so every test slice is scored
+exactly once under DDP.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
+
+from lss.data.cache import cached_images
+from lss.data.dataset import SliceDataset, augmentation
+from lss.data.indexing import manifest_for_root
+from lss.data.manifest import CLASS_NAMES, TrainingDataError, labelled_slices, read_manifest
+from lss.data.preprocess import PreprocessParams
+from lss.data.splits import Split, split_slices
+
+log = logging.getLogger(__name__)
+
+
+class ShardSampler(Sampler[int]):
+    """Rank r of w takes items r, r+w, ...: no padding, so no slice is scored twice."""
+
+    def __init__(self, length: int, rank: int, world_size: int) -> None:
+        self.indices = list(range(rank, length, world_size))
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class MidSliceDataModule(L.LightningDataModule):
+    def __init__(
+        self,
+        modality: str,
+        seed: int,
+        input_size: Sequence[int],
+        mean: Sequence[float],
+        std: Sequence[float],
+        cache_dir: str,
+        root: str | None = None,
+        manifest: str | None = None,
+        labels: str | None = None,
+        batch_size: int = 10,
+        test_fraction: float = 0.2,
+        val_fraction: float = 0.1,
+        split_by: str = "image",
+        augment: bool = False,
+        num_workers: int | str = 0,
+        pin_memory: bool = False,
+        progress: bool = True,
+    ) -> None:
+        super().__init__()
+        if (root is None) == (manifest is None):
+            raise ValueError("set exactly one of data.root=DICOM_DIR (indexed and cached) or data.manifest=manifest.csv")
+        self.modality, self.seed = modality, int(seed)
+        self.root, self.manifest_path, self.labels = root, manifest, labels
+        self.params = PreprocessParams(height=int(input_size[-2]), width=int(input_size[-1]))
+        self.mean, self.std = tuple(mean), tuple(std)
+        self.cache_dir = Path(cache_dir)
+        self.batch_size, self.test_fraction, self.val_fraction = int(batch_size), test_fraction, val_fraction
+        self.split_by, self.augment, self.pin_memory, self.progress = split_by, augment, pin_memory, progress
+        self.num_workers = num_workers
+        self.slices: pd.DataFrame | None = None
+        self.split: Split | None = None
+
+    # -- data preparation (once per node) ------------------------------------------------
+    def resolved_manifest(self) -> Path:
+        if self.manifest_path is not None:
+            return Path(self.manifest_path)
+        return manifest_for_root(Path(self.root), self.cache_dir / "index", Path(self.labels) if self.labels else None, self.progress)
+
+    def source_dir(self) -> Path:
+        """Manifest paths are relative to the indexed root."""
+        if self.root is not None:
+            return Path(self.root)
+        manifest = Path(self.manifest_path)
+        root_file = manifest.parent / "root.txt"
+        return Path(root_file.read_text().strip()) if root_file.exists() else manifest.parent
+
+    def _slices(self) -> tuple[pd.DataFrame, pd.Series]:
+        manifest = read_manifest(self.resolved_manifest())
+        return labelled_slices(manifest, self.modality), manifest["patient_key"]
+
+    def _images(self, slices: pd.DataFrame) -> np.ndarray:
+        source = self.source_dir()
+        paths = [source / path for path in slices["path"]]
+        return cached_images(paths, slices["frame"].astype(int).tolist(), self.params, self.cache_dir / "images", self.progress)
+
+    def prepare_data(self) -> None:
+        slices, _ = self._slices()
+        self._images(slices)
+
+    # -- per-process setup -------------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        if self.slices is not None:
+            return
+        slices, patient_keys = self._slices()
+        images = self._images(slices)
+        split = split_slices(slices, patient_keys, self.seed, self.split_by, self.test_fraction, self.val_fraction)
+        check_trainable(slices, images, split, self.split_by)
+        self.slices, self.split, self.images = slices, split, images
+        targets = slices["target"].to_numpy()
+        make = lambda rows, transform=None: SliceDataset(images, targets, rows, self.mean, self.std, transform)  # noqa: E731
+        self.train_set = make(split.train, augmentation(self.augment))
+        self.val_set, self.test_set = make(split.val), make(split.test)
+        log.info("%s split by %s (seed %d): %s", self.modality, self.split_by, self.seed, split.sizes())
+
+    # -- loaders -------------------------------------------------------------------------------
+    def _world(self) -> tuple[int, int]:
+        trainer = self.trainer
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+    def _workers(self) -> int:
+        if self.num_workers != "auto":
+            return int(self.num_workers)
+        on_cpu = self.trainer is None or self.trainer.accelerator.__class__.__name__ == "CPUAccelerator"
+        return 0 if on_cpu else max(1, min(8, len(os.sched_getaffinity(0)) // self._world()[1] - 1))
+
+    def _loader(self, dataset: SliceDataset, train: bool) -> DataLoader:
+        rank, world_size = self._world()
+        if self.batch_size % world_size:
+            raise ValueError(f"data.batch_size={self.batch_size} (global) must divide by the {world_size} devices")
+        if world_size > 1:
+            sampler = DistributedSampler(dataset, world_size, rank, shuffle=True, seed=self.seed) if train else ShardSampler(len(dataset), rank, world_size)
+        else:
+            generator = torch.Generator().manual_seed(self.seed)
+            sampler = torch.utils.data.RandomSampler(dataset, generator=generator) if train else None
+        workers = self._workers()
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size // world_size,
+            sampler=sampler,
+            num_workers=workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set, train=False)
+
+
+def check_trainable(slices: pd.DataFrame, images: np.ndarray, split: Split, split_by: str) -> None:
+    """Refuse before training when a split lacks a class or every image is constant (issue 7)."""
+    targets = slices["target"].to_numpy()
+    for name, rows in (("train", split.train), ("val", split.val), ("test", split.test)):
+        present = set(targets[rows].tolist())
+        missing = [CLASS_NAMES[index] for index in range(len(CLASS_NAMES)) if index not in present]
+        if missing:
+            raise TrainingDataError(
+                f"the {name} split (split_by={split_by}, {len(rows)} slices) has no {'/'.join(missing)} slices; "
+                "use more data, or change data.test_fraction / data.val_fraction."
+            )
+    per_image_range = (np.ptp(np.asarray(images[start : start + 256]).reshape(-1, images[0].size), axis=1) for start in range(0, len(images), 256))
+    if not any(ranges.max() > 0 for ranges in per_image_range):
+        raise TrainingDataError("every image is constant (no contrast); check the DICOM pixel data and its windowing.")

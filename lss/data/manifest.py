@@ -1,0 +1,32 @@
+"""Read the indexer's manifest and pick the labelled slices of one modality."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+CLASS_NAMES = ("Lateral", "Mid")  # class index 1 = Mid, the positive class of p_mid
+LABEL_TO_INDEX = {name: index for index, name in enumerate(CLASS_NAMES)}
+
+
+class TrainingDataError(ValueError):
+    """The data cannot support the requested training run; raised before any training starts."""
+
+
+def read_manifest(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"label": "string", "modality": "string", "patient_key": "string"}, keep_default_na=False)
+
+
+def labelled_slices(manifest: pd.DataFrame, modality: str) -> pd.DataFrame:
+    """Slices of ``modality`` with a Mid/Lateral label, in a stable order (series, slice index)."""
+    rows = manifest[(manifest["modality"] == modality) & manifest["label"].isin(CLASS_NAMES)]
+    if rows.empty:
+        found = manifest.groupby(["modality", "label"]).size().to_dict() if not manifest.empty else {}
+        raise TrainingDataError(
+            f"no labelled {modality} slices in the manifest (found modality x label counts: {found}); "
+            "index with --labels, or check that the repository holds sagittal {modality} series."
+        )
+    rows = rows.sort_values(["series_uid", "slice_index", "frame"], kind="stable").reset_index(drop=True)
+    rows["target"] = rows["label"].map(LABEL_TO_INDEX).astype("int64")
+    return rows

@@ -1,0 +1,71 @@
+"""timm backbones: create by name with a 2-class head, load ImageNet weights offline or fail fast.
+
+No network is ever touched: weights come from ``model.weights=PATH`` or an already populated
+Hugging Face cache, so a cluster node without internet fails in well under a second with a
+message that says how to supply them, instead of retrying downloads for minutes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import timm
+import torch.nn as nn
+
+WEIGHT_FILENAMES = ("model.safetensors", "pytorch_model.bin")
+
+
+class PretrainedWeightsMissing(FileNotFoundError):
+    """ImageNet weights were asked for but are not on this machine."""
+
+
+def cached_hub_weights(model_name: str) -> Path | None:
+    """Path of the model's weights in the local Hugging Face cache, without any network call."""
+    from huggingface_hub import try_to_load_from_cache
+
+    hub_id = timm.models.get_pretrained_cfg(model_name).hf_hub_id
+    if not hub_id:
+        return None
+    for filename in WEIGHT_FILENAMES:
+        found = try_to_load_from_cache(hub_id, filename)
+        if isinstance(found, str):
+            return Path(found)
+    return None
+
+
+def pretrained_weights_file(model_name: str, weights: str | None) -> Path:
+    if weights:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise PretrainedWeightsMissing(f"model.weights={weights} does not exist; point it at the {model_name} ImageNet weights file.")
+        return path
+    cached = cached_hub_weights(model_name)
+    if cached is None:
+        hub_id = timm.models.get_pretrained_cfg(model_name).hf_hub_id or model_name
+        raise PretrainedWeightsMissing(
+            f"ImageNet weights for {model_name} are not on this machine and lss never downloads at run time.\n"
+            f"Supply them in one of these ways:\n"
+            f"  - model.weights=/path/to/model.safetensors   (from https://huggingface.co/{hub_id}, copied here by hand)\n"
+            f"  - populate the Hugging Face cache on a connected machine: "
+            f"python -c \"import timm; timm.create_model('{model_name}', pretrained=True)\" and copy $HF_HOME here\n"
+            f"  - or train from scratch: model.pretrained=false"
+        )
+    return cached
+
+
+def create_backbone(name: str, num_classes: int = 2, pretrained: bool = False, weights: str | None = None) -> nn.Module:
+    """A timm model whose classifier (named by timm's pretrained_cfg) is new, with ``num_classes`` outputs."""
+    if not pretrained:
+        return timm.create_model(name, pretrained=False, num_classes=num_classes)
+    weights_file = pretrained_weights_file(name, weights)
+    # timm drops the 1000-class classifier weights itself when num_classes differs
+    return timm.create_model(name, pretrained=True, num_classes=num_classes, pretrained_cfg_overlay={"file": str(weights_file)})
+
+
+def input_config(name: str) -> dict[str, Any]:
+    """Input size, mean and std the backbone was trained with (timm's pretrained_cfg), not hard-coded."""
+    cfg = timm.models.get_pretrained_cfg(name)
+    if cfg is None:
+        raise ValueError(f"timm has no pretrained_cfg for model {name!r}; check model.name")
+    return {"input_size": list(cfg.input_size[-2:]), "mean": list(cfg.mean), "std": list(cfg.std)}
