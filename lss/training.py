@@ -68,20 +68,19 @@ def sweep_tags() -> dict[str, str]:
 def build(cfg: DictConfig) -> tuple[MidSliceDataModule, MidSliceClassifier]:
     """Data module and model from the composed config; input size/mean/std from timm unless overridden."""
     model_input = input_config(cfg.model.name)
-    datamodule = instantiate(
-        cfg.data,
-        modality=cfg.modality,
-        seed=int(cfg.seed),
-        input_size=cfg.data.input_size or model_input["input_size"],
-        mean=cfg.data.mean or model_input["mean"],
-        std=cfg.data.std or model_input["std"],
-        _convert_="all",
-    )
+    image = {
+        "input_size": list(cfg.data.input_size or model_input["input_size"]),
+        "mean": list(cfg.data.mean or model_input["mean"]),
+        "std": list(cfg.data.std or model_input["std"]),
+    }
+    datamodule = instantiate(cfg.data, modality=cfg.modality, seed=int(cfg.seed), **image, _convert_="all")
     model = instantiate(
         cfg.model,
         optimizer=instantiate(cfg.optimizer.factory),
         lr=cfg.optimizer.lr,
         head_lr_multiplier=cfg.optimizer.head_lr_multiplier,
+        modality=cfg.modality,
+        **image,
     )
     return datamodule, model
 

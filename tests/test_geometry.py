@@ -12,7 +12,7 @@ from lss.dicom.geometry import OrientationError, are_parallel, plane_of, slice_l
 
 def test_head_first_supine_sagittal_location_is_minus_x() -> None:
     # rows anterior->posterior (0,1,0), columns head->feet (0,0,-1): n = (-1, 0, 0)
-    assert slice_normal([0, 1, 0, 0, 0, -1]).tolist() == [-1, 0, 0]
+    assert slice_normal([0, 1, 0, 0, 0, -1]) == (-1, 0, 0)
     assert slice_location_mm([0, 1, 0, 0, 0, -1], [12.5, -100, 80]) == pytest.approx(-12.5)
 
 

@@ -97,20 +97,17 @@ def validate_labels(manifest: pd.DataFrame, labels: LabelTable | None, tolerance
     Findings are reported, never used to drop or relabel slices.
     """
     findings: list[dict[str, str]] = []
-    for series_uid, rows in manifest.groupby("series_uid", sort=True):
-        mid_rows = rows[rows["is_mid_sagittal"]]
-        if (rows["label"] == "").any():
-            missing = int((rows["label"] == "").sum())
-            findings.append(_finding("unlabelled_slices", series_uid, "", f"{missing} of {len(rows)} slices have no label"))
-        if mid_rows.empty:
-            findings.append(_finding("no_mid_slice", series_uid, "", "no slice is labelled Mid"))
-            continue
-        mid_location = float(mid_rows["slice_location_mm"].iloc[0])
-        for row in rows[rows["label"] == MID].itertuples():
-            distance = abs(float(row.slice_location_mm) - mid_location)
-            if distance > tolerance_mm:
-                detail = f"{distance:.1f} mm from the mid slice (limit {tolerance_mm:.1f} mm, half the IVD width of ref. 18)"
-                findings.append(_finding("mid_beyond_half_ivd_width", series_uid, row.sop_uid, detail))
+    unlabelled = manifest[manifest["label"] == ""].groupby("series_uid").size()
+    sizes = manifest.groupby("series_uid").size()
+    for series_uid, missing in unlabelled.items():
+        findings.append(_finding("unlabelled_slices", series_uid, "", f"{missing} of {sizes[series_uid]} slices have no label"))
+    mid_location = manifest[manifest["is_mid_sagittal"]].set_index("series_uid")["slice_location_mm"]
+    for series_uid in sorted(set(sizes.index) - set(mid_location.index)):
+        findings.append(_finding("no_mid_slice", series_uid, "", "no slice is labelled Mid"))
+    distance = (manifest["slice_location_mm"] - manifest["series_uid"].map(mid_location)).abs()
+    for row, distance_mm in zip(manifest[(manifest["label"] == MID) & (distance > tolerance_mm)].itertuples(), distance):
+        detail = f"{distance_mm:.1f} mm from the mid slice (limit {tolerance_mm:.1f} mm, half the IVD width of ref. 18)"
+        findings.append(_finding("mid_beyond_half_ivd_width", row.series_uid, row.sop_uid, detail))
     if labels is not None:
         indexed = set(manifest["sop_uid"])
         unmatched = sorted(set(labels.per_slice) - indexed) + sorted(

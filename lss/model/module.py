@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import lightning as L
@@ -30,7 +30,12 @@ class MidSliceClassifier(L.LightningModule):
         weights: str | None = None,
         channels_last: bool = False,
         compile: bool = False,
+        modality: str | None = None,
+        input_size: Sequence[int] | None = None,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
     ) -> None:
+        """``modality``, ``input_size``, ``mean`` and ``std`` are stored in checkpoints so prediction needs nothing else."""
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer"], logger=False)
         self.optimizer_factory = optimizer
