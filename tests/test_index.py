@@ -140,3 +140,32 @@ def test_help_exits_cleanly() -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])
     assert exit_info.value.code == 0
+
+
+@pytest.fixture(scope="module")
+def phantom_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    phantom = pytest.importorskip("lss.dicom.phantom")
+    if not hasattr(phantom, "write_phantom"):
+        pytest.skip("lss.dicom.phantom.write_phantom has not landed yet")
+    root = tmp_path_factory.mktemp("phantom")
+    phantom.write_phantom(root, n_patients=4, seed=3)
+    return root
+
+
+def test_indexing_a_phantom_with_its_labels_reproduces_labels_csv_exactly(phantom_root: Path, tmp_path: Path) -> None:
+    result = index_repository(phantom_root, tmp_path / "out", labels_csv=phantom_root / "labels.csv", progress=False)
+    truth = pd.read_csv(phantom_root / "labels.csv", dtype=str)
+    indexed = result.manifest[["sop_uid", "label"]].rename(columns={"sop_uid": "sop_instance_uid"})
+    assert sorted(map(tuple, indexed.values)) == sorted(map(tuple, truth[["sop_instance_uid", "label"]].values))
+    assert set(result.manifest["label_source"]) == {"labels"}
+    assert result.label_findings.query("finding == 'mid_beyond_half_ivd_width'").empty
+
+
+def test_the_rule_alone_agrees_with_the_phantom_labels_where_the_spine_is_centred(phantom_root: Path) -> None:
+    manifest = index_repository(phantom_root, progress=False).manifest
+    truth = pd.read_csv(phantom_root / "labels.csv", dtype=str).set_index("sop_instance_uid")["label"]
+    series_truth = pd.read_csv(phantom_root / "series_truth.csv", dtype=str)
+    centred = set(series_truth.loc[series_truth["centred"].str.lower().isin(["true", "1"]), "series_instance_uid"])
+    assert centred, "the phantom should centre the spine in some series"
+    on_centred = manifest[manifest["series_uid"].isin(centred)]
+    assert (on_centred["label"].values == on_centred["sop_uid"].map(truth).values).all()

@@ -30,6 +30,8 @@ EXTRA_COLUMNS: list[str] = ["is_mid_sagittal", "source_series_uid", "series_spli
 """is_mid_sagittal: the slice the Mid group centres on; source_series_uid / series_split: set when a
 series was split (multi-echo, magnitude + phase) into parts with series_uid `<uid>.echo<N>` etc."""
 SKIPPED_COLUMNS: list[str] = ["path", "reason", "detail"]
+_SERIES_ROW_COLUMNS = [c for c in MANIFEST_COLUMNS if c not in ("label", "label_source")] + ["source_series_uid", "series_split"]
+"""What series.assemble_series gives per slice, before labels.py adds label, label_source, is_mid_sagittal."""
 
 PARALLEL_MIN_FILES = 400
 """Below this, starting worker processes costs more than it saves (benchmarks/index_speed.py)."""
@@ -67,7 +69,7 @@ def index_repository(
     headers, read_skips = read_all_headers(files, root, workers=workers, progress=progress)
     headers, duplicate_skips = drop_duplicate_instances(headers)
     rows, series_skips = assemble_series(headers)
-    manifest = pd.DataFrame(rows, columns=[c for c in MANIFEST_COLUMNS if c not in ("label", "label_source")] + EXTRA_COLUMNS[1:])
+    manifest = pd.DataFrame(rows, columns=_SERIES_ROW_COLUMNS)
     manifest = label_slices(manifest, labels, mid_neighbours)
     manifest = manifest[MANIFEST_COLUMNS + EXTRA_COLUMNS].sort_values(["series_uid", "slice_index"], ignore_index=True)
     findings = validate_labels(manifest, labels)

@@ -105,7 +105,8 @@ def validate_labels(manifest: pd.DataFrame, labels: LabelTable | None, tolerance
     for series_uid in sorted(set(sizes.index) - set(mid_location.index)):
         findings.append(_finding("no_mid_slice", series_uid, "", "no slice is labelled Mid"))
     distance = (manifest["slice_location_mm"] - manifest["series_uid"].map(mid_location)).abs()
-    for row, distance_mm in zip(manifest[(manifest["label"] == MID) & (distance > tolerance_mm)].itertuples(), distance):
+    too_far = (manifest["label"] == MID) & (distance > tolerance_mm)
+    for row, distance_mm in zip(manifest[too_far].itertuples(), distance[too_far]):
         detail = f"{distance_mm:.1f} mm from the mid slice (limit {tolerance_mm:.1f} mm, half the IVD width of ref. 18)"
         findings.append(_finding("mid_beyond_half_ivd_width", row.series_uid, row.sop_uid, detail))
     if labels is not None:
