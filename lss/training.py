@@ -24,6 +24,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from lss import tracking
+from lss.tracking.logger import EpochMLFlowLogger
 from lss.data.datamodule import MidSliceDataModule
 from lss.data.manifest import CLASS_NAMES
 from lss.ddp_multirun import ddp_children_run_this_job, is_launched_ddp_child
@@ -124,7 +125,7 @@ def band_metrics(predictions: pd.DataFrame, width: int) -> dict[str, float]:
     return metrics_of_labels(torch.from_numpy(decided), torch.from_numpy(target), prefix="test/", suffix="_band")
 
 
-def record_outputs(cfg: DictConfig, logger: tracking.EpochMLFlowLogger, datamodule: MidSliceDataModule, model: MidSliceClassifier, checkpoint: ModelCheckpoint) -> dict[str, float]:
+def record_outputs(cfg: DictConfig, logger: EpochMLFlowLogger, datamodule: MidSliceDataModule, model: MidSliceClassifier, checkpoint: ModelCheckpoint) -> dict[str, float]:
     client, run_id = logger.experiment, logger.run_id
     split = datamodule.split
     tracking.log_params(client, run_id, {f"split.{key}": value for key, value in split.sizes().items()} | {"split.partition_id": split.partition_id})
@@ -169,7 +170,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         return {}
     tags = {tracking.KIND_TAG: "train", tracking.CONFIG_HASH_TAG: digest, tracking.COMMIT_TAG: tracking.git_commit(), **sweep_tags()}
     with tracking.tracked_run(tracking_uri, experiment, f"{cfg.modality}-seed{seed}", tags, flatten(resolved)) as run_id:
-        logger = tracking.EpochMLFlowLogger(experiment_name=experiment, tracking_uri=tracking_uri, run_id=run_id)
+        logger = EpochMLFlowLogger(experiment_name=experiment, tracking_uri=tracking_uri, run_id=run_id)
         with ddp_children_run_this_job():
             datamodule, model = build(cfg)
             checkpoint = fit_and_test(cfg, datamodule, model, logger)

@@ -1,6 +1,6 @@
-"""The only place that talks to MLflow: store location, run lifecycle, lss tags, the UI.
+"""MLflow store, runs and tags: location, run lifecycle, resume lookup, the UI.
 
-Why a module of its own: MLflow has traps that every caller would otherwise rediscover —
+Why this exists: MLflow has traps that every caller would otherwise rediscover —
 Lightning's MLFlowLogger reads ``MLFLOW_TRACKING_URI`` once at import (so we always pass the
 URI explicitly), MLflow >= 3.13 refuses the old ``./mlruns`` file store (so the default is
 SQLite), a crashed job leaves its run RUNNING (so runs end FAILED on exceptions and stale
@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import mlflow
-from lightning.pytorch.loggers import MLFlowLogger
 from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 
@@ -189,25 +188,6 @@ def log_params(client: MlflowClient, run_id: str, params: dict[str, Any]) -> Non
         with_retries(lambda start=start: client.log_batch(run_id, params=items[start : start + 100]))
 
 
-class EpochMLFlowLogger(MLFlowLogger):
-    """Lightning's MLFlowLogger, with two changes lss relies on.
-
-    - Epoch-level metrics are logged with ``step = epoch`` so per-epoch curves (paper Fig. 5) line
-      up across runs with different numbers of batches.
-    - ``finalize`` does not end the run: Lightning calls it after ``fit`` already, so a job killed
-      during ``test`` would otherwise leave a FINISHED run without test metrics. ``tracked_run``
-      owns the run status.
-    """
-
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        metrics = dict(metrics)
-        epoch = metrics.pop("epoch", None)
-        super().log_metrics(metrics, step=int(epoch) if epoch is not None else step)
-
-    def finalize(self, status: str = "success") -> None:  # noqa: ARG002 - status owned by tracked_run
-        return None
-
-
 def serve_ui(tracking_uri: str, host: str = "127.0.0.1", port: int = 5000) -> None:
     """Serve the MLflow UI over the same store; loopback only unless a host is given."""
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri, "--host", host, "--port", str(port)]
@@ -227,7 +207,3 @@ def main(argv: list[str] | None = None) -> None:
     ui.add_argument("--port", type=int, default=5000)
     args = parser.parse_args(argv)
     serve_ui(resolve_tracking_uri(args.tracking_uri), args.host, args.port)
-
-
-if __name__ == "__main__":
-    main()
