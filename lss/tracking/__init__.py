@@ -14,6 +14,7 @@ from lss.tracking.store import (
     artifact_root_for,
     client_for,
     close_dead_runs,
+    download_run_checkpoint,
     ensure_experiment,
     find_finished_run,
     git_commit,
@@ -26,6 +27,6 @@ from lss.tracking.store import (
 
 __all__ = [
     "COMMIT_TAG", "CONFIG_HASH_TAG", "HOST_TAG", "JOB_TAG", "KIND_TAG", "PID_TAG", "SWEEP_TAG",
-    "artifact_root_for", "client_for", "close_dead_runs", "ensure_experiment", "find_finished_run",
+    "artifact_root_for", "client_for", "close_dead_runs", "download_run_checkpoint", "ensure_experiment", "find_finished_run",
     "git_commit", "log_params", "resolve_tracking_uri", "serve_ui", "tracked_run", "with_retries",
 ]

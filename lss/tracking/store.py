@@ -207,3 +207,22 @@ def main(argv: list[str] | None = None) -> None:
     ui.add_argument("--port", type=int, default=5000)
     args = parser.parse_args(argv)
     serve_ui(resolve_tracking_uri(args.tracking_uri), args.host, args.port)
+
+
+def download_run_checkpoint(tracking_uri: str, run_id: str, dst_dir: Path) -> tuple[Path, Path | None]:
+    """The weights (``checkpoint/*.ckpt``) and resolved ``config.yaml`` a training run logged, copied into dst_dir."""
+    from mlflow.exceptions import MlflowException
+
+    client = client_for(tracking_uri)
+    try:
+        client.get_run(run_id)
+    except MlflowException as error:
+        raise LookupError(f"run_id={run_id} is not a run in {tracking_uri}; check the id in the MLflow UI (python -m lss.tracking ui) or set mlflow.tracking_uri=") from error
+    checkpoints = sorted(item.path for item in client.list_artifacts(run_id, "checkpoint") if item.path.endswith(".ckpt"))
+    if not checkpoints:
+        raise FileNotFoundError(f"run {run_id} logged no checkpoint artifact (trained with log_checkpoint=false?); retrain with log_checkpoint=true or pass checkpoint=PATH")
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = Path(client.download_artifacts(run_id, checkpoints[0], str(dst_dir)))
+    logged = {item.path for item in client.list_artifacts(run_id)}
+    config = Path(client.download_artifacts(run_id, "config.yaml", str(dst_dir))) if "config.yaml" in logged else None
+    return checkpoint, config

@@ -1,0 +1,27 @@
+"""p_mid for every slice: batched inference, on the GPU when there is one."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from lss.data.dataset import SliceDataset
+from lss.model.module import MidSliceClassifier
+
+
+@torch.inference_mode()
+def score_slices(model: MidSliceClassifier, images: np.ndarray, batch_size: int, device: torch.device, progress: bool = True) -> np.ndarray:
+    """Softmax probability of Mid (class 1) for each preprocessed (N, H, W) uint8 image, in input order."""
+    if len(images) == 0:
+        return np.empty(0, dtype=np.float32)
+    rows = np.arange(len(images))
+    dataset = SliceDataset(images, np.zeros(len(images), dtype=np.int64), rows, model.hparams.mean, model.hparams.std)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, pin_memory=device.type == "cuda")
+    model = model.to(device).eval()
+    p_mid = []
+    for batch, _, _ in tqdm(loader, desc="scoring slices", unit="batch", disable=not progress):
+        logits = model(batch.to(device, non_blocking=True))
+        p_mid.append(logits.float().softmax(dim=1)[:, 1].cpu())
+    return torch.cat(p_mid).numpy()

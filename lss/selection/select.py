@@ -1,0 +1,136 @@
+"""Index new studies, score every sagittal slice of the model's modality, decode the Mid band, write it all.
+
+Outputs under ``output_dir``: predictions.csv (one row per scored slice), series.csv (one row per
+sagittal series: its chosen Mid slices and a confidence, or why it was not scored), the indexer's
+skipped.csv, and selected/ with the chosen files. Nothing is ever written under the input.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lss.data.cache import cached_images
+from lss.data.manifest import CLASS_NAMES
+from lss.data.preprocess import PreprocessParams
+from lss.dicom.index import index_repository
+from lss.model.decoding import Decode, decode_mid
+from lss.model.module import MidSliceClassifier
+from lss.selection.export import ExportMode, export_selected
+from lss.selection.model_source import resolve_device
+from lss.selection.scoring import score_slices
+
+log = logging.getLogger(__name__)
+
+LATERAL, MID = CLASS_NAMES
+PREDICTION_COLUMNS = ["path", "series_uid", "sop_uid", "frame", "slice_index", "slice_location_mm", "modality", "p_mid", "label"]
+SERIES_COLUMNS = ["series_uid", "modality", "n_slices", "status", "n_mid", "mid_slice_indices", "mid_sop_uids", "confidence"]
+
+
+@dataclass
+class SelectionResult:
+    """The tables select_mid_slices wrote to output_dir, and what produced them."""
+
+    predictions: pd.DataFrame
+    series: pd.DataFrame
+    skipped: pd.DataFrame
+    output_dir: Path
+    modality: str
+    decode: str
+    n_selected_files: int
+
+
+def refuse_output_inside_input(input_dir: Path, output_dir: Path) -> None:
+    if output_dir == input_dir or output_dir.is_relative_to(input_dir):
+        raise ValueError(f"output={output_dir} is inside input={input_dir}; the input is never written to, choose an output outside it")
+
+
+def slices_to_score(manifest: pd.DataFrame, modality: str, allow_modality_mismatch: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(slices of the model's modality, slices of other series): a T1 model says nothing reliable about T2."""
+    if allow_modality_mismatch:
+        return manifest, manifest.iloc[:0]
+    matches = manifest["modality"] == modality
+    other = manifest[~matches]
+    if len(other):
+        counts = other.groupby("modality")["series_uid"].nunique()
+        found = ", ".join(f"{count} {name} series" for name, count in counts.items())
+        log.warning("skipping %s: the model was trained on %s (allow_modality_mismatch=true scores them anyway)", found, modality)
+    return manifest[matches], other
+
+
+@contextlib.contextmanager
+def image_cache(cache_dir: Path | None, output_dir: Path) -> Iterator[Path]:
+    """The configured cache, or a scratch folder under the output removed once the slices are scored."""
+    if cache_dir is not None:
+        yield Path(cache_dir)
+        return
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=output_dir, prefix=".image-cache-") as scratch:
+        yield Path(scratch)
+
+
+def prediction_table(slices: pd.DataFrame, p_mid: np.ndarray, decode: Decode, band_width: int) -> pd.DataFrame:
+    predictions = slices.assign(p_mid=p_mid)[PREDICTION_COLUMNS[:-1]].reset_index(drop=True)
+    is_mid = decode_mid(predictions, decode, band_width)
+    return predictions.assign(label=np.where(is_mid, MID, LATERAL))
+
+
+def series_confidence(series: pd.DataFrame) -> float:
+    """Mean model probability of the decision taken per slice (p_mid if Mid, else 1 - p_mid); 1 = all certain."""
+    return float(np.where(series["label"] == MID, series["p_mid"], 1.0 - series["p_mid"]).mean())
+
+
+def series_table(predictions: pd.DataFrame, not_scored: pd.DataFrame, model_modality: str) -> pd.DataFrame:
+    rows = []
+    for series_uid, series in predictions.sort_values(["series_uid", "slice_index"]).groupby("series_uid"):
+        mid = series[series["label"] == MID]
+        rows.append({
+            "series_uid": series_uid, "modality": series["modality"].iloc[0], "n_slices": len(series), "status": "selected",
+            "n_mid": len(mid), "mid_slice_indices": " ".join(map(str, mid["slice_index"])), "mid_sop_uids": " ".join(mid["sop_uid"]),
+            "confidence": series_confidence(series),
+        })
+    for series_uid, series in not_scored.groupby("series_uid"):
+        modality = series["modality"].iloc[0]
+        rows.append({"series_uid": series_uid, "modality": modality, "n_slices": len(series), "status": f"skipped: {modality} series, {model_modality} model"})
+    return pd.DataFrame(rows, columns=SERIES_COLUMNS).astype({"n_mid": "Int64"})
+
+
+def select_mid_slices(
+    model: MidSliceClassifier,
+    input_dir: str | Path,
+    output_dir: str | Path,
+    mode: ExportMode = "symlink",
+    decode: Decode = "band",
+    band_width: int = 5,
+    allow_modality_mismatch: bool = False,
+    batch_size: int = 64,
+    device: str = "auto",
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+) -> SelectionResult:
+    """Choose the Mid slices of every sagittal series of ``input_dir`` and write them to ``output_dir``."""
+    input_dir, output_dir = Path(input_dir).resolve(), Path(output_dir).resolve()
+    refuse_output_inside_input(input_dir, output_dir)
+    index = index_repository(input_dir, progress=progress)
+    modality = model.hparams.modality
+    slices, not_scored = slices_to_score(index.manifest, modality, allow_modality_mismatch)
+    size = model.hparams.input_size
+    params = PreprocessParams(height=int(size[-2]), width=int(size[-1]))
+    with image_cache(Path(cache_dir) if cache_dir is not None else None, output_dir) as cache:
+        images = cached_images([input_dir / path for path in slices["path"]], slices["frame"].astype(int).tolist(), params, cache, progress) if len(slices) else np.empty(0)
+        p_mid = score_slices(model, images, batch_size, resolve_device(device), progress)
+    predictions = prediction_table(slices, p_mid, decode, band_width)
+    series = series_table(predictions, not_scored, modality)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    predictions.to_csv(output_dir / "predictions.csv", index=False)
+    series.to_csv(output_dir / "series.csv", index=False)
+    index.skipped.to_csv(output_dir / "skipped.csv", index=False)
+    n_files = export_selected(predictions.loc[predictions["label"] == MID, "path"], input_dir, output_dir / "selected", mode)
+    return SelectionResult(predictions, series, index.skipped, output_dir, modality, decode, n_files)

@@ -1,0 +1,15 @@
+"""Select the Mid sagittal slices of new studies: `python predict.py run_id=ID input=DIR output=DIR` (conf/predict.yaml)."""
+
+import hydra
+from omegaconf import DictConfig
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="predict")
+def main(cfg: DictConfig) -> None:
+    from lss.selection.run import predict  # imported here so `--help` and config errors answer fast
+
+    predict(cfg)
+
+
+if __name__ == "__main__":
+    main()
