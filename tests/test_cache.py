@@ -1,0 +1,195 @@
+"""The decoded-image cache: each DICOM is decoded once per sweep, and never served stale.
+
+Real phantom files on disk, real worker processes; speed is measured in benchmarks/cache_speed.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+
+from conftest import REPO
+from lss.data import cache
+from lss.data.cache import cached_images
+from lss.data.manifest import labelled_slices
+from lss.data.preprocess import PreprocessParams, preprocess_slice
+from lss.dicom.pixels import read_slice_pixels
+
+PARAMS = PreprocessParams(height=32, width=32)
+
+
+@pytest.fixture(scope="module")
+def pristine_phantom(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], list[int]]:
+    """Two phantom patients and the relative paths and frames of their labelled T1 slices."""
+    from lss.dicom.index import index_repository
+    from lss.dicom.phantom import write_phantom
+
+    root = tmp_path_factory.mktemp("phantom")
+    write_phantom(root, n_patients=2, seed=0)
+    manifest = index_repository(root, labels_csv=root / "labels.csv", progress=False).manifest
+    slices = labelled_slices(manifest, "T1")
+    return root, slices["path"].tolist(), slices["frame"].astype(int).tolist()
+
+
+@pytest.fixture
+def phantom(pristine_phantom: tuple[Path, list[str], list[int]], tmp_path: Path) -> tuple[list[Path], list[int]]:
+    """A private copy, so a test may rewrite files."""
+    source, relative_paths, frames = pristine_phantom
+    root = tmp_path / "phantom"
+    shutil.copytree(source, root)
+    return [root / path for path in relative_paths], frames
+
+
+@pytest.fixture
+def decode_log(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every slice this process decodes (decoding in-process: workers=1)."""
+    decoded: list[str] = []
+    decode = cache._decode_one
+
+    def logged(job: tuple[str, int, PreprocessParams]) -> np.ndarray:
+        decoded.append(job[0])
+        return decode(job)
+
+    monkeypatch.setattr(cache, "_decode_one", logged)
+    return decoded
+
+
+def entries(cache_dir: Path) -> list[Path]:
+    return sorted(cache_dir.glob("images-*.npy"))
+
+
+def rewrite_pixels(path: Path) -> None:
+    """A new acquisition under the same file name: pixels flipped left-right."""
+    dataset = pydicom.dcmread(path)
+    dataset.PixelData = np.ascontiguousarray(dataset.pixel_array[:, ::-1]).tobytes()
+    dataset.save_as(path)
+
+
+def test_first_request_decodes_each_slice_once_and_matches_direct_preprocessing(phantom, decode_log, tmp_path: Path) -> None:
+    paths, frames = phantom
+    images = cached_images(paths, frames, PARAMS, tmp_path / "cache", progress=False, workers=1)
+    assert sorted(decode_log) == sorted(map(str, paths))
+    assert images.shape == (len(paths), 32, 32) and images.dtype == np.uint8
+    assert isinstance(images, np.memmap) and not images.flags.writeable
+    for index in (0, len(paths) // 2, len(paths) - 1):
+        np.testing.assert_array_equal(images[index], preprocess_slice(read_slice_pixels(paths[index], frames[index]), PARAMS))
+
+
+def test_a_second_job_reads_the_cache_without_decoding(phantom, decode_log, tmp_path: Path) -> None:
+    paths, frames = phantom
+    first = np.array(cached_images(paths, frames, PARAMS, tmp_path / "cache", progress=False, workers=1))
+    decode_log.clear()
+    again = cached_images(paths, frames, PARAMS, tmp_path / "cache", progress=False, workers=1)
+    assert decode_log == []
+    np.testing.assert_array_equal(again, first)
+    assert len(entries(tmp_path / "cache")) == 1
+
+
+def test_a_rewritten_file_gives_a_new_entry_with_its_new_pixels(phantom, tmp_path: Path) -> None:
+    paths, frames = phantom
+    before = np.array(cached_images(paths, frames, PARAMS, tmp_path / "cache", progress=False, workers=1))
+    rewrite_pixels(paths[3])
+    after = cached_images(paths, frames, PARAMS, tmp_path / "cache", progress=False, workers=1)
+    np.testing.assert_array_equal(after[3], before[3][:, ::-1])
+    np.testing.assert_array_equal(np.delete(after, 3, axis=0), np.delete(before, 3, axis=0))
+    assert len(entries(tmp_path / "cache")) == 2
+
+
+def test_a_rewrite_that_restores_the_modification_time_is_still_seen(phantom, tmp_path: Path) -> None:
+    """mtime alone can be set back (rsync -t, tar); the stat signature also holds the ctime."""
+    paths, frames = phantom
+    before = np.array(cached_images(paths, frames, PARAMS, tmp_path / "cache", progress=False, workers=1))
+    stat = paths[0].stat()
+    time.sleep(0.01)
+    rewrite_pixels(paths[0])
+    os.utime(paths[0], ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    after = cached_images(paths, frames, PARAMS, tmp_path / "cache", progress=False, workers=1)
+    np.testing.assert_array_equal(after[0], before[0][:, ::-1])
+
+
+def test_touching_files_without_changing_them_reuses_the_entry(phantom, decode_log, tmp_path: Path) -> None:
+    """The key is the content: a copy or a `touch` costs one re-hash, not a re-decode."""
+    paths, frames = phantom
+    cached_images(paths, frames, PARAMS, tmp_path / "cache", progress=False, workers=1)
+    decode_log.clear()
+    for path in paths:
+        path.touch()
+    cached_images(paths, frames, PARAMS, tmp_path / "cache", progress=False, workers=1)
+    assert decode_log == []
+    assert len(entries(tmp_path / "cache")) == 1
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [PreprocessParams(height=32, width=32, high_percentile=99.0), PreprocessParams(height=32, width=32, version=2), PreprocessParams(height=48, width=32)],
+    ids=["window", "algorithm-version", "size"],
+)
+def test_a_changed_preprocessing_parameter_gives_a_new_entry(phantom, tmp_path: Path, changed: PreprocessParams) -> None:
+    paths, frames = phantom
+    original = cached_images(paths, frames, PARAMS, tmp_path / "cache", progress=False, workers=1)
+    other = cached_images(paths, frames, changed, tmp_path / "cache", progress=False, workers=1)
+    assert len(entries(tmp_path / "cache")) == 2
+    assert other.shape == (len(paths), changed.height, changed.width)
+    if other.shape == original.shape and changed.version == PARAMS.version:
+        assert not np.array_equal(other, original)
+
+
+def test_a_different_frame_or_slice_subset_gives_a_new_entry(phantom, tmp_path: Path) -> None:
+    paths, frames = phantom
+    cached_images(paths, frames, PARAMS, tmp_path / "cache", progress=False, workers=1)
+    subset = cached_images(paths[:-1], frames[:-1], PARAMS, tmp_path / "cache", progress=False, workers=1)
+    assert len(subset) == len(paths) - 1 and len(entries(tmp_path / "cache")) == 2
+
+
+WRITER = """
+import json, sys, time
+from pathlib import Path
+import numpy as np
+from lss.data import cache
+from lss.data.preprocess import PreprocessParams
+
+args = json.loads(sys.argv[1])
+decode = cache._decode_one
+def logged(job):
+    with open(args["log"], "a") as handle:  # O_APPEND: one line per decode, from any process
+        handle.write(job[0] + "\\n")
+    return decode(job)
+cache._decode_one = logged
+Path(args["ready"]).touch()
+while not Path(args["go"]).exists():
+    time.sleep(0.005)
+images = cache.cached_images([Path(p) for p in args["paths"]], args["frames"], PreprocessParams(32, 32), Path(args["cache"]), progress=False, workers=1)
+np.save(args["out"], np.asarray(images))
+"""
+
+
+def test_parallel_jobs_build_one_entry_once_and_all_read_it(phantom, tmp_path: Path) -> None:
+    """Four processes ask for the same cold entry at the same moment, as a joblib sweep does."""
+    paths, frames = phantom
+    go, log = tmp_path / "go", tmp_path / "decoded.log"
+    writers = []
+    for number in range(4):
+        args = {"paths": list(map(str, paths)), "frames": frames, "cache": str(tmp_path / "cache"), "log": str(log), "go": str(go), "out": str(tmp_path / f"out{number}.npy"), "ready": str(tmp_path / f"ready{number}")}
+        writers.append(subprocess.Popen([sys.executable, "-c", WRITER, json.dumps(args)], cwd=REPO, stderr=subprocess.PIPE, text=True))
+    deadline = time.monotonic() + 120
+    while not all((tmp_path / f"ready{number}").exists() for number in range(4)) and time.monotonic() < deadline:
+        time.sleep(0.05)  # every process imported and waits at the start line
+    go.touch()
+    for writer in writers:
+        _, stderr = writer.communicate(timeout=300)
+        assert writer.returncode == 0, stderr
+    assert sorted(log.read_text().splitlines()) == sorted(map(str, paths))  # each slice decoded once, by one writer
+    results = [np.load(tmp_path / f"out{number}.npy") for number in range(4)]
+    for result in results[1:]:
+        np.testing.assert_array_equal(result, results[0])
+    assert len(entries(tmp_path / "cache")) == 1
+    assert not list((tmp_path / "cache").rglob("*partial*"))
