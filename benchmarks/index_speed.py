@@ -71,7 +71,9 @@ def main() -> None:
     rows.append(("dcmread header-only (specific_tags), 1 process", time_reads(files, header_only=True)))
     rows.append(("dcmread whole file, 1 process", time_reads(files, header_only=False)))
     rows.append(("dcmread whole file + pixel_array, 1 process", time_reads(files, header_only=False, decode_pixels=True)))
-    print(f"{len(files):,} files under {root} ({os.cpu_count()} cores, files in the page cache after the first pass)\n")
+    load_1min = os.getloadavg()[0]
+    print(f"{len(files):,} files under {root}; {os.cpu_count()} cores, load average {load_1min:.1f} at the end")
+    print("(files are in the page cache after the first pass; a load above the core count means shared CPUs)\n")
     print(f"| {'method':<55} | {'seconds':>8} | {'files/s':>8} |\n|{'-' * 57}|{'-' * 10}:|{'-' * 10}:|")
     for method, seconds in rows:
         print(f"| {method:<55} | {seconds:8.2f} | {len(files) / seconds:8.0f} |")
