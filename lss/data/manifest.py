@@ -25,7 +25,7 @@ def labelled_slices(manifest: pd.DataFrame, modality: str) -> pd.DataFrame:
         found = manifest.groupby(["modality", "label"]).size().to_dict() if not manifest.empty else {}
         raise TrainingDataError(
             f"no labelled {modality} slices in the manifest (found modality x label counts: {found}); "
-            "index with --labels, or check that the repository holds sagittal {modality} series."
+            f"index with --labels, or check that the repository holds sagittal {modality} series."
         )
     rows = rows.sort_values(["series_uid", "slice_index", "frame"], kind="stable").reset_index(drop=True)
     rows["target"] = rows["label"].map(LABEL_TO_INDEX).astype("int64")

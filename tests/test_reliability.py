@@ -1,0 +1,182 @@
+"""Issue 7 §1-§3: training refuses unusable data up front; sweeps resume after SIGKILL; parallel jobs share one store."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pydicom
+import pytest
+from mlflow.tracking import MlflowClient
+
+from conftest import REPO, run_train, tiny_overrides
+from test_training import composed, finished_runs
+
+from lss.data.manifest import TrainingDataError, read_manifest
+
+SWEEP_4_JOBS = ["-m", "seed=0,1", "modality=T1,T2"]
+SECRET_ENV = {"LSS_PATIENT_KEY": "reliability-test-secret"}
+
+
+# -- §1: training refuses clearly, before any epoch -----------------------------------------
+
+def manifest_copy(phantom_manifest: Path, out_dir: Path, relabel) -> Path:
+    """A copy of the phantom's manifest, labels changed by ``relabel(frame) -> frame``, readable by data.manifest=."""
+    out_dir.mkdir(parents=True)
+    relabel(read_manifest(phantom_manifest)).to_csv(out_dir / "manifest.csv", index=False)
+    (out_dir / "root.txt").write_text((phantom_manifest.parent / "root.txt").read_text())
+    return out_dir / "manifest.csv"
+
+
+def train_refuses(phantom_dir: Path, workdir: Path, data_overrides: list[str]) -> TrainingDataError:
+    """Train one tiny job on the given data; return the refusal and check no epoch was logged."""
+    from lss.training import train
+
+    cfg = composed([*tiny_overrides(phantom_dir, workdir), *data_overrides], workdir / "job")
+    with pytest.raises(TrainingDataError) as refusal:
+        train(cfg)
+    runs = finished_runs(f"sqlite:///{workdir / 'mlflow.db'}")
+    assert list(runs["status"]) == ["FAILED"]  # recorded as failed, never left RUNNING
+    assert not [column for column in runs.columns if column.startswith("metrics.")]  # refused before any step
+    return refusal.value
+
+
+def test_training_a_modality_without_labelled_slices_is_refused(phantom_dir: Path, phantom_manifest: Path, tmp_path: Path) -> None:
+    def unlabel_t1(manifest: pd.DataFrame) -> pd.DataFrame:
+        return manifest.assign(label=manifest["label"].where(manifest["modality"] != "T1", ""))
+
+    manifest = manifest_copy(phantom_manifest, tmp_path / "index", unlabel_t1)
+    refusal = train_refuses(phantom_dir, tmp_path, ["modality=T1", "data.root=null", f"data.manifest={manifest}"])
+    assert "no labelled T1 slices" in str(refusal)
+    assert "sagittal T1 series" in str(refusal)  # the hint names the modality too
+
+
+def test_a_split_without_mid_slices_is_refused(phantom_dir: Path, phantom_manifest: Path, tmp_path: Path) -> None:
+    """Only one patient keeps Mid labels; patient-grouped splits then leave Mid out of at least two splits."""
+    def one_patient_has_mid(manifest: pd.DataFrame) -> pd.DataFrame:
+        keeper = sorted(manifest["patient_key"].unique())[0]
+        demoted = (manifest["label"] == "Mid") & (manifest["patient_key"] != keeper)
+        return manifest.assign(label=manifest["label"].mask(demoted, "Lateral"))
+
+    manifest = manifest_copy(phantom_manifest, tmp_path / "index", one_patient_has_mid)
+    refusal = train_refuses(phantom_dir, tmp_path, ["data.root=null", f"data.manifest={manifest}", "data.split_by=patient"])
+    assert "split (split_by=patient" in str(refusal) and "has no Mid slices" in str(refusal)
+    assert "data.test_fraction" in str(refusal)  # says what to change
+
+
+def test_a_repository_of_constant_images_is_refused(phantom_dir: Path, tmp_path: Path) -> None:
+    """The phantom with every pixel set to one value: indexed fine, but nothing to learn from."""
+    flat = tmp_path / "flat_phantom"
+    for source in phantom_dir.rglob("*"):
+        target = flat / source.relative_to(phantom_dir)
+        if source.is_dir():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.suffix == ".csv":
+            target.write_bytes(source.read_bytes())
+            continue
+        dataset = pydicom.dcmread(source)
+        dataset.PixelData = np.full_like(dataset.pixel_array, 100).tobytes()
+        dataset.save_as(target, enforce_file_format=True)
+    refusal = train_refuses(phantom_dir, tmp_path, [f"data.root={flat}", f"data.labels={flat / 'labels.csv'}"])
+    assert "every image is constant" in str(refusal)
+
+
+# -- §2: a sweep killed with SIGKILL resumes without losing or duplicating runs --------------
+
+def run_states(db: Path) -> list[tuple[str, str]]:
+    """(status, job number) of every training run, read straight from SQLite in read-only mode.
+
+    While the sweep is alive we must not open the store with MLflow: that would run its
+    migrations from a second process and race the sweep's own.
+    """
+    if not db.exists():
+        return []
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as connection:
+            return connection.execute(
+                "SELECT runs.status, tags.value FROM runs JOIN tags ON tags.run_uuid = runs.run_uuid AND tags.key = 'lss.job_num'"
+            ).fetchall()
+    except sqlite3.OperationalError:  # store not migrated yet, or locked for a moment
+        return []
+
+
+def kill_during_second_job(args: list[str], db: Path, timeout_s: float = 400) -> None:
+    """Start ``train.py ARGS`` and SIGKILL its whole process group once job 1's run is RUNNING."""
+    sweep = subprocess.Popen(
+        [sys.executable, str(REPO / "train.py"), *args],
+        cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, **SECRET_ENV}, start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout_s
+    try:
+        while ("RUNNING", "1") not in run_states(db):
+            if sweep.poll() is not None:
+                pytest.fail(f"the sweep ended (exit {sweep.returncode}) before its second job started; runs: {run_states(db)}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"the second job did not start within {timeout_s} s; runs: {run_states(db)}")
+            time.sleep(0.5)
+    finally:
+        if sweep.poll() is None:
+            os.killpg(sweep.pid, signal.SIGKILL)
+        sweep.wait()
+
+
+def runs_by_job(tracking_uri: str) -> pd.DataFrame:
+    runs = finished_runs(tracking_uri)
+    return runs.assign(job=list(zip(runs["params.modality"], runs["params.seed"].astype(int))))
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_resumes_without_losing_or_duplicating_runs(phantom_dir: Path, tmp_path: Path) -> None:
+    args = [*SWEEP_4_JOBS, *tiny_overrides(phantom_dir, tmp_path)]
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    kill_during_second_job(args, tmp_path / "mlflow.db")
+    before = runs_by_job(tracking_uri)
+    assert sorted(before["status"]) == ["FINISHED", "RUNNING"]  # job 0 done, job 1 killed mid-way
+    first_finished = before.loc[before["status"] == "FINISHED", "run_id"].item()
+
+    run_train(args, env=SECRET_ENV)
+    after = runs_by_job(tracking_uri)
+    assert "RUNNING" not in set(after["status"])
+    killed = after[after["run_id"].isin(before.loc[before["status"] == "RUNNING", "run_id"])]
+    assert list(killed["status"]) == ["KILLED"]  # the next start closed the orphan
+    finished = after[after["status"] == "FINISHED"]
+    assert sorted(finished["job"]) == sorted((modality, seed) for modality in ("T1", "T2") for seed in (0, 1))
+    assert first_finished in set(finished["run_id"])  # job 0 was skipped, not redone
+    assert len(after) == 5  # 1 finished + 1 killed before, 3 trained by the resumed sweep
+
+    run_train(args, env=SECRET_ENV)  # a completed sweep again: every job is skipped
+    assert len(runs_by_job(tracking_uri)) == 5
+
+    run_train(["-m", "seed=0", "modality=T1", "resume=false", *tiny_overrides(phantom_dir, tmp_path)], env=SECRET_ENV)
+    forced = runs_by_job(tracking_uri)
+    assert len(forced) == 6 and forced.loc[forced["job"] == ("T1", 0), "status"].tolist() == ["FINISHED", "FINISHED"]
+
+
+# -- §3: two parallel jobs on one SQLite store -----------------------------------------------
+
+@pytest.mark.slow
+def test_a_parallel_sweep_on_one_sqlite_store_loses_no_run(phantom_dir: Path, tmp_path: Path) -> None:
+    """joblib with 2 workers on a store that does not exist yet: migrations and writes race unless handled."""
+    assert not (tmp_path / "mlflow.db").exists()
+    run_train([*SWEEP_4_JOBS, "hydra/launcher=parallel", *tiny_overrides(phantom_dir, tmp_path)], env=SECRET_ENV)
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    runs = runs_by_job(tracking_uri)
+    assert len(runs) == 4 and set(runs["status"]) == {"FINISHED"}
+    assert sorted(runs["job"]) == sorted((modality, seed) for modality in ("T1", "T2") for seed in (0, 1))
+    assert runs["tags.lss.sweep_id"].nunique() == 1 and sorted(runs["tags.lss.job_num"].astype(int)) == [0, 1, 2, 3]
+    spans = sorted(zip(runs["start_time"], runs["end_time"]))
+    assert any(later_start < end for (_, end), (later_start, _) in zip(spans, spans[1:]))  # two jobs really overlapped
+    client = MlflowClient(tracking_uri)
+    for run_id in runs["run_id"]:  # every epoch and every artifact of every run arrived
+        assert [point.step for point in client.get_metric_history(run_id, "val/accuracy")] == [0, 1]
+        assert len(client.get_metric_history(run_id, "test/accuracy")) == 1
+        assert {"config.yaml", "test_predictions.csv", "checkpoint"} <= {item.path for item in client.list_artifacts(run_id)}
