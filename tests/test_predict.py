@@ -1,0 +1,175 @@
+"""Selecting Mid slices of new studies (issue 5): a model trained here picks the phantom's Mid band."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import REPO, tiny_overrides
+from test_training import composed
+
+from lss.dicom.phantom import write_phantom
+from lss.selection import load_classifier, select_mid_slices, selection_accuracy
+from lss.selection.select import MID
+
+
+@pytest.fixture(scope="module")
+def trained_t1(phantom_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """A tiny T1 model trained on the 8-patient phantom, logged to its own SQLite store."""
+    from lss.training import train
+
+    workdir = tmp_path_factory.mktemp("trained")
+    train(composed([*tiny_overrides(phantom_dir, workdir), "modality=T1", "seed=0"], workdir / "job"))
+    from test_training import finished_runs
+
+    tracking_uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    return {
+        "checkpoint": workdir / "job" / "checkpoints" / "last.ckpt",
+        "tracking_uri": tracking_uri,
+        "run_id": finished_runs(tracking_uri)["run_id"].iloc[0],
+        "cache_dir": workdir / "predict-cache",
+    }
+
+
+@pytest.fixture(scope="module")
+def new_studies(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three patients the model has never seen (another phantom seed), T1 and T2, with labels.csv."""
+    root = tmp_path_factory.mktemp("new_studies") / "dicom"
+    write_phantom(root, n_patients=3, seed=7)
+    return root
+
+
+@pytest.fixture(scope="module")
+def model(trained_t1: dict):
+    return load_classifier(checkpoint=trained_t1["checkpoint"])
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """Every file and link under root with a hash of its bytes: any write, new file or removal changes it."""
+    digest = {}
+    for directory, _, files in os.walk(root):
+        for name in files:
+            path = Path(directory, name)
+            digest[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digest
+
+
+def test_a_model_trained_on_the_phantom_selects_mid_slices_that_agree_with_its_labels(model, new_studies: Path, trained_t1: dict, tmp_path: Path) -> None:
+    result = select_mid_slices(model, new_studies, tmp_path / "out", mode="none", cache_dir=trained_t1["cache_dir"], progress=False)
+    accuracy = selection_accuracy(result, new_studies / "labels.csv")
+    assert accuracy["n_series"] == 3 and accuracy["n_slices"] == len(result.predictions) > 0
+    # chance: all-Lateral scores 0.67 (5 Mid of 15) and a randomly placed band about 0.64
+    assert accuracy["accuracy"] >= 0.8 and accuracy["f1"] >= 0.75, accuracy
+    assert accuracy["mid_sagittal_chosen"] >= 2 / 3, accuracy
+    assert (result.predictions["modality"] == "T1").all()
+    assert (result.series.loc[result.series["status"] == "selected", "n_mid"] == 5).all()  # one band of 5 per series
+
+
+@pytest.mark.parametrize("mode", ["symlink", "copy", "none"])
+def test_each_export_mode_mirrors_the_input_layout_and_leaves_the_input_byte_for_byte_unchanged(
+    mode: str, model, new_studies: Path, trained_t1: dict, tmp_path: Path
+) -> None:
+    before = tree_digest(new_studies)
+    result = select_mid_slices(model, new_studies, tmp_path / "out", mode=mode, cache_dir=trained_t1["cache_dir"], progress=False)
+    assert tree_digest(new_studies) == before
+    selected_dir = tmp_path / "out" / "selected"
+    chosen = set(result.predictions.loc[result.predictions["label"] == MID, "path"])
+    if mode == "none":
+        assert not selected_dir.exists() and result.n_selected_files == 0
+        return
+    exported = {str(path.relative_to(selected_dir)) for path in selected_dir.rglob("*") if not path.is_dir()}
+    assert exported == chosen and result.n_selected_files == len(chosen)
+    for relative in chosen:
+        target = selected_dir / relative
+        assert target.is_symlink() == (mode == "symlink")
+        assert target.read_bytes() == (new_studies / relative).read_bytes()
+        if mode == "symlink":
+            assert target.resolve() == (new_studies / relative).resolve()
+
+
+def test_the_tables_are_written_with_the_documented_columns(model, new_studies: Path, trained_t1: dict, tmp_path: Path) -> None:
+    select_mid_slices(model, new_studies, tmp_path, mode="none", cache_dir=trained_t1["cache_dir"], progress=False)
+    predictions = pd.read_csv(tmp_path / "predictions.csv")
+    assert list(predictions.columns) == ["path", "series_uid", "sop_uid", "frame", "slice_index", "slice_location_mm", "modality", "p_mid", "label"]
+    assert predictions["p_mid"].between(0, 1).all() and set(predictions["label"]) == {"Mid", "Lateral"}
+    series = pd.read_csv(tmp_path / "series.csv")
+    assert {"series_uid", "n_mid", "mid_slice_indices", "mid_sop_uids", "confidence", "status"} <= set(series.columns)
+    assert series.loc[series["status"] == "selected", "confidence"].between(0.5, 1).all()
+    assert (tmp_path / "skipped.csv").is_file()
+
+
+def test_unreadable_input_files_are_listed_in_skipped_csv_and_the_rest_is_still_scored(model, new_studies: Path, trained_t1: dict, tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged"
+    shutil.copytree(new_studies, damaged)
+    a_dicom = next(path for path in sorted(damaged.rglob("*")) if path.is_file() and path.suffix != ".csv")
+    (damaged / "notes.dcm").write_bytes(b"this is not DICOM")
+    (damaged / "empty.dcm").write_bytes(b"")
+    (damaged / "truncated.dcm").write_bytes(a_dicom.read_bytes()[:300])
+    result = select_mid_slices(model, damaged, tmp_path / "out", mode="none", cache_dir=tmp_path / "cache", progress=False)
+    skipped = pd.read_csv(tmp_path / "out" / "skipped.csv").set_index("path")
+    assert {"notes.dcm", "empty.dcm", "truncated.dcm"} <= set(skipped.index)
+    assert skipped.loc["empty.dcm", "reason"] == "empty_file"
+    assert result.predictions["series_uid"].nunique() == 3
+
+
+def test_series_of_the_other_modality_are_skipped_with_a_warning_unless_allowed(
+    model, new_studies: Path, trained_t1: dict, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="lss.selection"):
+        strict = select_mid_slices(model, new_studies, tmp_path / "strict", mode="none", cache_dir=trained_t1["cache_dir"], progress=False)
+    assert "3 T2 series" in caplog.text and "allow_modality_mismatch=true" in caplog.text
+    skipped_series = strict.series[strict.series["status"] != "selected"]
+    assert len(skipped_series) == 3 and set(skipped_series["modality"]) == {"T2"}
+    allowed = select_mid_slices(model, new_studies, tmp_path / "allowed", mode="none", allow_modality_mismatch=True, cache_dir=trained_t1["cache_dir"], progress=False)
+    assert set(allowed.predictions["modality"]) == {"T1", "T2"} and (allowed.series["status"] == "selected").all()
+
+
+def test_independent_decoding_labels_each_slice_by_its_own_probability(model, new_studies: Path, trained_t1: dict, tmp_path: Path) -> None:
+    result = select_mid_slices(model, new_studies, tmp_path, mode="none", decode="independent", cache_dir=trained_t1["cache_dir"], progress=False)
+    assert ((result.predictions["label"] == MID) == (result.predictions["p_mid"] >= 0.5)).all()
+
+
+def test_predict_py_with_a_run_id_writes_the_selection_and_reports_accuracy_against_labels_csv(trained_t1: dict, new_studies: Path, tmp_path: Path) -> None:
+    """The command a user types: the run's logged checkpoint and config, default symlinks and scratch cache."""
+    out = tmp_path / "selection"
+    command = [
+        sys.executable, str(REPO / "predict.py"), f"run_id={trained_t1['run_id']}", f"input={new_studies}", f"output={out}",
+        f"mlflow.tracking_uri={trained_t1['tracking_uri']}", f"hydra.run.dir={tmp_path / 'hydra'}", "progress=false",
+    ]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "against labels.csv: accuracy" in result.stdout
+    assert {"predictions.csv", "series.csv", "skipped.csv", "run_config.yaml", "selected"} == {path.name for path in out.iterdir()}
+    assert "modality: T1" in (out / "run_config.yaml").read_text()
+    assert all(path.is_symlink() for path in (out / "selected").rglob("*") if not path.is_dir())
+
+
+def test_a_missing_checkpoint_an_unknown_run_and_a_run_without_checkpoint_fail_clearly(trained_t1: dict, tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from lss import tracking
+
+    with pytest.raises(FileNotFoundError, match="checkpoint=.*does not exist"):
+        load_classifier(checkpoint=tmp_path / "absent.ckpt")
+    with pytest.raises(LookupError, match="run_id=0123456789abcdef is not a run"):
+        load_classifier(run_id="0123456789abcdef", tracking_uri=trained_t1["tracking_uri"])
+    experiment_id = tracking.ensure_experiment(trained_t1["tracking_uri"], "lss")
+    bare_run = MlflowClient(trained_t1["tracking_uri"]).create_run(experiment_id).info.run_id
+    with pytest.raises(FileNotFoundError, match="logged no checkpoint.*log_checkpoint=true"):
+        load_classifier(run_id=bare_run, tracking_uri=trained_t1["tracking_uri"])
+    with pytest.raises(ValueError, match="exactly one of checkpoint=PATH or run_id"):
+        load_classifier(checkpoint=trained_t1["checkpoint"], run_id=bare_run)
+
+
+def test_an_output_inside_the_input_is_refused(model, new_studies: Path) -> None:
+    with pytest.raises(ValueError, match="inside input"):
+        select_mid_slices(model, new_studies, new_studies / "selection", progress=False)
+    assert not (new_studies / "selection").exists()
