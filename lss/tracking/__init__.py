@@ -12,6 +12,7 @@ from lss.tracking.store import (
     PID_TAG,
     SWEEP_TAG,
     artifact_root_for,
+    best_train_run,
     client_for,
     close_dead_runs,
     download_run_checkpoint,
@@ -27,6 +28,6 @@ from lss.tracking.store import (
 
 __all__ = [
     "COMMIT_TAG", "CONFIG_HASH_TAG", "HOST_TAG", "JOB_TAG", "KIND_TAG", "PID_TAG", "SWEEP_TAG",
-    "artifact_root_for", "client_for", "close_dead_runs", "download_run_checkpoint", "ensure_experiment", "find_finished_run",
+    "artifact_root_for", "best_train_run", "client_for", "close_dead_runs", "download_run_checkpoint", "ensure_experiment", "find_finished_run",
     "git_commit", "log_params", "resolve_tracking_uri", "serve_ui", "tracked_run", "with_retries",
 ]

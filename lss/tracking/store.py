@@ -226,3 +226,14 @@ def download_run_checkpoint(tracking_uri: str, run_id: str, dst_dir: Path) -> tu
     logged = {item.path for item in client.list_artifacts(run_id)}
     config = Path(client.download_artifacts(run_id, "config.yaml", str(dst_dir))) if "config.yaml" in logged else None
     return checkpoint, config
+
+
+def best_train_run(tracking_uri: str, experiment_name: str, metric: str = "test/f1", modality: str | None = None) -> str | None:
+    """The FINISHED training run (of one modality) with the highest ``metric``: the model a demo deploys."""
+    client = client_for(tracking_uri)
+    experiment = client.get_experiment_by_name(experiment_name)
+    if experiment is None:
+        return None
+    query = f"attributes.status = 'FINISHED' and tags.`{KIND_TAG}` = 'train'" + (f" and params.modality = '{modality}'" if modality else "")
+    runs = client.search_runs([experiment.experiment_id], query, order_by=[f"metrics.`{metric}` DESC"], max_results=1)
+    return runs[0].info.run_id if runs else None
