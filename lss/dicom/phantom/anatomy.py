@@ -189,13 +189,19 @@ def _paint(image: np.ndarray, weight: np.ndarray, signal: np.ndarray | float) ->
 
 
 def _upsample_twice(stack: np.ndarray) -> np.ndarray:
-    """Bilinear x2 upsampling of (n, rows, columns) rendered on 2 x 2 tiles; 10x faster than ndimage.zoom here."""
+    """Bilinear x2 upsampling of (n, rows, columns) rendered on 2 x 2 tiles (5x faster than ndimage.zoom here)."""
     for axis in (1, 2):
-        before = np.concatenate([stack.take([0], axis), stack.take(np.arange(stack.shape[axis] - 1), axis)], axis)
-        after = np.concatenate([stack.take(np.arange(1, stack.shape[axis]), axis), stack.take([-1], axis)], axis)
-        upsampled = np.stack([0.75 * stack + 0.25 * before, 0.75 * stack + 0.25 * after], axis=axis + 1)
-        stack = upsampled.reshape(*stack.shape[:axis], 2 * stack.shape[axis], *stack.shape[axis + 1 :])
-    return stack
+        source = np.moveaxis(stack, axis, 0)
+        target = np.empty((2 * source.shape[0], *source.shape[1:]), np.float32)
+        even, odd = target[0::2], target[1::2]  # fine pixels a quarter tile before / after each tile centre
+        np.multiply(source, 0.75, out=even)
+        even[1:] += 0.25 * source[:-1]
+        even[0] += 0.25 * source[0]
+        np.multiply(source, 0.75, out=odd)
+        odd[:-1] += 0.25 * source[1:]
+        odd[-1] += 0.25 * source[-1]
+        stack = np.moveaxis(target, 0, axis)
+    return np.ascontiguousarray(stack)
 
 
 def render_sagittal_stack(
@@ -307,7 +313,7 @@ def render_sagittal_stack(
     interspinous = _inside(patient.spinous_half_width_mm + 1 - x, 2) * _inside(behind_canal) * _inside(patient.spinous_length_mm + 5 - behind_canal, 3)
     _paint(image, interspinous, signal["ligament"] + 0.3 * (signal["fat"] - signal["ligament"]) * (texture > 0))
     _paint(image, spinous, bone)
-    return _acquire(_upsample_twice(image), weighting, rng)
+    return _acquire(image, weighting, rng)
 
 
 def render_axial_stack(patient: PatientAnatomy, offsets_mm: np.ndarray, weighting: Weighting, frame: ImageFrame, rng: np.random.Generator) -> np.ndarray:
@@ -331,17 +337,22 @@ def render_axial_stack(patient: PatientAnatomy, offsets_mm: np.ndarray, weightin
     _paint(image, ellipse(0, -0.5 * depth, width, 0.5 * depth, 20), np.where(in_disc, signal["annulus"], signal["marrow"]))
     _paint(image, ellipse(0, -0.5 * depth, 0.5 * width, 0.3 * depth, 10) * in_disc, signal["nucleus"] * patient.segment_hydration.max())
     _paint(image, ellipse(0, 0.5 * canal + 1, patient.canal_half_width_mm, 0.5 * canal, 10), signal["csf"])
-    return _acquire(_upsample_twice(image), weighting, rng)
+    return _acquire(image, weighting, rng)
 
 
-def _acquire(image: np.ndarray, weighting: Weighting, rng: np.random.Generator) -> np.ndarray:
-    """Coil bias (the spine coil lies posterior), series gain and Rician noise of a magnitude image."""
-    rows, columns = image.shape[1:]
+def _acquire(tiles: np.ndarray, weighting: Weighting, rng: np.random.Generator) -> np.ndarray:
+    """From noiseless tissue signal on 2 x 2 tiles to a magnitude image: coil bias, series gain, Rician noise.
+
+    The bias is smooth (the spine coil lies posterior), so it is applied on the tiles before upsampling.
+    """
+    rows, columns = tiles.shape[1:]
     across = np.linspace(-1, 1, columns, dtype=np.float32)[None, :]
     down = np.linspace(-1, 1, rows, dtype=np.float32)[:, None]
-    bias = np.exp(rng.uniform(0.1, 0.4) * across + rng.normal(0, 0.1) * down - rng.uniform(0, 0.25) * down**2 + 0.08 * _smooth_texture((rows, columns), 64, rng))
-    image *= bias * rng.uniform(0.85, 1.1)
+    log_bias = rng.uniform(0.1, 0.4) * across + rng.normal(0, 0.1) * down - rng.uniform(0, 0.25) * down**2
+    tiles *= np.exp(log_bias + 0.08 * _smooth_texture((rows, columns), 32, rng)) * rng.uniform(0.85, 1.1)
+    image = _upsample_twice(tiles)
     sigma = rng.uniform(*_NOISE_SIGMA[weighting])
     real = image + sigma * rng.standard_normal(image.shape, dtype=np.float32)
     imaginary = sigma * rng.standard_normal(image.shape, dtype=np.float32)
-    return np.clip(np.hypot(real, imaginary), 0, MAX_SIGNAL)
+    return np.clip(np.sqrt(real * real + imaginary * imaginary), 0, MAX_SIGNAL)
+
