@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     timings["analysis"] = time.monotonic() - started
 
     started = step("5. select Mid slices from a fresh phantom with the best demo run (python predict.py)")
-    from lss.predict import demo_selection
+    from lss.selection.demo import demo_selection
 
     demo_selection(out)
     timings["selection"] = time.monotonic() - started

@@ -82,6 +82,7 @@ def build(cfg: DictConfig) -> tuple[MidSliceDataModule, MidSliceClassifier]:
         head_lr_multiplier=cfg.optimizer.head_lr_multiplier,
         modality=cfg.modality,
         **image,
+        _convert_="all",
     )
     return datamodule, model
 
