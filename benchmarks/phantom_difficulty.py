@@ -49,18 +49,18 @@ def train_and_test(images: torch.Tensor, labels: torch.Tensor, train: np.ndarray
     """Predicted labels of the test slices (the complement of `train`)."""
     torch.manual_seed(seed)
     model = tiny_cnn()
-    optimiser = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-3)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-3)
     train_index = np.flatnonzero(train)
     generator = np.random.default_rng(seed)
     for _ in range(epochs):
         model.train()
-        for batch in np.array_split(generator.permutation(train_index), max(1, len(train_index) // 32)):
+        for batch in torch.from_numpy(generator.permutation(train_index)).split(32):
             optimiser.zero_grad()
             F.cross_entropy(model(images[batch]), labels[batch]).backward()
             optimiser.step()
     model.eval()
     with torch.no_grad():
-        return model(images[~train]).argmax(1).numpy()
+        return model(images[torch.from_numpy(~train)]).argmax(1).numpy()
 
 
 def main() -> None:
@@ -68,7 +68,7 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--splits", type=int, default=3, help="random 80/20 patient splits to average over")
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=20)
     args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as folder:
@@ -81,7 +81,7 @@ def main() -> None:
         rows = []
         for split in range(args.splits):
             test_patients = np.random.default_rng([args.seed, split]).choice(patients, size=max(1, len(patients) // 5), replace=False)
-            in_modality = (manifest["modality"] == modality).to_numpy()
+            in_modality = (manifest["modality"] == modality).to_numpy(copy=True)
             subset = manifest[in_modality]
             train = ~subset["patient_key"].isin(test_patients).to_numpy()
             predicted = train_and_test(images[in_modality], labels[in_modality], train, args.epochs, split)

@@ -8,7 +8,7 @@ import pandas as pd
 import pydicom
 import pytest
 
-from lss.dicom.phantom import PhantomResult, write_phantom
+from lss.dicom.phantom import PhantomResult, write_phantom, writer
 from lss.dicom.phantom.cli import main
 from lss.dicom.phantom.protocol import TABLE_1
 
@@ -45,6 +45,13 @@ def test_the_same_seed_writes_byte_identical_files_and_another_seed_does_not(tmp
     other = _digest(write_phantom(tmp_path / "c", n_patients=2, seed=6, n_slices=7).out_dir)
     assert first == again
     assert set(first.values()).isdisjoint(other.values())
+
+
+def test_parallel_writing_changes_no_byte(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    serial = _digest(write_phantom(tmp_path / "serial", n_patients=2, seed=5, n_slices=5).out_dir)
+    monkeypatch.setattr(writer, "PATIENTS_PER_WORKER", 1)
+    parallel = _digest(write_phantom(tmp_path / "parallel", n_patients=2, seed=5, n_slices=5).out_dir)
+    assert serial == parallel
 
 
 def test_writing_into_a_non_empty_folder_is_refused(tmp_path: Path) -> None:

@@ -25,12 +25,12 @@ MAX_SIGNAL = 4095.0  # 12-bit pixel data (BitsStored 12)
 # Mean signal of each tissue on the paper's TSE sequences, in 12-bit units before gain and bias.
 # T1 is the harder modality (paper, Table 3): CSF, cord and disc differ less, and noise is higher.
 _SIGNAL: dict[Weighting, dict[str, float]] = {
-    "T1": dict(air=10, fat=2900, muscle=1050, marrow=2250, cortex=300, annulus=1000, nucleus=1250,
-               csf=700, cord=1050, ligament=350, bowel=1500, vessel=250, joint=800, nerve=1150),
+    "T1": dict(air=10, fat=2900, muscle=1050, marrow=2250, cortex=300, annulus=1000, nucleus=1100,
+               csf=850, cord=1000, ligament=350, bowel=1500, vessel=250, joint=800, nerve=1150),
     "T2": dict(air=10, fat=2300, muscle=650, marrow=1500, cortex=180, annulus=520, nucleus=2900,
                csf=3400, cord=1350, ligament=220, bowel=1700, vessel=200, joint=2400, nerve=1300),
 }
-_NOISE_SIGMA: dict[Weighting, tuple[float, float]] = {"T1": (110.0, 170.0), "T2": (60.0, 100.0)}
+_NOISE_SIGMA: dict[Weighting, tuple[float, float]] = {"T1": (170.0, 260.0), "T2": (70.0, 120.0)}
 
 # Vertebrae from caudal to cranial, with their typical body height (mm) and relative AP depth.
 _VERTEBRAE = ("S5", "S4", "S3", "S2", "S1", "L5", "L4", "L3", "L2", "L1", "T12", "T11", "T10")
@@ -70,7 +70,7 @@ class PatientAnatomy:
     aorta_radius_mm: float
 
     def spine_coordinates(self, y_mm: np.ndarray, z_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(s, d, back) of in-plane points; back is d for the skin and muscles, which follow the spine only loosely.
+        """(s, d, soft_d) of in-plane points; soft_d is d for the skin and muscles, which follow the spine only loosely.
 
         s and d project onto the posterior-wall curve y = w(z): a lean plus a parabolic lordosis (apex
         near L3-L4), bent back sharply below S1 (the sacrum).
@@ -127,7 +127,7 @@ def draw_patient_anatomy(rng: np.random.Generator) -> PatientAnatomy:
         body_heights_mm=np.float32(body_heights),
         body_half_width_mm=rng.uniform(20, 25) * scale,
         canal_depth_mm=rng.uniform(12, 18),
-        canal_half_width_mm=rng.uniform(9, 13),
+        canal_half_width_mm=rng.uniform(8, 14),
         conus_mm=rng.uniform(l2, l1),
         thecal_end_mm=s2 + rng.uniform(-5, 10),
         spinous_length_mm=rng.uniform(24, 34) * scale,
@@ -135,7 +135,7 @@ def draw_patient_anatomy(rng: np.random.Generator) -> PatientAnatomy:
         back_depth_mm=rng.uniform(65, 115),
         subcutaneous_fat_mm=rng.uniform(8, 35),
         psoas_scale=rng.uniform(0.7, 1.3),
-        lateral_drift_mm=(rng.normal(0, 1.0), rng.normal(0, 1.0)),
+        lateral_drift_mm=(rng.normal(0, 1.5), rng.normal(0, 1.5)),
         sacral_bend_per_mm=rng.uniform(1 / 160, 1 / 90),
         aorta_lateral_mm=rng.uniform(10, 20),
         aorta_radius_mm=rng.uniform(8, 12),
@@ -215,7 +215,7 @@ def render_sagittal_stack(
     """
     signal = {tissue: value * rng.lognormal(0, 0.06) for tissue, value in _SIGNAL[weighting].items()}
     y, z = frame.plane_coordinates(block=2)
-    s, d, back = patient.spine_coordinates(y, z)
+    s, d, soft_d = patient.spine_coordinates(y, z)
     yaw = rng.normal(0, 1.0) / 50  # the plane is rarely exactly parallel to the patient's midline
     lateral = np.asarray(lateral_mm, np.float32)[:, None, None] + patient.lateral_drift(s) + yaw * d
     x = np.abs(lateral)
@@ -228,8 +228,8 @@ def render_sagittal_stack(
     width = patient.body_half_width_mm
 
     # Soft tissue: subcutaneous fat inside the skin, paraspinal muscle behind the spine, bowel in front.
-    _paint(image, _inside(back + patient.back_depth_mm), signal["fat"])
-    muscle_back = _inside(back + patient.back_depth_mm - patient.subcutaneous_fat_mm, 2) * _inside(-bony_canal - d, 2)
+    _paint(image, _inside(soft_d + patient.back_depth_mm), signal["fat"])
+    muscle_back = _inside(soft_d + patient.back_depth_mm - patient.subcutaneous_fat_mm, 2) * _inside(-bony_canal - d, 2)
     _paint(image, muscle_back, signal["muscle"] * (1 + 0.12 * texture))
     bowel = _smooth_texture(s.shape, 6, rng)
     _paint(image, _inside(d - 1.3 * patient.segment_depth_mm.max() - 8 - 6 * texture, 4), signal["bowel"] * (1 + 0.2 * bowel))
@@ -258,11 +258,11 @@ def render_sagittal_stack(
     is_disc, depth = patient.segment_is_disc[index], patient.segment_depth_mm[index]
     along = np.minimum(s - low, high - s)
     footprint = _chord(x, width)
-    front, back = 0.5 * depth * (1 + footprint), 0.5 * depth * (1 - footprint**0.25)
-    column = _inside(d - back) * _inside(front - d) * np.clip(8 * footprint, 0, 1)
+    front, rear = 0.5 * depth * (1 + footprint), 0.5 * depth * (1 - footprint**0.25)
+    column = _inside(d - rear) * _inside(front - d) * np.clip(8 * footprint, 0, 1)
     _paint(image, column * np.where(is_disc, 1.0, _inside(along + 0.5)), signal["cortex"])
     rounding = 1.3 + 4 * (x / width) ** 2  # cortical endplates, and the bodies grow rounder laterally
-    inner = _inside(d - back - 1.3) * _inside(front - 1.3 - d) * _inside(along - rounding)
+    inner = _inside(d - rear - 1.3) * _inside(front - 1.3 - d) * _inside(along - rounding)
     middle = (low + high) / 2
     nucleus_distance = ((s - middle) / (0.42 * (high - low))) ** 2 + ((d - 0.5 * depth) / (0.38 * depth)) ** 2 + (x / (0.6 * width)) ** 2
     nucleus = np.clip(1.5 * (1 - nucleus_distance), 0, 1) * patient.segment_hydration[index]

@@ -6,7 +6,11 @@ headers as in Table 1, sagittal geometry as in §3, and the Mid / Lateral truth 
 """
 
 import datetime as dt
+import os
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +30,7 @@ AXIAL_PROBABILITY = 0.25  # the share of patients whose study also holds an axia
 NO_SLICE_LOCATION_PROBABILITY = 0.2  # series whose headers lack SliceLocation (§3: then computed from IPP / IOP)
 TILTED_PROBABILITY = 0.3  # series planned a few degrees oblique
 FEET_FIRST_PROBABILITY = 0.15  # §3: "mostly" Head-First-Supine
+MAX_WORKERS, PATIENTS_PER_WORKER = 8, 8  # small phantoms (tests) stay in-process
 LABELS_FILE, SERIES_TRUTH_FILE = "labels.csv", "series_truth.csv"
 
 
@@ -45,35 +50,49 @@ def write_phantom(
     """Write `n_patients` studies (sagittal T1 and T2, sometimes an axial T2) into an empty `out_dir`.
 
     The same seed gives byte-identical files; patient i depends only on (seed, i), so a smaller
-    phantom is a prefix of a larger one. See identity.draw_identity for what `identity_marker` marks.
+    phantom is a prefix of a larger one, and large phantoms are written by parallel processes
+    without changing a byte. See identity.draw_identity for what `identity_marker` marks.
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise FileExistsError(f"phantom output directory {out_dir} is not empty; choose a new --out directory or delete it")
     out_dir.mkdir(parents=True, exist_ok=True)
+    write_one = partial(_write_patient, out_dir, seed, n_slices, identity_marker)
+    workers = min(len(os.sched_getaffinity(0)), MAX_WORKERS, n_patients // PATIENTS_PER_WORKER)
+    with ProcessPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+        written = (pool.map(write_one, range(n_patients)) if pool else map(write_one, range(n_patients)))
+        patients = list(tqdm(written, total=n_patients, desc="phantom patients", unit="patient", disable=not progress))
+    labels_frame = pd.DataFrame([row for labels, _, _ in patients for row in labels], columns=["sop_instance_uid", "label"])
+    truth_frame = pd.DataFrame(
+        [row for _, truths, _ in patients for row in truths], columns=["series_instance_uid", "mid_sop_instance_uid", "spine_offset_mm", "centred"]
+    )
+    labels_frame.to_csv(out_dir / LABELS_FILE, index=False)
+    truth_frame.to_csv(out_dir / SERIES_TRUTH_FILE, index=False)
+    return PhantomResult(out_dir, labels_frame, truth_frame, sum(n_files for _, _, n_files in patients))
+
+
+def _write_patient(
+    out_dir: Path, seed: int, n_slices: int, identity_marker: str | None, index: int
+) -> tuple[list[dict[str, str]], list[dict[str, object]], int]:
+    """Write one patient's study; returns its labels rows, series-truth rows and number of files."""
+    rng = np.random.default_rng([seed, index])
+    study = _Study.draw(out_dir, seed, index, rng, identity_marker)
+    acquisitions: list[tuple[protocol.Weighting, protocol.Plane]] = [("T1", "sagittal"), ("T2", "sagittal")]
+    rng.shuffle(acquisitions)
+    if rng.random() < AXIAL_PROBABILITY:
+        acquisitions.append(("T2", "axial"))
+    series_number = int(rng.integers(2, 5))  # the localiser came first and is not exported
     labels: list[dict[str, str]] = []
     truths: list[dict[str, object]] = []
     n_files = 0
-    for index in tqdm(range(n_patients), desc="phantom patients", unit="patient", disable=not progress):
-        rng = np.random.default_rng([seed, index])
-        study = _Study.draw(out_dir, seed, index, rng, identity_marker)
-        acquisitions: list[tuple[protocol.Weighting, protocol.Plane]] = [("T1", "sagittal"), ("T2", "sagittal")]
-        rng.shuffle(acquisitions)
-        if rng.random() < AXIAL_PROBABILITY:
-            acquisitions.append(("T2", "axial"))
-        series_number = int(rng.integers(2, 5))  # the localiser came first and is not exported
-        for weighting, plane in acquisitions:
-            series = _Series.draw(study, series_number, weighting, plane, n_slices, rng)
-            if plane == "sagittal":
-                labels += series.labels()
-                truths.append(series.truth())
-            n_files += series.write(rng)
-            series_number += int(rng.integers(1, 3))
-    labels_frame = pd.DataFrame(labels, columns=["sop_instance_uid", "label"])
-    truth_frame = pd.DataFrame(truths, columns=["series_instance_uid", "mid_sop_instance_uid", "spine_offset_mm", "centred"])
-    labels_frame.to_csv(out_dir / LABELS_FILE, index=False)
-    truth_frame.to_csv(out_dir / SERIES_TRUTH_FILE, index=False)
-    return PhantomResult(out_dir, labels_frame, truth_frame, n_files)
+    for weighting, plane in acquisitions:
+        series = _Series.draw(study, series_number, weighting, plane, n_slices, rng)
+        if plane == "sagittal":
+            labels += series.labels()
+            truths.append(series.truth())
+        n_files += series.write(rng)
+        series_number += int(rng.integers(1, 3))
+    return labels, truths, n_files
 
 
 def _uid(seed: int, *parts: object) -> str:
