@@ -59,7 +59,7 @@ class MidSliceDataModule(L.LightningDataModule):
         split_by: str = "image",
         augment: bool = False,
         num_workers: int | str = 0,
-        pin_memory: bool = False,
+        pin_memory: bool | str = False,
         progress: bool = True,
     ) -> None:
         super().__init__()
@@ -123,11 +123,17 @@ class MidSliceDataModule(L.LightningDataModule):
         trainer = self.trainer
         return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
+    def _on_cpu(self) -> bool:
+        return self.trainer is None or self.trainer.accelerator.__class__.__name__ == "CPUAccelerator"
+
     def _workers(self) -> int:
         if self.num_workers != "auto":
             return int(self.num_workers)
-        on_cpu = self.trainer is None or self.trainer.accelerator.__class__.__name__ == "CPUAccelerator"
-        return 0 if on_cpu else max(1, min(8, len(os.sched_getaffinity(0)) // self._world()[1] - 1))
+        return 0 if self._on_cpu() else max(1, min(8, len(os.sched_getaffinity(0)) // self._world()[1] - 1))
+
+    def _pin_memory(self) -> bool:
+        """pin_memory="auto": page-locked batches (asynchronous host-to-device copies) on an accelerator only."""
+        return not self._on_cpu() if self.pin_memory == "auto" else bool(self.pin_memory)
 
     def _loader(self, dataset: SliceDataset, train: bool) -> DataLoader:
         rank, world_size = self._world()
@@ -144,7 +150,7 @@ class MidSliceDataModule(L.LightningDataModule):
             batch_size=self.batch_size // world_size,
             sampler=sampler,
             num_workers=workers,
-            pin_memory=self.pin_memory,
+            pin_memory=self._pin_memory(),
             persistent_workers=workers > 0,
         )
 

@@ -1,0 +1,73 @@
+"""`make bench`: the CPU benchmarks of issue 6 in one table (figure, target, measured, command).
+
+    .venv/bin/python benchmarks/run_all.py
+
+Budget: <= 5 minutes once the benchmark phantoms exist in ~/.cache/lss/benchmarks (the first
+run writes them: ~10,000 files, a few minutes more). Each row names the script that measures the
+figure on its own, with more detail. The GPU figures come from benchmarks/gpu_protocol.py on a
+GPU machine; this table says so instead of measuring them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import cache_speed
+import sweep_overhead
+from index_speed import phantom_repository
+from phantoms import CACHE_DIR
+
+INDEX_FILES = 10_000
+SWEEP = ["--seeds", "2", "trainer.max_epochs=1"]
+
+
+def index_rate() -> tuple[int, float]:
+    """Header-only indexing of a 10,000-file phantom with every core, files/s."""
+    from lss.dicom.index import index_repository
+    from lss.dicom.walk import walk_repository
+
+    os.environ.setdefault("LSS_PATIENT_KEY", "benchmark")
+    root = phantom_repository(INDEX_FILES, CACHE_DIR, seed=0)
+    n_files = len(walk_repository(root)[0])
+    started = time.perf_counter()
+    index_repository(root, workers=len(os.sched_getaffinity(0)), progress=False)
+    return n_files, n_files / (time.perf_counter() - started)
+
+
+def main() -> None:
+    started = time.perf_counter()
+    rows: list[tuple[str, str, str, str]] = []
+
+    cache = cache_speed.measure(patients=24, size=64)
+    rows += [
+        ("1. cached epoch vs uncached (demo phantom, 64x64)", ">= 10x", f"{cache['speedup']:.0f}x ({cache['uncached_s']:.2f} s -> {cache['cached_s']:.3f} s, {cache['slices']} slices)", "benchmarks/cache_speed.py"),
+        ("   one-time decode into the cache", "-", f"{cache['build_s']:.2f} s", "benchmarks/cache_speed.py"),
+    ]
+
+    n_files, rate = index_rate()
+    rows.append((f"2. header-only indexing, {n_files:,} files, {len(os.sched_getaffinity(0))} cores", ">= 1,000 files/s", f"{rate:,.0f} files/s", f"benchmarks/index_speed.py --files {INDEX_FILES}"))
+
+    sweep = sweep_overhead.measure(int(SWEEP[1]), SWEEP[2:])
+    command = "benchmarks/sweep_overhead.py " + " ".join(SWEEP)
+    rows += [
+        (f"3. gap: last step -> next job's first step ({sweep['jobs']} jobs)", "<= 3 s", f"median {sweep['gap_median_s']:.2f} s, max {sweep['gap_max_s']:.2f} s", command),
+        ("   of which eval tail / MLflow record / next start", "-", f"{sweep['gap_eval_tail_s']:.2f} / {sweep['gap_recording_s']:.2f} / {sweep['gap_next_start_s']:.2f} s", command),
+        ("   sweep wall = data + training + overhead", "-", f"{sweep['wall_s']:.0f} = {sweep['data_s']:.0f} + {sweep['training_s']:.0f} + {sweep['overhead_s']:.0f} s", command),
+        ("4. GPU: paper protocol s/run, 40-run sweep", "<= 60 s, <= 15 min", "not measured here (needs a GPU)", "benchmarks/gpu_protocol.py"),
+    ]
+    rows.append(("5. this table", "<= 5 min", f"{(time.perf_counter() - started) / 60:.1f} min", "benchmarks/run_all.py"))
+
+    load = os.getloadavg()[0]
+    print(f"\n{len(os.sched_getaffinity(0))} cores, 1-min load average {load:.1f} at the end (other processes make every figure slower)\n")
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    header = ("figure", "target", "measured", "command (.venv/bin/python ...)")
+    widths = [max(width, len(name)) for width, name in zip(widths, header)]
+    print("| " + " | ".join(name.ljust(width) for name, width in zip(header, widths)) + " |")
+    print("|" + "|".join("-" * (width + 2) for width in widths) + "|")
+    for row in rows:
+        print("| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths)) + " |")
+
+
+if __name__ == "__main__":
+    main()
