@@ -124,7 +124,7 @@ def main() -> None:
     device = "CPU smoke run (no figures)" if args.smoke else require_gpu()
     cores = len(os.sched_getaffinity(0))
     slices = 90 if args.smoke else args.slices
-    root = benchmark_phantom(patients_for_slices(slices), parts=min(16, cores))
+    root = benchmark_phantom(patients_for_slices(slices))
     cache_dir = CACHE_DIR / ("smoke_cache" if args.smoke else "gpu_cache")
     n_slices, prepare_s = prepare_data(root, cache_dir, args.modality, args.smoke)
     rows: list[tuple[str, str, str]] = [("data: index + decode once (cached for every later run)", "-", f"{prepare_s:.0f} s for {n_slices} slices")]

@@ -193,3 +193,21 @@ def test_parallel_jobs_build_one_entry_once_and_all_read_it(phantom, tmp_path: P
         np.testing.assert_array_equal(result, results[0])
     assert len(entries(tmp_path / "cache")) == 1
     assert not list((tmp_path / "cache").rglob("*partial*"))
+
+
+def test_cached_8bit_images_become_the_normalised_tensors_of_the_float_formula(phantom, tmp_path: Path) -> None:
+    """SliceDataset's 3x256 lookup table gives exactly (pixel / 255 - mean) / std per channel."""
+    import torch
+
+    from lss.data.dataset import SliceDataset
+
+    paths, frames = phantom
+    images = cached_images(paths, frames, PARAMS, tmp_path / "cache", progress=False, workers=1)
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    dataset = SliceDataset(images, np.zeros(len(paths), dtype=np.int64), np.arange(len(paths)), mean, std)
+    for row in (0, len(paths) - 1):
+        unit = torch.from_numpy(np.array(images[row], dtype=np.float32) / 255.0)[None].expand(3, -1, -1)
+        expected = (unit - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
+        item, _, index = dataset[row]
+        assert index == row and item.dtype == torch.float32
+        torch.testing.assert_close(item, expected, rtol=0, atol=1e-6)
