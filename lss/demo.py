@@ -8,6 +8,7 @@ command a user would type; re-running skips finished jobs (``resume``).
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import time
@@ -35,6 +36,8 @@ def ensure_phantom(out: Path, patients: int, seed: int) -> None:
     if stamp.exists() and stamp.read_text() == wanted:
         print(f"phantom already at {out} ({wanted})")
         return
+    if out.exists():  # a phantom of other parameters, written by an earlier demo: ours to replace
+        shutil.rmtree(out)
     result = write_phantom(out, n_patients=patients, seed=seed, progress=True)
     stamp.write_text(wanted)
     print(f"wrote {result.n_files} DICOM files to {out}")
