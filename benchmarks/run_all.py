@@ -15,10 +15,11 @@ import time
 
 import cache_speed
 import sweep_overhead
-from index_speed import phantom_repository
-from phantoms import CACHE_DIR
+from phantoms import benchmark_phantom
 
 INDEX_FILES = 10_000
+INDEX_PATIENTS = 334
+"""Every phantom patient has at least 30 files (sagittal T1 and T2 of 15 slices): >= 10,020 files."""
 SWEEP = ["--seeds", "2", "trainer.max_epochs=1"]
 
 
@@ -28,7 +29,7 @@ def index_rate() -> tuple[int, float]:
     from lss.dicom.walk import walk_repository
 
     os.environ.setdefault("LSS_PATIENT_KEY", "benchmark")
-    root = phantom_repository(INDEX_FILES, CACHE_DIR, seed=0)
+    root = benchmark_phantom(INDEX_PATIENTS)
     n_files = len(walk_repository(root)[0])
     started = time.perf_counter()
     index_repository(root, workers=len(os.sched_getaffinity(0)), progress=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -145,13 +146,18 @@ class MidSliceDataModule(L.LightningDataModule):
             generator = torch.Generator().manual_seed(self.seed)
             sampler = torch.utils.data.RandomSampler(dataset, generator=generator) if train else None
         workers = self._workers()
+        batch_size = self.batch_size // world_size
         return DataLoader(
             dataset,
-            batch_size=self.batch_size // world_size,
+            batch_size=batch_size,
             sampler=sampler,
             num_workers=workers,
             pin_memory=self._pin_memory(),
             persistent_workers=workers > 0,
+            multiprocessing_context=worker_start_method(workers),
+            # MATLAB's trainNetwork (the paper) discards the incomplete last mini-batch of each epoch;
+            # kept, a last batch of one image stops BatchNorm ("Expected more than 1 value per channel").
+            drop_last=train and len(dataset) // world_size > batch_size,
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -162,6 +168,16 @@ class MidSliceDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader(self.test_set, train=False)
+
+
+def worker_start_method(workers: int) -> str | None:
+    """Fork loader workers on Linux, whatever the job's own start method.
+
+    Inside a joblib (loky) job of a parallel sweep the default is 'loky', which pickles the
+    dataset for each worker: that fails, and would copy the memory-mapped image cache into every
+    worker. Forked workers share the mapping.
+    """
+    return "fork" if workers > 0 and sys.platform == "linux" else None
 
 
 def check_trainable(slices: pd.DataFrame, images: np.ndarray, split: Split, split_by: str) -> None:
