@@ -37,7 +37,7 @@ from lss.model.module import MidSliceClassifier
 log = logging.getLogger(__name__)
 
 # Keys that say where a job writes, not what it computes: left out of the resume hash.
-VOLATILE_KEYS = ("paths", "mlflow", "resume", "log_checkpoint")
+VOLATILE_KEYS = ("paths", "mlflow", "resume", "log_checkpoint", "hydra")
 
 
 def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -161,7 +161,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         return {}
     tracking_uri = tracking.resolve_tracking_uri(cfg.mlflow.tracking_uri)
     experiment = cfg.mlflow.experiment_name
-    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved = {key: value for key, value in OmegaConf.to_container(cfg, resolve=True).items() if key != "hydra"}
     digest = config_hash(resolved)
     tracking.ensure_experiment(tracking_uri, experiment)
     for run_id in tracking.close_dead_runs(tracking_uri, experiment):

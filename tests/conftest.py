@@ -11,15 +11,19 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("LSS_PATIENT_KEY", "lss-test-suite")  # no secret file in the user's home from tests
+
+PATIENT_MARKER = "Zqxprivacymarker"
+"""The session phantom's PatientName/PatientID carry this, so test_privacy can search every output for it."""
 
 
 @pytest.fixture(scope="session")
 def phantom_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """8 patients: enough for patient-grouped splits with both classes in every split."""
+    """8 patients (enough for patient-grouped splits with both classes everywhere), identifiable by PATIENT_MARKER."""
     from lss.dicom.phantom import write_phantom
 
     out = tmp_path_factory.mktemp("phantom")
-    write_phantom(out, n_patients=8, seed=0)
+    write_phantom(out, n_patients=8, seed=0, identity_marker=PATIENT_MARKER)
     return out
 
 
@@ -62,7 +66,10 @@ def run_train(args: list[str], cwd: Path = REPO, timeout: float = 600, env: dict
 
 @pytest.fixture(scope="session")
 def tiny_sweep(phantom_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """A real Hydra multirun, ``seed=0,1,2 modality=T1,T2``: 6 MLflow runs in a SQLite store."""
+    """A real Hydra multirun, ``seed=0,1,2 modality=T1,T2``: 6 MLflow runs in a SQLite store.
+
+    Run from ``workdir`` as a user's cwd, so everything it writes lies under it (test_privacy searches it).
+    """
     workdir = tmp_path_factory.mktemp("sweep")
-    result = run_train(["-m", "seed=0,1,2", "modality=T1,T2", *tiny_overrides(phantom_dir, workdir)])
+    result = run_train(["-m", "seed=0,1,2", "modality=T1,T2", *tiny_overrides(phantom_dir, workdir)], cwd=workdir)
     return {"tracking_uri": f"sqlite:///{workdir / 'mlflow.db'}", "experiment_name": "lss", "workdir": workdir, "output": result.stdout + result.stderr}

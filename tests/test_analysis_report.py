@@ -104,3 +104,15 @@ def test_analyze_py_reads_the_store_and_folder_from_hydra_overrides(messy_store,
     analyze.main()
     assert "## Table 3 (paper protocol" in capsys.readouterr().out
     assert (tmp_path / "out" / "table3.md").exists()
+
+
+def test_analysis_of_a_real_tiny_sweep(tiny_sweep: dict, tmp_path: Path) -> None:
+    """Runs written by a real `train.py -m seed=0,1,2 modality=T1,T2` (3 runs per group, the minimum)."""
+    report = run_analysis(tmp_path / "analysis", tiny_sweep["tracking_uri"], tiny_sweep["experiment_name"])
+    assert len(report.selection.runs) == 6
+    assert set(report.selection.runs["modality"]) == {"T1", "T2"}
+    assert report.table["pairing"].iloc[0].startswith("paired by seed: 3 seeds")  # patient split: paired
+    assert not report.table[["paper_p", "nb_p", "nb_p_holm", "t1_mean", "t2_mean"]].isna().any().any()
+    for name in ("table3.csv", "table3.md", "table3.tex", "runs.csv", "fig5_val_accuracy.png", "fig6_t1_boxplot.png", "fig7_t2_boxplot.png"):
+        assert (tmp_path / "analysis" / name).stat().st_size > 0, name
+    assert report.analysis_run_id is not None

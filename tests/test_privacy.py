@@ -17,16 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_train, tiny_overrides
+from conftest import PATIENT_MARKER, REPO
 from test_training import finished_runs
 
-from lss.dicom.phantom import write_phantom
 from lss.dicom.phantom.identity import MARKED_BIRTH_DATE
 from lss.dicom.privacy import PATIENT_KEY_ENV, PATIENT_KEY_HEX_DIGITS, load_patient_secret, patient_key
 
-MARKER = "Zqxprivacymarker"  # PatientName f"{MARKER}^P{i}", PatientID f"{MARKER}{i:04d}"
+MARKER = PATIENT_MARKER  # PatientName f"{MARKER}^P{i}", PatientID f"{MARKER}{i:04d}"
 SECRET = "privacy-test-secret"
-N_PATIENTS = 8
+N_PATIENTS = 8  # the session phantom's
 IDENTIFIERS = (MARKER, f"{MARKER}0000", f"{MARKER}^P0", MARKED_BIRTH_DATE, "1901-02-03")
 
 
@@ -51,40 +50,31 @@ def predict_is_available() -> bool:
 
 
 @pytest.fixture(scope="module")
-def marked_phantom(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("marked") / "dicom"
-    write_phantom(root, n_patients=N_PATIENTS, seed=0, identity_marker=MARKER)
-    return root
+def marked_phantom(phantom_dir: Path) -> Path:
+    """The session phantom: written with identity_marker=MARKER (tests/conftest.py)."""
+    return phantom_dir
 
 
 @pytest.fixture(scope="module")
-def pipeline_outputs(marked_phantom: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """index -> 4-seed x 2-modality sweep -> analysis -> predict, all under WORKDIR/outputs as in a user's cwd.
-
-    Four seeds: the paper protocol's Lilliefors test needs four values per modality.
-    """
+def pipeline_outputs(marked_phantom: Path, tiny_sweep: dict, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """index (montages) -> the session's real sweep -> analysis -> predict; every folder lss wrote into."""
     from lss.analysis.report import run_analysis
     from lss.dicom.index import index_repository
 
-    workdir = tmp_path_factory.mktemp("privacy")
-    outputs = workdir / "outputs"
-    tracking_uri = f"sqlite:///{outputs / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(PATIENT_KEY_ENV, SECRET)
-        patch.chdir(workdir)
-        index_repository(marked_phantom, outputs / "index", labels_csv=marked_phantom / "labels.csv", progress=False, montage=True)
-        run_train(["-m", "seed=0,1,2,3", "modality=T1,T2", *tiny_overrides(marked_phantom, outputs)], cwd=workdir, env={PATIENT_KEY_ENV: SECRET})
-        run_analysis(outputs / "analysis", tracking_uri, "lss")
-        if predict_is_available():
-            run_id = finished_runs(tracking_uri).query("`params.modality` == 'T1'")["run_id"].iloc[0]
-            prediction = subprocess.run(
-                [sys.executable, str(REPO / "predict.py"), f"run_id={run_id}", f"input={marked_phantom}", f"output={outputs / 'predict'}",
-                 f"mlflow.tracking_uri={tracking_uri}", "mode=symlink", "progress=false"],
-                cwd=workdir, capture_output=True, text=True, stdin=subprocess.DEVNULL, env={**os.environ, PATIENT_KEY_ENV: SECRET},
-            )
-            if prediction.returncode != 0:
-                pytest.fail(f"predict.py exited {prediction.returncode}\n{prediction.stdout[-3000:]}\n{prediction.stderr[-5000:]}")
-    return outputs
+    outputs = tmp_path_factory.mktemp("privacy") / "outputs"
+    tracking_uri = tiny_sweep["tracking_uri"]
+    index_repository(marked_phantom, outputs / "index", labels_csv=marked_phantom / "labels.csv", progress=False, montage=True)
+    run_analysis(outputs / "analysis", tracking_uri, "lss")
+    if predict_is_available():
+        run_id = finished_runs(tracking_uri).query("`params.modality` == 'T1'")["run_id"].iloc[0]
+        prediction = subprocess.run(
+            [sys.executable, str(REPO / "predict.py"), f"run_id={run_id}", f"input={marked_phantom}", f"output={outputs / 'predict'}",
+             f"mlflow.tracking_uri={tracking_uri}", "mode=symlink", "progress=false", f"hydra.run.dir={outputs / 'predict_job'}"],
+            cwd=outputs.parent, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        )
+        if prediction.returncode != 0:
+            pytest.fail(f"predict.py exited {prediction.returncode}\n{prediction.stdout[-3000:]}\n{prediction.stderr[-5000:]}")
+    return [outputs, Path(tiny_sweep["workdir"])]
 
 
 def test_the_search_finds_the_identifiers_where_they_are(marked_phantom: Path) -> None:
@@ -94,19 +84,20 @@ def test_the_search_finds_the_identifiers_where_they_are(marked_phantom: Path) -
 
 
 @pytest.mark.slow
-def test_index_sweep_and_analysis_write_no_patient_identifier(pipeline_outputs: Path) -> None:
-    assert (pipeline_outputs / "mlflow.db").is_file() and any((pipeline_outputs / "mlartifacts").rglob("*.ckpt"))
-    assert (pipeline_outputs / "analysis").is_dir() and (pipeline_outputs / "index" / "manifest.csv").is_file()
-    assert len(finished_runs(f"sqlite:///{pipeline_outputs / 'mlflow.db'}")) == 8  # one training run per (modality, seed)
-    assert identifier_hits(pipeline_outputs) == {}
+def test_index_sweep_and_analysis_write_no_patient_identifier(pipeline_outputs: list[Path]) -> None:
+    outputs, sweep = pipeline_outputs
+    assert (sweep / "mlflow.db").is_file() and any((sweep / "mlartifacts").rglob("*.ckpt"))
+    assert (outputs / "analysis").is_dir() and (outputs / "index" / "manifest.csv").is_file()
+    assert len(finished_runs(f"sqlite:///{sweep / 'mlflow.db'}")) == 6  # one training run per (modality, seed)
+    assert identifier_hits(outputs) == {} and identifier_hits(sweep) == {}
 
 
 @pytest.mark.slow
-def test_prediction_writes_no_patient_identifier(pipeline_outputs: Path) -> None:
+def test_prediction_writes_no_patient_identifier(pipeline_outputs: list[Path]) -> None:
     if not predict_is_available():
         pytest.skip("predict.py / lss.selection.run not importable yet: prediction is not covered")
-    assert (pipeline_outputs / "predict").is_dir()
-    assert identifier_hits(pipeline_outputs / "predict") == {}
+    assert (pipeline_outputs[0] / "predict").is_dir()
+    assert identifier_hits(pipeline_outputs[0] / "predict") == {}
 
 
 def test_the_manifest_carries_the_keyed_hash_of_each_patient_id_and_never_the_id(marked_phantom: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -123,3 +123,15 @@ def test_zero_variance_gives_defined_numbers_not_nan():
     assert stats.ks_normality_p(perfect) == 0.0 and stats.shapiro_p(perfect) == 0.0
     assert stats.bartlett_p(perfect, also_perfect) == 1.0
     assert stats.bartlett_p(perfect, [0.9, 0.95, 1.0]) == 0.0
+
+
+def test_lilliefors_is_undefined_below_four_runs_and_shown_as_na() -> None:
+    """statsmodels' Lilliefors tables start at n=4; three runs (the minimum) must not crash the analysis."""
+    import math
+
+    from lss.analysis.stats import lilliefors_p
+    from lss.analysis.tables import format_p
+
+    assert math.isnan(lilliefors_p([0.90, 0.91, 0.93]))
+    assert format_p(lilliefors_p([0.90, 0.91, 0.93])) == "n/a"
+    assert 0.0 <= lilliefors_p([0.90, 0.91, 0.93, 0.95]) <= 1.0

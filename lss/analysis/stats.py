@@ -151,9 +151,17 @@ def ks_normality_p(values: Sample) -> float:
     return float(stats.kstest(sample, "norm", args=(sample.mean(), sample.std(ddof=1))).pvalue)
 
 
+LILLIEFORS_MIN_RUNS = 4
+
+
 def lilliefors_p(values: Sample) -> float:
-    """Lilliefors' KS normality test, valid when mean and sd are estimated from the sample."""
+    """Lilliefors' KS normality test, valid when mean and sd are estimated from the sample.
+
+    Its tables start at n = 4; with 3 runs the test is undefined and NaN says so (shown as ``n/a``).
+    """
     sample = as_sample(values)
+    if len(sample) < LILLIEFORS_MIN_RUNS:
+        return float("nan")
     if _is_constant(sample):
         return 0.0
     return float(lilliefors(sample, dist="norm", pvalmethod="table")[1])

@@ -6,6 +6,8 @@ then the done-right columns; each is followed by its one-sentence conclusion.
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +25,9 @@ P_VALUE_COLUMNS = {"ks_p_t1", "ks_p_t2", "bartlett_p", "paper_p", "lilliefors_p_
 
 
 def format_p(p: float) -> str:
-    """Three significant digits, and ``< 0.001`` below that (the paper wrote ``< 0.05``)."""
+    """Three significant digits, ``< 0.001`` below that (the paper wrote ``< 0.05``), ``n/a`` if undefined."""
+    if math.isnan(p):
+        return "n/a"
     return "< 0.001" if p < 0.001 else f"{p:.3g}"
 
 
