@@ -17,26 +17,12 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
 
 from lss.analysis.stats import paired_t
 from lss.dicom.phantom import write_phantom
+from lss.config import compose_train_config
 from lss.training import train
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def train_config(overrides: list[str], output_dir: Path) -> DictConfig:
-    """The config train.py would compose, with Hydra's runtime set so ${hydra:...} resolves in-process."""
-    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=overrides, return_hydra_config=True)
-    cfg.hydra.runtime.output_dir = str(output_dir)
-    cfg.hydra.runtime.cwd = str(REPO)
-    cfg.hydra.job.num = 0
-    HydraConfig.instance().set_config(cfg)
-    return cfg
 
 
 def measure(workdir: Path, patients: int, seeds: int, extra: list[str]) -> pd.DataFrame:
@@ -50,7 +36,7 @@ def measure(workdir: Path, patients: int, seeds: int, extra: list[str]) -> pd.Da
                 f"paths.cache_dir={workdir / 'cache'}", f"mlflow.tracking_uri=sqlite:///{workdir / 'mlflow.db'}", "resume=false", *extra,
             ]
             started = time.monotonic()
-            metrics = train(train_config(overrides, workdir / f"{modality}-{seed}"))
+            metrics = train(compose_train_config(overrides, workdir / f"{modality}-{seed}"))
             rows.append({
                 "modality": modality, "seed": seed,
                 "accuracy_independent": metrics["test/accuracy"], "accuracy_band": metrics["test/accuracy_band"],

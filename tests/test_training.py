@@ -7,25 +7,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
 from mlflow.tracking import MlflowClient
 
-from conftest import REPO, tiny_overrides
+from conftest import tiny_overrides
+from lss.config import compose_train_config
 
-CONF = REPO / "conf"
 TEST_METRICS = ("test/accuracy", "test/precision", "test/recall", "test/f1")
 
 
 def composed(overrides: list[str], output_dir: Path):
-    """The real config, composed as train.py would, with Hydra's runtime set so ${hydra:...} resolves."""
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose("config", overrides=overrides, return_hydra_config=True)
-    cfg.hydra.runtime.output_dir = str(output_dir)
-    cfg.hydra.runtime.cwd = str(REPO)
-    cfg.hydra.job.num = 0
-    HydraConfig.instance().set_config(cfg)
-    return cfg
+    """The real config, composed as train.py would (lss.config), for a job writing into ``output_dir``."""
+    return compose_train_config(overrides, output_dir)
 
 
 def finished_runs(tracking_uri: str, experiment_name: str = "lss") -> pd.DataFrame:
