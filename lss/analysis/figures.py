@@ -74,9 +74,9 @@ def validation_accuracy(history: pd.DataFrame, path: Path) -> Path:
             continue
         spread = per_epoch["std"].fillna(0.0)
         axes.plot(per_epoch.index, per_epoch["mean"], marker="o", color=COLOURS[modality],
-                  label=f"{modality} (mean of {per_epoch['count'].max()} runs, band ±1 sd)")
-        axes.fill_between(per_epoch.index, per_epoch["mean"] - spread,
-                          per_epoch["mean"] + spread, color=COLOURS[modality], alpha=0.2)
+                  label=f"{modality} (mean of {per_epoch['count'].max()} runs, band ±1 sd, clipped to [0, 1])")
+        axes.fill_between(per_epoch.index, (per_epoch["mean"] - spread).clip(lower=0.0),
+                          (per_epoch["mean"] + spread).clip(upper=1.0), color=COLOURS[modality], alpha=0.2)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("epoch")
     axes.set_ylabel("validation accuracy")
