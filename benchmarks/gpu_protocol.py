@@ -22,9 +22,7 @@ the arithmetic per step is the same as from ImageNet weights.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,9 +30,9 @@ from pathlib import Path
 
 import torch
 
+from clocked_train import run_clocked
 from phantoms import CACHE_DIR, benchmark_phantom, patients_for_slices
 
-REPO = Path(__file__).resolve().parents[1]
 PAPER_RUN_S = 37.5 * 60  # 750 min / 20 repeats on four Titan XP (paper §4)
 PAPER_SWEEP_S = 25 * 3600
 STAGES = ("protocol", "compile", "batch64", "sweep")
@@ -81,23 +79,15 @@ class Runner:
     def run(self, overrides: list[str]) -> tuple[float, list[dict]]:
         self.count += 1
         clock = self.workdir / f"clock{self.count}.jsonl"
-        command = [
-            sys.executable, "train.py", "-m", "experiment=paper", f"modality={self.modality}", *self.device_overrides,
+        _, wall, events = run_clocked([
+            "-m", "experiment=paper", f"modality={self.modality}", *self.device_overrides,
             "model.channels_last=true", "data.num_workers=auto", "data.pin_memory=true",
             "trainer.enable_progress_bar=false", "data.progress=false",
             f"data.root={self.root}", f"data.labels={self.root / 'labels.csv'}",
             f"paths.cache_dir={self.cache_dir}", f"mlflow.tracking_uri=sqlite:///{self.workdir / 'mlflow.db'}",
-            f"hydra.sweep.dir={self.workdir / f'multirun{self.count}'}", "resume=false",
-            "trainer._target_=benchmarks.step_clock.TimedTrainer", "+hydra.callbacks.step_clock._target_=benchmarks.step_clock.JobClock",
-            *overrides,
-        ]
-        print("$ " + " ".join(command), flush=True)
-        started = time.time()
-        result = subprocess.run(command, cwd=REPO, env={**os.environ, "LSS_STEP_CLOCK": str(clock)}, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-        wall = time.time() - started
-        if result.returncode != 0:
-            sys.exit(f"train.py failed (exit {result.returncode}):\n{result.stderr[-6000:]}")
-        return wall, [json.loads(line) for line in clock.read_text().splitlines()]
+            f"hydra.sweep.dir={self.workdir / f'multirun{self.count}'}", "resume=false", *overrides,
+        ], clock)
+        return wall, events
 
 
 def job_seconds(events: list[dict]) -> list[float]:

@@ -17,40 +17,27 @@ command line. Reports:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from collections import defaultdict
 from pathlib import Path
 
+from clocked_train import run_clocked
 from phantoms import benchmark_phantom
 
-REPO = Path(__file__).resolve().parents[1]
 DEMO_PATIENTS = 24
 
 
 def run_sweep(seeds: int, workdir: Path, extra: list[str]) -> tuple[float, list[dict]]:
     root = benchmark_phantom(DEMO_PATIENTS)
     clock = workdir / "clock.jsonl"
-    command = [
-        sys.executable, "train.py", "-m", "experiment=demo", f"seed=range({seeds})", "modality=T1,T2",
+    started, wall, events = run_clocked([
+        "-m", "experiment=demo", f"seed=range({seeds})", "modality=T1,T2",
         f"data.root={root}", f"data.labels={root / 'labels.csv'}",
         f"paths.cache_dir={workdir / 'cache'}", f"mlflow.tracking_uri=sqlite:///{workdir / 'mlflow.db'}",
-        f"hydra.sweep.dir={workdir / 'multirun'}",
-        "trainer._target_=benchmarks.step_clock.TimedTrainer", "+hydra.callbacks.step_clock._target_=benchmarks.step_clock.JobClock",
-        *extra,
-    ]
-    print("$ " + " ".join(command), flush=True)
-    started = time.time()
-    result = subprocess.run(command, cwd=REPO, env={**os.environ, "LSS_STEP_CLOCK": str(clock)}, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    wall = time.time() - started
-    if result.returncode != 0:
-        sys.exit(f"the sweep failed (exit {result.returncode}):\n{result.stderr[-4000:]}")
-    events = [json.loads(line) for line in clock.read_text().splitlines()]
+        f"hydra.sweep.dir={workdir / 'multirun'}", *extra,
+    ], clock)
     return wall, [{"event": "sweep_start", "job": -1, "t": started}, *events, {"event": "sweep_end", "job": -1, "t": started + wall}]
 
 
