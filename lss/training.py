@@ -36,8 +36,11 @@ from lss.model.module import MidSliceClassifier
 
 log = logging.getLogger(__name__)
 
-# Keys that say where a job writes, not what it computes: left out of the resume hash.
-VOLATILE_KEYS = ("paths", "mlflow", "resume", "log_checkpoint", "hydra")
+# Keys that say where a job writes or how it shows progress, not what it computes: left out of the resume hash.
+VOLATILE_KEYS = (
+    "paths", "mlflow", "resume", "log_checkpoint", "hydra",
+    "data.num_workers", "data.pin_memory", "data.progress", "trainer.enable_progress_bar",
+)
 
 
 def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -52,7 +55,7 @@ def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def config_hash(resolved: dict[str, Any]) -> str:
-    kept = {key: value for key, value in resolved.items() if key not in VOLATILE_KEYS}
+    kept = {key: value for key, value in flatten(resolved).items() if not key.startswith(tuple(f"{volatile}." for volatile in VOLATILE_KEYS)) and key not in VOLATILE_KEYS}
     return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -179,3 +179,13 @@ def test_submitit_local_launcher_runs_a_sweep(phantom_dir: Path, tmp_path: Path)
     runs = finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert list(runs["params.seed"]) == ["0"] and list(runs["status"]) == ["FINISHED"]
     assert list((tmp_path / "multirun" / ".submitit").glob("*/*_result.pkl"))  # submitit ran the job
+
+
+def test_the_resume_hash_ignores_where_and_how_a_job_runs_but_not_what_it_computes() -> None:
+    from lss.training import config_hash
+
+    job = {"seed": 0, "modality": "T1", "data": {"num_workers": 0, "root": "/data"}, "paths": {"output_dir": "/a"}}
+    moved = {**job, "data": {"num_workers": "auto", "root": "/data"}, "paths": {"output_dir": "/b"}, "resume": False}
+    assert config_hash(job) == config_hash(moved)
+    assert config_hash(job) != config_hash({**job, "seed": 1})
+    assert config_hash(job) != config_hash({**job, "data": {"num_workers": 0, "root": "/other"}})
