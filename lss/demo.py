@@ -78,7 +78,10 @@ def main(argv: list[str] | None = None) -> None:
     for name, seconds in timings.items():
         print(f"{name:>10}: {seconds:7.1f} s")
     print(f"{'total':>10}: {sum(timings.values()):7.1f} s")
-    print(f"\nTable 3 and figures: {out / 'analysis'}\nMLflow UI: make ui  (http://127.0.0.1:5000)")
+    print("\n=== Table 3 (from step 4) ===")
+    print((out / "analysis" / "table3.md").read_text())
+    print(f"Table 3 and figures (Figs 5-7, t1_vs_t2_runs.png): {out / 'analysis'}")
+    print(f"Mid-slice selections: {out / 'selection'}\nMLflow UI: make ui  (http://127.0.0.1:5000)")
 
 
 if __name__ == "__main__":
