@@ -178,10 +178,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
         with ddp_children_run_this_job():
             datamodule, model = build(cfg)
             checkpoint = fit_and_test(cfg, datamodule, model, logger)
-        metrics = {key: float(value) for key, value in logger_metrics(model).items()}
+        metrics = {key: float(value) for key, value in model.trainer.callback_metrics.items() if key.startswith("test/")}
         metrics |= record_outputs(cfg, logger, datamodule, model, checkpoint)
     return metrics
-
-
-def logger_metrics(model: MidSliceClassifier) -> dict[str, float]:
-    return {key: float(value) for key, value in model.trainer.callback_metrics.items() if key.startswith("test/")}
