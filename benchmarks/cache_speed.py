@@ -29,6 +29,7 @@ from lss.data.indexing import manifest_for_root
 from lss.data.manifest import labelled_slices, read_manifest
 from lss.data.preprocess import PreprocessParams, preprocess_slice
 from lss.dicom.pixels import read_slice_pixels
+from markdown_table import print_table
 from phantoms import CACHE_DIR, benchmark_phantom
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -100,9 +101,7 @@ def main() -> None:
         ("  of which look-up (stat every file)", result["lookup_s"]),
         ("content hash of every file (first job, or after a change)", result["content_hash_s"]),
     ]
-    print(f"| {'step':<60} | {'seconds':>8} | {'ms/slice':>8} |\n|{'-' * 62}|{'-' * 9}:|{'-' * 9}:|")
-    for step, seconds in rows:
-        print(f"| {step:<60} | {seconds:8.3f} | {1e3 * seconds / result['slices']:8.3f} |")
+    print_table(("step", "seconds", "ms/slice"), [(step, f"{seconds:.3f}", f"{1e3 * seconds / result['slices']:.3f}") for step, seconds in rows])
     print(f"\ncached epoch is {result['speedup']:.1f}x faster than uncached (target >= 10x)")
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 
 from clocked_train import run_clocked
+from markdown_table import print_table
 from phantoms import CACHE_DIR, benchmark_phantom, patients_for_slices
 
 PAPER_RUN_S = 37.5 * 60  # 750 min / 20 repeats on four Titan XP (paper §4)
@@ -150,9 +151,7 @@ def main() -> None:
                     (f"40-run paper sweep at {k} at once (extrapolated)", "<= 15 min", f"{sweep_s / 60:.1f} min ({PAPER_SWEEP_S / sweep_s:.0f}x the paper)"),
                 ]
     print(f"\n{device}, {cores} CPU cores, torch {torch.__version__}\n")
-    print(f"| {'figure':<58} | {'target':<9} | {'measured':<34} |\n|{'-' * 60}|{'-' * 11}|{'-' * 36}|")
-    for figure, target, measured in rows:
-        print(f"| {figure:<58} | {target:<9} | {measured:<34} |")
+    print_table(("figure", "target", "measured"), rows)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import pydicom
 from lss.dicom.headers import HEADER_TAGS
 from lss.dicom.index import index_repository
 from lss.dicom.walk import walk_repository
+from markdown_table import print_table
 
 SLICES_PER_PATIENT_ESTIMATE = 35
 """Sagittal T1 + T2 of 15 slices plus an axial series in some patients: used to size the phantom."""
@@ -74,9 +75,7 @@ def main() -> None:
     load_1min = os.getloadavg()[0]
     print(f"{len(files):,} files under {root}; {os.cpu_count()} cores, load average {load_1min:.1f} at the end")
     print("(files are in the page cache after the first pass; a load above the core count means shared CPUs)\n")
-    print(f"| {'method':<55} | {'seconds':>8} | {'files/s':>8} |\n|{'-' * 57}|{'-' * 10}:|{'-' * 10}:|")
-    for method, seconds in rows:
-        print(f"| {method:<55} | {seconds:8.2f} | {len(files) / seconds:8.0f} |")
+    print_table(("method", "seconds", "files/s"), [(method, f"{seconds:.2f}", f"{len(files) / seconds:.0f}") for method, seconds in rows])
 
 
 if __name__ == "__main__":

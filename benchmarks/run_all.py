@@ -16,6 +16,7 @@ import time
 import cache_speed
 import sweep_overhead
 from phantoms import benchmark_phantom
+from markdown_table import print_table
 
 INDEX_FILES = 10_000
 INDEX_PATIENTS = 334
@@ -61,13 +62,7 @@ def main() -> None:
 
     load = os.getloadavg()[0]
     print(f"\n{len(os.sched_getaffinity(0))} cores, 1-min load average {load:.1f} at the end (other processes make every figure slower)\n")
-    widths = [max(len(row[column]) for row in rows) for column in range(4)]
-    header = ("figure", "target", "measured", "command (.venv/bin/python ...)")
-    widths = [max(width, len(name)) for width, name in zip(widths, header)]
-    print("| " + " | ".join(name.ljust(width) for name, width in zip(header, widths)) + " |")
-    print("|" + "|".join("-" * (width + 2) for width in widths) + "|")
-    for row in rows:
-        print("| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths)) + " |")
+    print_table(("figure", "target", "measured", "command (.venv/bin/python ...)"), rows)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from clocked_train import run_clocked
+from markdown_table import print_table
 from phantoms import benchmark_phantom
 
 DEMO_PATIENTS = 24
@@ -106,9 +107,7 @@ def main() -> None:
         ("  next job's start (Hydra, model, data look-up)", result["gap_next_start_s"]),
         ("gap, max", result["gap_max_s"]),
     ]
-    print(f"| {'figure':<52} | {'seconds':>8} |\n|{'-' * 54}|{'-' * 9}:|")
-    for figure, seconds in rows:
-        print(f"| {figure:<52} | {seconds:8.2f} |")
+    print_table(("figure", "seconds"), [(figure, f"{seconds:.2f}") for figure, seconds in rows])
     print(f"\ntarget: gap <= 3 s on CPU; measured median {result['gap_median_s']:.2f} s, max {result['gap_max_s']:.2f} s (after job {result['gap_max_after_job']})")
 
 
