@@ -6,12 +6,14 @@ import hydra
 from omegaconf import DictConfig
 
 from lss.analysis.report import run_analysis
+from lss.launch.entry import one_line_user_errors
 
 
 CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")  # absolute: also found when imported
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="analyze")
+@one_line_user_errors
 def main(cfg: DictConfig) -> None:
     run_analysis(output_dir=Path(cfg.output_dir), tracking_uri=cfg.mlflow.tracking_uri,
                  experiment_name=cfg.mlflow.experiment_name, sweep_id=cfg.sweep_id,

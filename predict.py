@@ -3,8 +3,11 @@
 import hydra
 from omegaconf import DictConfig
 
+from lss.launch.entry import one_line_user_errors
+
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="predict")
+@one_line_user_errors
 def main(cfg: DictConfig) -> None:
     from lss.selection.run import predict  # imported here so `--help` and config errors answer fast
 

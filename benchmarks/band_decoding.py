@@ -20,7 +20,7 @@ import pandas as pd
 
 from lss.analysis.stats import paired_t
 from lss.dicom.phantom import write_phantom
-from lss.config import compose_train_config
+from lss.launch.compose import compose_train_config
 from lss.training import train
 
 

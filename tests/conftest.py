@@ -33,7 +33,6 @@ def phantom_manifest(phantom_dir: Path, tmp_path_factory: pytest.TempPathFactory
 
     out = tmp_path_factory.mktemp("index")
     index_repository(phantom_dir, out_dir=out, labels_csv=phantom_dir / "labels.csv", progress=False)
-    (out / "root.txt").write_text(str(phantom_dir))
     return out / "manifest.csv"
 
 

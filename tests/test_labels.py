@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lss.dicom.labels import MID_TOLERANCE_MM, label_slices, mid_window, read_labels_csv, validate_labels
+from lss.dicom.labels import NORMAL_LUMBAR_IVD_WIDTH_MM, label_slices, mid_band, read_labels_csv, validate_labels
 
 
 def series_rows(series_uid: str, n_slices: int, spacing_mm: float = 4.0) -> pd.DataFrame:
@@ -31,16 +31,16 @@ def test_rule_marks_the_middle_slice_and_two_each_side_as_in_paper_fig2() -> Non
     assert labelled.loc[labelled["is_mid_sagittal"], "slice_index"].tolist() == [7]
 
 
-def test_mid_window_shifts_inside_the_series_at_its_edges() -> None:
-    assert list(mid_window(7, 15, 4)) == [5, 6, 7, 8, 9]
-    assert list(mid_window(0, 15, 4)) == [0, 1, 2, 3, 4]
-    assert list(mid_window(14, 15, 2)) == [12, 13, 14]
-    assert list(mid_window(1, 3, 4)) == [0, 1, 2]
+def test_the_mid_band_shifts_inside_the_series_at_its_edges() -> None:
+    assert list(mid_band(7, 15, 5)) == [5, 6, 7, 8, 9]
+    assert list(mid_band(0, 15, 5)) == [0, 1, 2, 3, 4]
+    assert list(mid_band(14, 15, 3)) == [12, 13, 14]
+    assert list(mid_band(1, 3, 5)) == [0, 1, 2]
 
 
 def test_per_series_csv_centres_on_the_given_mid_slice(tmp_path: Path) -> None:
     labels = read_labels_csv(write_csv(tmp_path / "series.csv", "series_instance_uid,mid_sop_instance_uid\n1.1,1.1.4\n"))
-    labelled = label_slices(series_rows("1.1", 15), labels, mid_neighbours=2)
+    labelled = label_slices(series_rows("1.1", 15), labels, band_size=3)
     assert labelled.loc[labelled["label"] == "Mid", "slice_index"].tolist() == [3, 4, 5]
     assert set(labelled["label_source"]) == {"labels"}
 
@@ -56,7 +56,7 @@ def test_per_slice_csv_wins_and_other_series_fall_back_to_the_rule(tmp_path: Pat
 
 def test_validation_reports_mid_slices_beyond_half_the_disc_width() -> None:
     # 12 mm spacing: slices two away from the mid lie 24 mm off, beyond 20 mm (half of 40 mm, ref. 18)
-    assert MID_TOLERANCE_MM == 20.0
+    assert NORMAL_LUMBAR_IVD_WIDTH_MM / 2 == 20.0
     labelled = label_slices(series_rows("1.1", 15, spacing_mm=12.0), labels=None)
     findings = validate_labels(labelled, labels=None)
     assert findings["finding"].tolist() == ["mid_beyond_half_ivd_width"] * 2

@@ -28,10 +28,9 @@ SECRET_ENV = {"LSS_PATIENT_KEY": "reliability-test-secret"}
 # -- §1: training refuses clearly, before any epoch -----------------------------------------
 
 def manifest_copy(phantom_manifest: Path, out_dir: Path, relabel) -> Path:
-    """A copy of the phantom's manifest, labels changed by ``relabel(frame) -> frame``, readable by data.manifest=."""
+    """A copy of the phantom's manifest, labels changed by ``relabel(frame) -> frame``, readable by data.manifest= (paths relative to data.root, the phantom)."""
     out_dir.mkdir(parents=True)
     relabel(read_manifest(phantom_manifest)).to_csv(out_dir / "manifest.csv", index=False)
-    (out_dir / "root.txt").write_text((phantom_manifest.parent / "root.txt").read_text())
     return out_dir / "manifest.csv"
 
 
@@ -44,6 +43,7 @@ def train_refuses(phantom_dir: Path, workdir: Path, data_overrides: list[str]) -
         train(cfg)
     runs = finished_runs(f"sqlite:///{workdir / 'mlflow.db'}")
     assert list(runs["status"]) == ["FAILED"]  # recorded as failed, never left RUNNING
+    assert list(runs["tags.lss.error"]) == [str(refusal.value)]  # the reason, visible in the MLflow UI
     assert not [column for column in runs.columns if column.startswith("metrics.")]  # refused before any step
     return refusal.value
 
@@ -53,7 +53,7 @@ def test_training_a_modality_without_labelled_slices_is_refused(phantom_dir: Pat
         return manifest.assign(label=manifest["label"].where(manifest["modality"] != "T1", ""))
 
     manifest = manifest_copy(phantom_manifest, tmp_path / "index", unlabel_t1)
-    refusal = train_refuses(phantom_dir, tmp_path, ["modality=T1", "data.root=null", f"data.manifest={manifest}"])
+    refusal = train_refuses(phantom_dir, tmp_path, ["modality=T1", f"data.manifest={manifest}"])
     assert "no labelled T1 slices" in str(refusal)
     assert "sagittal T1 series" in str(refusal)  # the hint names the modality too
 
@@ -66,7 +66,7 @@ def test_a_split_without_mid_slices_is_refused(phantom_dir: Path, phantom_manife
         return manifest.assign(label=manifest["label"].mask(demoted, "Lateral"))
 
     manifest = manifest_copy(phantom_manifest, tmp_path / "index", one_patient_has_mid)
-    refusal = train_refuses(phantom_dir, tmp_path, ["data.root=null", f"data.manifest={manifest}", "data.split_by=patient"])
+    refusal = train_refuses(phantom_dir, tmp_path, [f"data.manifest={manifest}", "data.split_by=patient"])
     assert "split (split_by=patient" in str(refusal) and "has no Mid slices" in str(refusal)
     assert "data.test_fraction" in str(refusal)  # says what to change
 

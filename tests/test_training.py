@@ -10,7 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import tiny_overrides
-from lss.config import compose_train_config
+from lss.launch.compose import compose_train_config
 
 TEST_METRICS = ("test/accuracy", "test/precision", "test/recall", "test/f1")
 
@@ -92,13 +92,13 @@ def test_resume_skips_a_finished_job(phantom_dir: Path, tmp_path: Path) -> None:
     assert list(finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")["status"]) == ["FINISHED", "FINISHED"]
 
 
-def test_a_crashing_job_ends_its_run_failed(phantom_dir: Path, tmp_path: Path) -> None:
+def test_a_setting_that_cannot_work_is_refused_before_a_run_opens(phantom_dir: Path, tmp_path: Path) -> None:
+    from lss.errors import ConfigError
     from lss.training import train
 
-    with pytest.raises(ValueError, match="test_weights"):
+    with pytest.raises(ConfigError, match="test_weights"):
         train(composed([*tiny_overrides(phantom_dir, tmp_path), "test_weights=newest"], tmp_path / "job"))
-    runs = finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    assert list(runs["status"]) == ["FAILED"]
+    assert finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}").empty
 
 
 def test_missing_pretrained_weights_fail_fast_with_instructions(tmp_path: Path) -> None:

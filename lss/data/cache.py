@@ -10,30 +10,20 @@ so jobs running in parallel never read a half-written array and decode each entr
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
 from lss.data.preprocess import PreprocessParams, preprocess_slice
 from lss.dicom.pixels import read_slice_pixels
-
-_CHUNK = 1 << 20
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+from lss.files import build_once, file_digest, partial_path, publish
 
 
 def cache_key(paths: Sequence[Path], frames: Sequence[int], params: PreprocessParams) -> str:
@@ -63,21 +53,10 @@ def remembered_cache_key(paths: Sequence[Path], frames: Sequence[int], params: P
         pass
     key = cache_key(paths, frames, params)
     alias.parent.mkdir(parents=True, exist_ok=True)
-    partial = alias.with_suffix(f".partial-{os.getpid()}")
+    partial = partial_path(alias)
     partial.write_text(key)
-    os.replace(partial, alias)
+    publish(partial, alias)
     return key
-
-
-@contextmanager
-def exclusive_lock(lock_path: Path) -> Iterator[None]:
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _single_threaded() -> None:
@@ -104,14 +83,18 @@ def cached_images(
 ) -> np.ndarray:
     """Return a read-only memory-mapped (N, H, W) uint8 array of the preprocessed slices."""
     entry = cache_dir / f"images-{remembered_cache_key(paths, frames, params, cache_dir)}.npy"
-    if not entry.exists():
-        with exclusive_lock(entry.with_suffix(".lock")):
-            if not entry.exists():  # another job may have built it while we waited
-                _build(entry, paths, frames, params, progress, workers or decode_workers())
+    build_once(entry, lambda partial: _build(partial, paths, frames, params, progress, workers or decode_workers()))
     return np.load(entry, mmap_mode="r")
 
 
-def _build(entry: Path, paths: Sequence[Path], frames: Sequence[int], params: PreprocessParams, progress: bool, workers: int) -> None:
+def manifest_images(slices: pd.DataFrame, root: Path, params: PreprocessParams, cache_dir: Path, progress: bool = True) -> np.ndarray:
+    """Preprocessed images of manifest rows (``path`` relative to ``root``, ``frame``), decoded once and cached."""
+    if slices.empty:
+        return np.empty((0, params.height, params.width), dtype=np.uint8)
+    return cached_images([root / path for path in slices["path"]], slices["frame"].astype(int).tolist(), params, cache_dir, progress)
+
+
+def _build(partial: Path, paths: Sequence[Path], frames: Sequence[int], params: PreprocessParams, progress: bool, workers: int) -> None:
     images = np.empty((len(paths), params.height, params.width), dtype=np.uint8)
     jobs = [(str(path), int(frame), params) for path, frame in zip(paths, frames, strict=True)]
     bar = tqdm(total=len(jobs), desc="decoding DICOM (cached once)", unit="slice", disable=not progress)
@@ -130,6 +113,4 @@ def _build(entry: Path, paths: Sequence[Path], frames: Sequence[int], params: Pr
         finally:
             torch.set_num_threads(threads)
     bar.close()
-    partial = entry.with_suffix(f".partial-{os.getpid()}.npy")
     np.save(partial, images)
-    os.replace(partial, entry)

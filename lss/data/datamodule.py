@@ -1,8 +1,7 @@
-"""The LightningDataModule: manifest (or a raw DICOM root, indexed once) -> per-seed splits -> loaders.
+"""The LightningDataModule: manifest -> per-seed splits -> cached images -> loaders.
 
-The global batch size is the paper's (10) whatever the number of devices: each DDP process
-gets ``batch_size / world_size``. Evaluation shards are unpadded so every test slice is scored
-exactly once under DDP.
+The global batch size is the paper's (10) whatever the number of devices (lss/data/batches.py).
+Evaluation shards are unpadded so every test slice is scored exactly once under DDP.
 """
 
 from __future__ import annotations
@@ -16,12 +15,11 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import pandas as pd
-import torch
-from torch.utils.data import DataLoader, DistributedSampler, Sampler
+from torch.utils.data import DataLoader, Sampler
 
-from lss.data.cache import cached_images
+from lss.data.batches import GlobalBatchSampler
+from lss.data.cache import manifest_images
 from lss.data.dataset import SliceDataset, augmentation
-from lss.data.indexing import manifest_for_root
 from lss.data.manifest import CLASS_NAMES, TrainingDataError, labelled_slices, read_manifest
 from lss.data.preprocess import PreprocessParams
 from lss.data.splits import Split, split_slices
@@ -43,6 +41,8 @@ class ShardSampler(Sampler[int]):
 
 
 class MidSliceDataModule(L.LightningDataModule):
+    """Slices of one modality from a manifest whose paths are relative to ``root``."""
+
     def __init__(
         self,
         modality: str,
@@ -51,9 +51,8 @@ class MidSliceDataModule(L.LightningDataModule):
         mean: Sequence[float],
         std: Sequence[float],
         cache_dir: str,
-        root: str | None = None,
-        manifest: str | None = None,
-        labels: str | None = None,
+        root: str,
+        manifest: str,
         batch_size: int = 10,
         test_fraction: float = 0.2,
         val_fraction: float = 0.1,
@@ -64,10 +63,8 @@ class MidSliceDataModule(L.LightningDataModule):
         progress: bool = True,
     ) -> None:
         super().__init__()
-        if (root is None) == (manifest is None):
-            raise ValueError("set exactly one of data.root=DICOM_DIR (indexed and cached) or data.manifest=manifest.csv")
         self.modality, self.seed = modality, int(seed)
-        self.root, self.manifest_path, self.labels = root, manifest, labels
+        self.root, self.manifest_path = Path(root), Path(manifest)
         self.params = PreprocessParams(height=int(input_size[-2]), width=int(input_size[-1]))
         self.mean, self.std = tuple(mean), tuple(std)
         self.cache_dir = Path(cache_dir)
@@ -78,27 +75,12 @@ class MidSliceDataModule(L.LightningDataModule):
         self.split: Split | None = None
 
     # -- data preparation (once per node) ------------------------------------------------
-    def resolved_manifest(self) -> Path:
-        if self.manifest_path is not None:
-            return Path(self.manifest_path)
-        return manifest_for_root(Path(self.root), self.cache_dir / "index", Path(self.labels) if self.labels else None, self.progress)
-
-    def source_dir(self) -> Path:
-        """Manifest paths are relative to the indexed root."""
-        if self.root is not None:
-            return Path(self.root)
-        manifest = Path(self.manifest_path)
-        root_file = manifest.parent / "root.txt"
-        return Path(root_file.read_text().strip()) if root_file.exists() else manifest.parent
-
     def _slices(self) -> tuple[pd.DataFrame, pd.Series]:
-        manifest = read_manifest(self.resolved_manifest())
+        manifest = read_manifest(self.manifest_path)
         return labelled_slices(manifest, self.modality), manifest["patient_key"]
 
     def _images(self, slices: pd.DataFrame) -> np.ndarray:
-        source = self.source_dir()
-        paths = [source / path for path in slices["path"]]
-        return cached_images(paths, slices["frame"].astype(int).tolist(), self.params, self.cache_dir / "images", self.progress)
+        return manifest_images(slices, self.root, self.params, self.cache_dir / "images", self.progress)
 
     def prepare_data(self) -> None:
         slices, _ = self._slices()
@@ -138,27 +120,18 @@ class MidSliceDataModule(L.LightningDataModule):
 
     def _loader(self, dataset: SliceDataset, train: bool) -> DataLoader:
         rank, world_size = self._world()
-        if self.batch_size % world_size:
-            raise ValueError(f"data.batch_size={self.batch_size} (global) must divide by the {world_size} devices")
-        if world_size > 1:
-            sampler = DistributedSampler(dataset, world_size, rank, shuffle=True, seed=self.seed) if train else ShardSampler(len(dataset), rank, world_size)
-        else:
-            generator = torch.Generator().manual_seed(self.seed)
-            sampler = torch.utils.data.RandomSampler(dataset, generator=generator) if train else None
         workers = self._workers()
-        batch_size = self.batch_size // world_size
-        return DataLoader(
-            dataset,
-            batch_size=batch_size,
-            sampler=sampler,
-            num_workers=workers,
-            pin_memory=self._pin_memory(),
-            persistent_workers=workers > 0,
-            multiprocessing_context=worker_start_method(workers),
-            # MATLAB's trainNetwork (the paper) discards the incomplete last mini-batch of each epoch;
-            # kept, a last batch of one image stops BatchNorm ("Expected more than 1 value per channel").
-            drop_last=train and len(dataset) // world_size > batch_size,
-        )
+        common = {
+            "num_workers": workers,
+            "pin_memory": self._pin_memory(),
+            "persistent_workers": workers > 0,
+            "multiprocessing_context": worker_start_method(workers),
+        }
+        if train:
+            batches = GlobalBatchSampler(len(dataset), self.batch_size, self.seed, rank, world_size)
+            return DataLoader(dataset, batch_sampler=batches, **common)
+        sampler = ShardSampler(len(dataset), rank, world_size) if world_size > 1 else None
+        return DataLoader(dataset, batch_size=-(-self.batch_size // world_size), sampler=sampler, **common)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, train=True)

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from lss.errors import UserError
+
 CLASS_NAMES = ("Lateral", "Mid")  # class index 1 = Mid, the positive class of p_mid
 LABEL_TO_INDEX = {name: index for index, name in enumerate(CLASS_NAMES)}
 
 
-class TrainingDataError(ValueError):
+class TrainingDataError(UserError, ValueError):
     """The data cannot support the requested training run; raised before any training starts."""
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from lss.dicom.headers import SliceHeader, read_slice_headers
-from lss.dicom.labels import FINDING_COLUMNS, label_slices, read_labels_csv, validate_labels
+from lss.dicom.labels import BAND_SIZE, FINDING_COLUMNS, NORMAL_LUMBAR_IVD_WIDTH_MM, label_slices, read_labels_csv, validate_labels
 from lss.dicom.montage import write_series_montage
 from lss.dicom.privacy import load_patient_secret
 from lss.dicom.series import assemble_series, drop_duplicate_instances
@@ -33,6 +33,21 @@ SKIPPED_COLUMNS: list[str] = ["path", "reason", "detail"]
 _SERIES_ROW_COLUMNS = [c for c in MANIFEST_COLUMNS if c not in ("label", "label_source")] + ["source_series_uid", "series_split"]
 """What series.assemble_series gives per slice, before labels.py adds label, label_source, is_mid_sagittal."""
 
+INDEX_VERSION = 2
+"""Bump whenever labelling, weighting or series assembly changes: cached manifests then re-index."""
+
+
+@dataclass(frozen=True)
+class IndexParams:
+    """The indexer's own parameters; with INDEX_VERSION they key the cached manifest of a root."""
+
+    band_size: int = BAND_SIZE
+    ivd_width_mm: float = NORMAL_LUMBAR_IVD_WIDTH_MM
+
+    def as_key(self) -> str:
+        return f"index-v{INDEX_VERSION}|band_size={self.band_size}|ivd_width_mm={float(self.ivd_width_mm)}"
+
+
 PARALLEL_MIN_FILES = 400
 """Below this, starting worker processes costs more than it saves (benchmarks/index_speed.py)."""
 _CHUNK_SIZE = 64
@@ -52,7 +67,7 @@ def index_repository(
     root: Path,
     out_dir: Path | None = None,
     labels_csv: Path | None = None,
-    mid_neighbours: int = 4,
+    params: IndexParams = IndexParams(),
     workers: int | None = None,
     progress: bool = True,
     montage: bool = False,
@@ -70,9 +85,9 @@ def index_repository(
     headers, duplicate_skips = drop_duplicate_instances(headers)
     rows, series_skips = assemble_series(headers)
     manifest = pd.DataFrame(rows, columns=_SERIES_ROW_COLUMNS)
-    manifest = label_slices(manifest, labels, mid_neighbours)
+    manifest = label_slices(manifest, labels, params.band_size)
     manifest = manifest[MANIFEST_COLUMNS + EXTRA_COLUMNS].sort_values(["series_uid", "slice_index"], ignore_index=True)
-    findings = validate_labels(manifest, labels)
+    findings = validate_labels(manifest, labels, params.ivd_width_mm)
     skipped = pd.DataFrame([vars(skip) for skip in skips + read_skips + duplicate_skips + series_skips], columns=SKIPPED_COLUMNS)
     skipped = skipped.sort_values("path", ignore_index=True)
     result = IndexResult(manifest, skipped, summarize(manifest, skipped, findings), findings)

@@ -5,10 +5,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lss.dicom.index import index_repository
+import yaml
+
+from lss import CONF_DIR
+from lss.dicom.index import IndexParams, index_repository
+
+
+def configured_index_params() -> IndexParams:
+    """Defaults from conf/index/default.yaml, the config train.py and predict.py index with too."""
+    return IndexParams(**yaml.safe_load((CONF_DIR / "index" / "default.yaml").read_text()))
 
 
 def build_parser() -> argparse.ArgumentParser:
+    defaults = configured_index_params()
     parser = argparse.ArgumentParser(
         prog="lss-index",
         description="Index the sagittal slices of a DICOM repository (headers only) with Mid/Lateral labels.",
@@ -18,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--labels", type=Path, help="per-slice CSV (sop_instance_uid,label) or per-series CSV (series_instance_uid,mid_sop_instance_uid)"
     )
-    parser.add_argument("--mid-neighbours", type=int, default=4, help="neighbours of the mid slice labelled Mid (default 4: 2 each side)")
+    parser.add_argument("--band-size", type=int, default=defaults.band_size, help=f"slices in the Mid band: the mid slice and its nearest neighbours (default {defaults.band_size}, paper §3)")
+    parser.add_argument("--ivd-width-mm", type=float, default=defaults.ivd_width_mm, help=f"normal disc width; Mid slices further than half of it from the mid slice are reported (default {defaults.ivd_width_mm:g}, paper ref. 18)")
     parser.add_argument("--montage", action="store_true", help="also write OUT/montages/<series_uid>.png (paper Fig. 2)")
     parser.add_argument("--workers", type=int, help="header-reading processes (default: all cores for large repositories)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -28,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     result = index_repository(
-        args.root, args.out, labels_csv=args.labels, mid_neighbours=args.mid_neighbours,
+        args.root, args.out, labels_csv=args.labels, params=IndexParams(args.band_size, args.ivd_width_mm),
         workers=args.workers, progress=not args.no_progress, montage=args.montage,
     )  # fmt: skip
     print(result.summary_markdown)

@@ -1,4 +1,4 @@
-"""Mid / Lateral labels (paper §3): the mid-sagittal slice and its K nearest neighbours are Mid.
+"""Mid / Lateral labels (paper §3): the Mid band is the mid-sagittal slice and its 4 nearest neighbours.
 
 Per-slice labels win, then a per-series mid slice, then the rule that centres on the middle slice.
 """
@@ -11,14 +11,14 @@ from pathlib import Path
 import pandas as pd
 
 MID, LATERAL = "Mid", "Lateral"
+BAND_SIZE = 5
+"""Slices in the Mid band: the mid-sagittal slice and its four nearest neighbours (paper §3, Figs 1-2)."""
 SOURCE_LABELS, SOURCE_RULE = "labels", "rule"
 
 NORMAL_LUMBAR_IVD_WIDTH_MM = 40.0
 """Paper ref. 18 (Zhou et al. 2000, Eur Spine J 9:242-248, digitised CT of L1-L5): lumbar end-plate,
 hence disc, widths of about 40 mm at L1 rising to about 50 mm at L5. We take the smallest (40 mm) so
 the check is strict. Our reading of the reference; the figure could not be re-checked offline."""
-MID_TOLERANCE_MM = NORMAL_LUMBAR_IVD_WIDTH_MM / 2
-"""A Mid slice further than half a disc width from the mid-sagittal plane no longer cuts the disc."""
 
 _SLICE_COLUMNS = {"sop_instance_uid", "label"}
 _SERIES_COLUMNS = {"series_instance_uid", "mid_sop_instance_uid"}
@@ -55,17 +55,17 @@ def read_labels_csv(path: Path) -> LabelTable:
     )
 
 
-def mid_window(mid_index: int, n_slices: int, mid_neighbours: int) -> range:
-    """Slice indices of the mid slice and its K nearest neighbours (K//2 before), shifted to stay inside the series."""
-    size = min(mid_neighbours + 1, n_slices)
-    start = min(max(mid_index - mid_neighbours // 2, 0), n_slices - size)
+def mid_band(mid_index: int, n_slices: int, band_size: int) -> range:
+    """Slice indices of the Mid band centred on the mid slice ((band_size - 1) // 2 before), kept inside the series."""
+    size = min(band_size, n_slices)
+    start = min(max(mid_index - (band_size - 1) // 2, 0), n_slices - size)
     return range(start, start + size)
 
 
-def label_slices(manifest: pd.DataFrame, labels: LabelTable | None, mid_neighbours: int = 4) -> pd.DataFrame:
+def label_slices(manifest: pd.DataFrame, labels: LabelTable | None, band_size: int = BAND_SIZE) -> pd.DataFrame:
     """Adds label, label_source and is_mid_sagittal (the slice the Mid group centres on) to every row."""
-    if mid_neighbours < 0:
-        raise ValueError(f"mid_neighbours must be >= 0, found {mid_neighbours}")
+    if band_size < 1:
+        raise ValueError(f"band_size must be >= 1, found {band_size}")
     labelled = manifest.copy()
     labelled["label"] = ""
     labelled["label_source"] = ""
@@ -82,8 +82,8 @@ def label_slices(manifest: pd.DataFrame, labels: LabelTable | None, mid_neighbou
             given_mid = labels.mid_sop_by_series.get(rows["series_uid"].iloc[0]) if labels is not None else None
             source = SOURCE_LABELS if given_mid in sop_uids else SOURCE_RULE
             mid_position = sop_uids.index(given_mid) if source == SOURCE_LABELS else (len(rows) - 1) // 2
-            window = mid_window(mid_position, len(rows), mid_neighbours)
-            series_labels = [MID if position in window else LATERAL for position in range(len(rows))]
+            band = mid_band(mid_position, len(rows), band_size)
+            series_labels = [MID if position in band else LATERAL for position in range(len(rows))]
         labelled.loc[rows.index, "label"] = series_labels
         labelled.loc[rows.index, "label_source"] = [source if label else "" for label in series_labels]
         if mid_position is not None:
@@ -91,11 +91,13 @@ def label_slices(manifest: pd.DataFrame, labels: LabelTable | None, mid_neighbou
     return labelled
 
 
-def validate_labels(manifest: pd.DataFrame, labels: LabelTable | None, tolerance_mm: float = MID_TOLERANCE_MM) -> pd.DataFrame:
-    """Paper §3 check: every Mid slice lies within half a normal lumbar IVD width of the mid slice.
+def validate_labels(manifest: pd.DataFrame, labels: LabelTable | None, ivd_width_mm: float = NORMAL_LUMBAR_IVD_WIDTH_MM) -> pd.DataFrame:
+    """Paper §3 check: every Mid slice lies within half a normal lumbar IVD width of the mid slice
+    (further out, a sagittal plane no longer cuts the disc).
 
     Findings are reported, never used to drop or relabel slices.
     """
+    tolerance_mm = ivd_width_mm / 2
     findings: list[dict[str, str]] = []
     unlabelled = manifest[manifest["label"] == ""].groupby("series_uid").size()
     sizes = manifest.groupby("series_uid").size()

@@ -13,10 +13,12 @@ from typing import Any
 import timm
 import torch.nn as nn
 
+from lss.errors import UserError
+
 WEIGHT_FILENAMES = ("model.safetensors", "pytorch_model.bin")
 
 
-class PretrainedWeightsMissing(FileNotFoundError):
+class PretrainedWeightsMissing(UserError, FileNotFoundError):
     """ImageNet weights were asked for but are not on this machine."""
 
 
@@ -44,12 +46,11 @@ def pretrained_weights_file(model_name: str, weights: str | None) -> Path:
     if cached is None:
         hub_id = timm.models.get_pretrained_cfg(model_name).hf_hub_id or model_name
         raise PretrainedWeightsMissing(
-            f"ImageNet weights for {model_name} are not on this machine and lss never downloads at run time.\n"
-            f"Supply them in one of these ways:\n"
-            f"  - model.weights=/path/to/model.safetensors   (from https://huggingface.co/{hub_id}, copied here by hand)\n"
-            f"  - populate the Hugging Face cache on a connected machine: "
-            f"python -c \"import timm; timm.create_model('{model_name}', pretrained=True)\" and copy $HF_HOME here\n"
-            f"  - or train from scratch: model.pretrained=false"
+            f"ImageNet weights for {model_name} are not on this machine and lss never downloads at run time; "
+            f"set model.weights=/path/to/model.safetensors (from https://huggingface.co/{hub_id}, copied here by hand), "
+            f"or populate the Hugging Face cache on a connected machine "
+            f"(python -c \"import timm; timm.create_model('{model_name}', pretrained=True)\") and copy $HF_HOME here, "
+            f"or train from scratch with model.pretrained=false"
         )
     return cached
 

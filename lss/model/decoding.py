@@ -1,7 +1,7 @@
 """Series-aware decoding: Mid slices form one contiguous band around the mid-sagittal plane.
 
 Classifying slices independently ignores that; ``band`` decoding picks, per series, the window
-of ``width`` consecutive slices (in slice order) with the largest summed log-odds of Mid, and
+of ``band_size`` consecutive slices (in slice order) with the largest summed log-odds of Mid, and
 labels exactly that window Mid. A series shorter than the window is all Mid.
 """
 
@@ -11,9 +11,16 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 Decode = Literal["independent", "band"]
 _EPS = 1e-6
+MID_THRESHOLD = 0.5
+
+
+def is_mid(p_mid: ArrayLike) -> np.ndarray:
+    """The one per-slice rule for Mid: p_mid > 0.5. A tie (equal logits) is Lateral, as argmax has it."""
+    return np.asarray(p_mid) > MID_THRESHOLD
 
 
 def log_odds(p_mid: np.ndarray) -> np.ndarray:
@@ -21,27 +28,27 @@ def log_odds(p_mid: np.ndarray) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
-def best_band(p_mid_in_slice_order: np.ndarray, width: int) -> tuple[int, int]:
-    """[start, stop) of the ``width``-slice window with the largest summed log-odds (first on ties)."""
+def best_band(p_mid_in_slice_order: np.ndarray, band_size: int) -> tuple[int, int]:
+    """[start, stop) of the ``band_size``-slice window with the largest summed log-odds (first on ties)."""
     n = len(p_mid_in_slice_order)
-    if width < 1:
-        raise ValueError(f"band width must be >= 1, got {width}")
-    if n <= width:
+    if band_size < 1:
+        raise ValueError(f"band_size must be >= 1, got {band_size}")
+    if n <= band_size:
         return 0, n
-    window_sums = np.convolve(log_odds(p_mid_in_slice_order), np.ones(width), mode="valid")
+    window_sums = np.convolve(log_odds(p_mid_in_slice_order), np.ones(band_size), mode="valid")
     start = int(np.argmax(window_sums))
-    return start, start + width
+    return start, start + band_size
 
 
-def decode_mid(predictions: pd.DataFrame, decode: Decode, width: int = 5) -> pd.Series:
+def decode_mid(predictions: pd.DataFrame, decode: Decode, band_size: int) -> pd.Series:
     """Boolean Mid decision per row of ``predictions`` (columns series_uid, slice_index, p_mid)."""
     if decode == "independent":
-        return predictions["p_mid"] >= 0.5
+        return pd.Series(is_mid(predictions["p_mid"].to_numpy()), index=predictions.index)
     if decode != "band":
         raise ValueError(f"decode must be 'independent' or 'band', got {decode!r}")
-    is_mid = pd.Series(False, index=predictions.index)
+    chosen = pd.Series(False, index=predictions.index)
     for _, series in predictions.groupby("series_uid", sort=False):
         ordered = series.sort_values("slice_index")
-        start, stop = best_band(ordered["p_mid"].to_numpy(), width)
-        is_mid.loc[ordered.index[start:stop]] = True
-    return is_mid
+        start, stop = best_band(ordered["p_mid"].to_numpy(), band_size)
+        chosen.loc[ordered.index[start:stop]] = True
+    return chosen

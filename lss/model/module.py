@@ -13,8 +13,28 @@ import torch.nn.functional as F
 from torchmetrics import MeanMetric
 
 from lss.model.backbone import create_backbone
+from lss.model.decoding import MID_THRESHOLD
 from lss.model.metrics import paper_metrics
 from lss.model.param_groups import transfer_learning_param_groups
+
+
+def p_mid_of(logits: torch.Tensor) -> torch.Tensor:
+    """Softmax probability of Mid (class 1), in float32 whatever the training precision."""
+    return logits.float().softmax(dim=1)[:, 1]
+
+
+def predicted_class(logits: torch.Tensor) -> torch.Tensor:
+    """Class index by the one rule for Mid (``decoding.is_mid``: p_mid > 0.5, ties Lateral)."""
+    return (p_mid_of(logits) > MID_THRESHOLD).long()
+
+
+def global_mean_loss(per_image: torch.Tensor, global_batch: torch.Tensor | float, world_size: int) -> torch.Tensor:
+    """This rank's loss such that DDP's gradient average equals the mean over the whole global batch.
+
+    Ranks hold unequal shares (10 images over 4 devices: 3, 3, 2, 2); DDP averages gradients over
+    ranks, so each rank contributes sum(own losses) * world_size / global batch size.
+    """
+    return per_image.sum() * world_size / global_batch
 
 
 class MidSliceClassifier(L.LightningModule):
@@ -57,26 +77,27 @@ class MidSliceClassifier(L.LightningModule):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         images, targets, _ = batch
-        loss = F.cross_entropy(self(images), targets)
-        self.train_loss.update(loss.detach(), weight=len(targets))
+        per_image = F.cross_entropy(self(images), targets, reduction="none")
+        self.train_loss.update(per_image.detach().mean(), weight=len(targets))
         self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True)
-        return loss
+        global_batch = self.trainer.strategy.reduce(torch.tensor(float(len(targets)), device=per_image.device), reduce_op="sum")
+        return global_mean_loss(per_image, global_batch, self.trainer.world_size)
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         images, targets, _ = batch
         logits = self(images)
         self.val_loss.update(F.cross_entropy(logits, targets), weight=len(targets))
-        self.val_metrics.update(logits.argmax(dim=1), targets)
+        self.val_metrics.update(predicted_class(logits), targets)
         self.log("val/loss", self.val_loss, on_step=False, on_epoch=True, prog_bar=True)
         self.log_dict(self.val_metrics, on_step=False, on_epoch=True, prog_bar=False)
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         images, targets, rows = batch
         logits = self(images)
-        self.test_metrics.update(logits.argmax(dim=1), targets)
+        self.test_metrics.update(predicted_class(logits), targets)
         self.log_dict(self.test_metrics, on_step=False, on_epoch=True)
         self._test_rows.append(rows.detach().cpu())
-        self._test_p_mid.append(logits.float().softmax(dim=1)[:, 1].detach().cpu())
+        self._test_p_mid.append(p_mid_of(logits).detach().cpu())
 
     def on_test_epoch_start(self) -> None:
         self._test_rows, self._test_p_mid, self.test_predictions = [], [], None

@@ -6,19 +6,19 @@ from pathlib import Path
 
 import torch
 
-from lss.dicom.labels import MID, SOURCE_LABELS, label_slices, read_labels_csv
+from lss.dicom.labels import BAND_SIZE, MID, SOURCE_LABELS, label_slices, read_labels_csv
 from lss.model.metrics import metrics_of_labels
 from lss.selection.select import SelectionResult
 
 
-def selection_accuracy(result: SelectionResult, labels_csv: Path, mid_neighbours: int = 4) -> dict[str, float]:
+def selection_accuracy(result: SelectionResult, labels_csv: Path, band_size: int = BAND_SIZE) -> dict[str, float]:
     """Paper metrics (Eqs 1-7) over the slices the labels file covers, and the share of series whose
     reference mid-sagittal slice was among the chosen ones (what a downstream stenosis model needs).
 
-    ``mid_neighbours`` only matters for a per-series labels file (mid slice + K neighbours are Mid).
+    ``band_size`` only matters for a per-series labels file (the Mid band around its mid slice).
     """
     predictions = result.predictions
-    reference = label_slices(predictions[["series_uid", "slice_index", "sop_uid"]], read_labels_csv(Path(labels_csv)), mid_neighbours)
+    reference = label_slices(predictions[["series_uid", "slice_index", "sop_uid"]], read_labels_csv(Path(labels_csv)), band_size)
     covered = reference["label_source"] == SOURCE_LABELS
     if not covered.any():
         raise ValueError(f"{labels_csv} labels none of the {len(predictions)} scored slices; is it the labels file of this input?")

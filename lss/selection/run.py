@@ -34,7 +34,7 @@ def predict(cfg: DictConfig) -> SelectionResult:
     output = Path(cfg.output)
     model = load_classifier(cfg.checkpoint, cfg.run_id, cfg.mlflow.tracking_uri, keep_run_config=output / "run_config.yaml")
     result = select_mid_slices(
-        model, cfg.input, output, mode=cfg.mode, decode=cfg.decode, band_width=int(cfg.band_width),
+        model, cfg.input, output, mode=cfg.mode, decode=cfg.decode, band_size=int(cfg.index.band_size),
         allow_modality_mismatch=bool(cfg.allow_modality_mismatch), batch_size=int(cfg.batch_size),
         device=str(cfg.device), cache_dir=cfg.cache_dir, progress=bool(cfg.progress),
     )

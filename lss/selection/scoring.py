@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from lss.data.dataset import SliceDataset
-from lss.model.module import MidSliceClassifier
+from lss.model.module import MidSliceClassifier, p_mid_of
 
 
 @torch.inference_mode()
@@ -23,5 +23,5 @@ def score_slices(model: MidSliceClassifier, images: np.ndarray, batch_size: int,
     p_mid = []
     for batch, _, _ in tqdm(loader, desc="scoring slices", unit="batch", disable=not progress):
         logits = model(batch.to(device, non_blocking=True))
-        p_mid.append(logits.float().softmax(dim=1)[:, 1].cpu())
+        p_mid.append(p_mid_of(logits).cpu())
     return torch.cat(p_mid).numpy()

@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lss.data.cache import cached_images
+from lss.data.cache import manifest_images
 from lss.data.manifest import CLASS_NAMES
 from lss.data.preprocess import PreprocessParams
 from lss.dicom.index import index_repository
+from lss.dicom.labels import BAND_SIZE
 from lss.model.decoding import Decode, decode_mid
 from lss.model.module import MidSliceClassifier
 from lss.selection.export import ExportMode, export_selected
@@ -76,9 +77,9 @@ def image_cache(cache_dir: Path | None, output_dir: Path) -> Iterator[Path]:
         yield Path(scratch)
 
 
-def prediction_table(slices: pd.DataFrame, p_mid: np.ndarray, decode: Decode, band_width: int) -> pd.DataFrame:
+def prediction_table(slices: pd.DataFrame, p_mid: np.ndarray, decode: Decode, band_size: int) -> pd.DataFrame:
     predictions = slices.assign(p_mid=p_mid)[PREDICTION_COLUMNS[:-1]].reset_index(drop=True)
-    is_mid = decode_mid(predictions, decode, band_width)
+    is_mid = decode_mid(predictions, decode, band_size)
     return predictions.assign(label=np.where(is_mid, MID, LATERAL))
 
 
@@ -108,7 +109,7 @@ def select_mid_slices(
     output_dir: str | Path,
     mode: ExportMode = "symlink",
     decode: Decode = "band",
-    band_width: int = 5,
+    band_size: int = BAND_SIZE,
     allow_modality_mismatch: bool = False,
     batch_size: int = 64,
     device: str = "auto",
@@ -124,9 +125,9 @@ def select_mid_slices(
     size = model.hparams.input_size
     params = PreprocessParams(height=int(size[-2]), width=int(size[-1]))
     with image_cache(Path(cache_dir) if cache_dir is not None else None, output_dir) as cache:
-        images = cached_images([input_dir / path for path in slices["path"]], slices["frame"].astype(int).tolist(), params, cache, progress) if len(slices) else np.empty(0)
+        images = manifest_images(slices, input_dir, params, cache, progress)
         p_mid = score_slices(model, images, batch_size, resolve_device(device), progress)
-    predictions = prediction_table(slices, p_mid, decode, band_width)
+    predictions = prediction_table(slices, p_mid, decode, band_size)
     series = series_table(predictions, not_scored, modality)
     output_dir.mkdir(parents=True, exist_ok=True)
     predictions.to_csv(output_dir / "predictions.csv", index=False)

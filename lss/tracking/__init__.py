@@ -5,6 +5,7 @@ The logger lives apart so that code that only reads runs (analysis) does not imp
 
 from lss.tracking.store import (
     COMMIT_TAG,
+    ERROR_TAG,
     CONFIG_HASH_TAG,
     HOST_TAG,
     JOB_TAG,
@@ -27,7 +28,7 @@ from lss.tracking.store import (
 )
 
 __all__ = [
-    "COMMIT_TAG", "CONFIG_HASH_TAG", "HOST_TAG", "JOB_TAG", "KIND_TAG", "PID_TAG", "SWEEP_TAG",
+    "COMMIT_TAG", "CONFIG_HASH_TAG", "ERROR_TAG", "HOST_TAG", "JOB_TAG", "KIND_TAG", "PID_TAG", "SWEEP_TAG",
     "artifact_root_for", "best_train_run", "client_for", "close_dead_runs", "download_run_checkpoint", "ensure_experiment", "find_finished_run",
     "git_commit", "log_params", "resolve_tracking_uri", "serve_ui", "tracked_run", "with_retries",
 ]

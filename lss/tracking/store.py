@@ -34,6 +34,8 @@ SWEEP_TAG = "lss.sweep_id"
 JOB_TAG = "lss.job_num"
 CONFIG_HASH_TAG = "lss.config_hash"
 COMMIT_TAG = "mlflow.source.git.commit"
+ERROR_TAG = "lss.error"
+"""Why a FAILED run failed: the exception's message."""
 
 T = TypeVar("T")
 
@@ -176,7 +178,8 @@ def tracked_run(
     try:
         log_params(client, run_id, params)
         yield run_id
-    except BaseException:
+    except BaseException as error:
+        with_retries(lambda: client.set_tag(run_id, ERROR_TAG, (str(error) or type(error).__name__)[:5000]))
         with_retries(lambda: client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED)))
         raise
     with_retries(lambda: client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED)))

@@ -12,7 +12,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from lss import tracking
-from lss.ddp_multirun import is_launched_ddp_child
+from lss.launch.ddp_multirun import is_launched_ddp_child
 
 
 class PrepareTrackingStore(Callback):

@@ -12,7 +12,8 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+from lss import CONF_DIR
+
 
 
 def compose_train_config(overrides: list[str], output_dir: Path, cwd: Path | None = None) -> DictConfig:

@@ -1,0 +1,39 @@
+"""Index a raw DICOM root once and reuse the manifest until a file under it changes.
+
+Indexing reads every header (~seconds per thousand files); a 40-job sweep over the same root
+must pay that once. The cache key is the root's path plus every file's (relative path, size,
+mtime), the labels file's content and the indexer's version and parameters, which a directory
+walk gives without opening a DICOM file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from lss.dicom.index import IndexParams, index_repository
+from lss.files import build_once, file_digest
+
+
+def tree_fingerprint(root: Path, labels: Path | None, params: IndexParams) -> str:
+    digest = hashlib.sha256(f"{root.resolve()}|{params.as_key()}".encode())
+    for directory, subdirs, files in os.walk(root):
+        subdirs.sort()
+        for name in sorted(files):
+            path = Path(directory, name)
+            try:
+                stat = path.lstat()
+            except OSError:
+                continue
+            digest.update(f"{path.relative_to(root)}|{stat.st_size}|{stat.st_mtime_ns};".encode())
+    if labels is not None:
+        digest.update(file_digest(labels).encode())
+    return digest.hexdigest()[:24]
+
+
+def indexed_manifest(root: Path, index_cache_dir: Path, labels: Path | None, params: IndexParams, progress: bool = True) -> Path:
+    """manifest.csv of ``root`` (paths relative to it), indexed now or taken from the cache."""
+    entry = index_cache_dir / tree_fingerprint(root, labels, params)
+    build_once(entry, lambda partial: index_repository(root, out_dir=partial, labels_csv=labels, params=params, progress=progress))
+    return entry / "manifest.csv"

@@ -1,0 +1,30 @@
+"""What every entry point (train.py, analyze.py, predict.py) does with a ``UserError``."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+from lss.errors import UserError
+
+T = TypeVar("T")
+FULL_ERROR_ENV = "HYDRA_FULL_ERROR"
+
+
+def one_line_user_errors(task: Callable[..., T]) -> Callable[..., T]:
+    """Print a ``UserError`` as the last line (``Error: ...``) and exit 1; ``HYDRA_FULL_ERROR=1`` keeps the traceback."""
+
+    @functools.wraps(task)
+    def reporting(*args: object, **kwargs: object) -> T:
+        try:
+            return task(*args, **kwargs)
+        except UserError as error:
+            if os.environ.get(FULL_ERROR_ENV) == "1":
+                raise
+            print(f"Error: {' '.join(str(error).split())}", file=sys.stderr, flush=True)
+            raise SystemExit(1) from None
+
+    return reporting
