@@ -29,17 +29,15 @@ def run(command: list[str]) -> None:
 
 def ensure_phantom(out: Path, patients: int, seed: int) -> None:
     """Write the phantom unless this exact one is already there (same seed -> same bytes)."""
-    from lss.dicom.phantom import write_phantom
+    from lss.dicom.phantom import phantom_parameters, write_phantom
 
-    stamp = out / ".lss-phantom"
-    wanted = f"patients={patients} seed={seed}"
-    if stamp.exists() and stamp.read_text() == wanted:
-        print(f"phantom already at {out} ({wanted})")
+    found = phantom_parameters(out)
+    if found is not None and found.startswith(f"patients={patients} seed={seed} "):
+        print(f"phantom already at {out} ({found})")
         return
     if out.exists():  # a phantom of other parameters, written by an earlier demo: ours to replace
         shutil.rmtree(out)
     result = write_phantom(out, n_patients=patients, seed=seed, progress=True)
-    stamp.write_text(wanted)
     print(f"wrote {result.n_files} DICOM files to {out}")
 
 

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers.phantom import PATIENT_MARKER
+from helpers.training import run_train, tiny_overrides
+
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("LSS_PATIENT_KEY", "lss-test-suite")  # no secret file in the user's home from tests
 
-PATIENT_MARKER = "Zqxprivacymarker"
-"""The session phantom's PatientName/PatientID carry this, so test_privacy can search every output for it."""
 
 
 @pytest.fixture(scope="session")
@@ -34,33 +32,6 @@ def phantom_manifest(phantom_dir: Path, tmp_path_factory: pytest.TempPathFactory
     out = tmp_path_factory.mktemp("index")
     index_repository(phantom_dir, out_dir=out, labels_csv=phantom_dir / "labels.csv", progress=False)
     return out / "manifest.csv"
-
-
-def tiny_overrides(phantom_dir: Path, workdir: Path) -> list[str]:
-    """Train overrides for a seconds-long CPU run on the phantom, with every output under ``workdir``."""
-    return [
-        "experiment=demo",
-        f"data.root={phantom_dir}",
-        f"data.labels={phantom_dir / 'labels.csv'}",
-        "data.input_size=[32,32]",
-        f"paths.cache_dir={workdir / 'cache'}",
-        f"mlflow.tracking_uri=sqlite:///{workdir / 'mlflow.db'}",
-        "trainer.max_epochs=2",
-        f"hydra.sweep.dir={workdir / 'multirun'}",
-        f"hydra.run.dir={workdir / 'run'}",
-    ]
-
-
-def run_train(args: list[str], cwd: Path = REPO, timeout: float = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """``python train.py ARGS`` exactly as a user types it; fails the test with its output on error."""
-    result = subprocess.run(
-        [sys.executable, str(REPO / "train.py"), *args],
-        cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-    )
-    if result.returncode != 0:
-        pytest.fail(f"train.py {' '.join(args)} exited {result.returncode}\n--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-6000:]}")
-    return result
 
 
 @pytest.fixture(scope="session")

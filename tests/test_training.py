@@ -1,4 +1,4 @@
-"""Training: composition, one job end to end, the tiny sweep's MLflow runs, seeds, failures."""
+"""Training: composition, one job end to end in-process, seeds, resume, refusals, what a run records."""
 
 from __future__ import annotations
 
@@ -7,24 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 from mlflow.tracking import MlflowClient
 
-from conftest import tiny_overrides
-from lss.launch.compose import compose_train_config
-
-TEST_METRICS = ("test/accuracy", "test/precision", "test/recall", "test/f1")
-
-
-def composed(overrides: list[str], output_dir: Path):
-    """The real config, composed as train.py would (lss.config), for a job writing into ``output_dir``."""
-    return compose_train_config(overrides, output_dir)
-
-
-def finished_runs(tracking_uri: str, experiment_name: str = "lss") -> pd.DataFrame:
-    import mlflow
-
-    mlflow.set_tracking_uri(tracking_uri)
-    return mlflow.search_runs(experiment_names=[experiment_name], filter_string="tags.`lss.kind` = 'train'")
+from helpers.training import TEST_METRICS, composed, finished_runs, tiny_overrides
 
 
 @pytest.mark.parametrize(
@@ -127,65 +113,82 @@ def test_weights_from_a_file_are_loaded(tmp_path: Path) -> None:
     assert loaded.get_classifier().out_features == 2
 
 
-def test_tiny_sweep_leaves_one_finished_run_per_job(tiny_sweep: dict) -> None:
-    runs = finished_runs(tiny_sweep["tracking_uri"])
-    assert len(runs) == 6 and set(runs["status"]) == {"FINISHED"}
-    assert sorted(zip(runs["params.modality"], runs["params.seed"])) == sorted((m, s) for m in ("T1", "T2") for s in "012")
-    for column in [f"metrics.{name}" for name in (*TEST_METRICS, "val/accuracy", "val/loss", "train/loss", "test/accuracy_band")]:
-        assert runs[column].notna().all(), column
-    for column in ("params.model.name", "params.data.split_by", "params.split.n_test", "params.split.partition_id", "tags.lss.sweep_id", "tags.lss.job_num", "tags.mlflow.source.git.commit"):
-        assert runs[column].notna().all(), column
-    assert runs["tags.lss.sweep_id"].nunique() == 1
-    assert sorted(runs["tags.lss.job_num"].astype(int)) == list(range(6))
-    # patient-grouped splits: T1 and T2 of one seed share the partition, seeds differ
-    partitions = runs.groupby("params.seed")["params.split.partition_id"].nunique()
-    assert (partitions == 1).all() and runs["params.split.partition_id"].nunique() == 3
-
-
-def test_tiny_sweep_logs_curves_and_artifacts(tiny_sweep: dict) -> None:
-    client = MlflowClient(tiny_sweep["tracking_uri"])
-    run_id = finished_runs(tiny_sweep["tracking_uri"])["run_id"].iloc[0]
-    history = client.get_metric_history(run_id, "val/accuracy")
-    assert [point.step for point in history] == [0, 1]  # one point per epoch, logged once
-    artifacts = {item.path for item in client.list_artifacts(run_id)}
-    assert {"config.yaml", "confusion_matrix.csv", "confusion_matrix.png", "test_predictions.csv", "checkpoint"} <= artifacts
-    predictions = pd.read_csv(client.download_artifacts(run_id, "test_predictions.csv"))
-    assert list(predictions.columns) == ["sop_uid", "series_uid", "slice_index", "label", "p_mid"]
-
-
-def test_ddp_inside_a_multirun_runs_each_job_once(phantom_dir: Path, tmp_path: Path) -> None:
-    """Lightning #11300: DDP children must not re-launch the sweep. 2 jobs x 2 CPU processes."""
-    from conftest import run_train
-
-    run_train(["-m", "seed=0,1", *tiny_overrides(phantom_dir, tmp_path), "trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp"])
-    runs = finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    assert len(runs) == 2 and set(runs["status"]) == {"FINISHED"}
-    assert sorted(runs["params.seed"]) == ["0", "1"]
-    assert runs["metrics.test/accuracy"].notna().all()
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    for run_id in runs["run_id"]:
-        assert [point.step for point in client.get_metric_history(run_id, "val/accuracy")] == [0, 1]
-        assert len(client.get_metric_history(run_id, "test/accuracy")) == 1
-    job_dirs = sorted(path.name for path in (tmp_path / "multirun").iterdir() if path.is_dir())
-    assert job_dirs == ["0", "1"]
-    assert not (tmp_path / "run").exists()  # children wrote into their job's folder, nowhere else
-
-
-def test_submitit_local_launcher_runs_a_sweep(phantom_dir: Path, tmp_path: Path) -> None:
-    from conftest import run_train
-
-    """One job is enough to show submitit runs it in a process of its own and it tracks as usual."""
-    run_train(["-m", "seed=0", "hydra/launcher=local", *tiny_overrides(phantom_dir, tmp_path)])
-    runs = finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    assert list(runs["params.seed"]) == ["0"] and list(runs["status"]) == ["FINISHED"]
-    assert list((tmp_path / "multirun" / ".submitit").glob("*/*_result.pkl"))  # submitit ran the job
-
-
 def test_the_resume_hash_ignores_where_and_how_a_job_runs_but_not_what_it_computes() -> None:
-    from lss.training import config_hash
+    from lss.tracking import config_hash
 
     job = {"seed": 0, "modality": "T1", "data": {"num_workers": 0, "root": "/data"}, "paths": {"output_dir": "/a"}}
     moved = {**job, "data": {"num_workers": "auto", "root": "/data"}, "paths": {"output_dir": "/b"}, "resume": False}
     assert config_hash(job) == config_hash(moved)
     assert config_hash(job) != config_hash({**job, "seed": 1})
     assert config_hash(job) != config_hash({**job, "data": {"num_workers": 0, "root": "/other"}})
+
+
+def test_the_paper_experiment_stays_fp32_on_a_gpu_unless_overridden(tmp_path: Path) -> None:
+    assert composed(["experiment=paper", "trainer=gpu"], tmp_path).trainer.precision == "32-true"
+    assert composed(["experiment=paper", "trainer=ddp"], tmp_path).trainer.precision == "32-true"
+    assert composed(["experiment=paper", "trainer=gpu", "trainer.precision=bf16-mixed"], tmp_path).trainer.precision == "bf16-mixed"
+    assert composed(["trainer=gpu"], tmp_path).trainer.precision == "bf16-mixed"
+
+
+def test_the_demo_labels_follow_data_root(tmp_path: Path) -> None:
+    cfg = composed(["experiment=demo", f"data.root={tmp_path / 'other_phantom'}"], tmp_path)
+    assert cfg.data.labels == str(tmp_path / "other_phantom" / "labels.csv")
+
+
+@pytest.mark.parametrize("key", ["root", "labels", "manifest"])
+def test_a_path_that_does_not_exist_is_refused_before_a_run_opens_naming_its_key(key: str, phantom_dir: Path, tmp_path: Path) -> None:
+    from lss.errors import ConfigError
+    from lss.training import train
+
+    missing = tmp_path / "absent.csv"
+    with pytest.raises(ConfigError, match=rf"^data\.{key}={missing} does not exist"):
+        train(composed([*tiny_overrides(phantom_dir, tmp_path), f"data.{key}={missing}"], tmp_path / "job"))
+    assert finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}").empty
+
+
+def test_the_optimizer_a_paper_run_builds_has_lr_1e_4_for_transferred_layers_and_20x_for_the_head(phantom_dir: Path, tmp_path: Path) -> None:
+    from lss.training import build, fit_and_test
+
+    cfg = composed([*tiny_overrides(phantom_dir, tmp_path), "experiment=paper", "model=tiny", "model.pretrained=false",
+                    "data.input_size=[32,32]", "data.split_by=patient", "+trainer.fast_dev_run=true", "trainer.accelerator=cpu"],
+                   tmp_path / "job")
+    datamodule, model = build(cfg)
+    fit_and_test(cfg, datamodule, model, logger=False)
+    optimizer = model.trainer.optimizers[0]
+    assert type(optimizer).__name__ == "SGD"
+    assert {group["name"]: group["lr"] for group in optimizer.param_groups} == {"transferred": 1e-4, "head": pytest.approx(2e-3)}
+    assert all(group["momentum"] == 0.9 and group["weight_decay"] == 1e-4 for group in optimizer.param_groups)
+
+
+def test_the_tested_weights_are_the_final_ones_and_are_the_logged_checkpoint(phantom_dir: Path, tmp_path: Path) -> None:
+    """Scoring the test slices again with the logged checkpoint gives the logged test predictions."""
+    from lss.data.cache import manifest_images
+    from lss.data.manifest import read_manifest
+    from lss.data.preprocess import PreprocessParams
+    from lss.selection import load_classifier
+    from lss.selection.scoring import score_slices
+    from lss.training import train
+
+    cfg = composed([*tiny_overrides(phantom_dir, tmp_path), "seed=5"], tmp_path / "job")
+    train(cfg)
+    run_id = finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")["run_id"].iloc[0]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    logged = pd.read_csv(client.download_artifacts(run_id, "test_predictions.csv", str(tmp_path)))
+    model = load_classifier(run_id=run_id, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    manifest = read_manifest(next((tmp_path / "cache" / "index").glob("*/manifest.csv"))).set_index("sop_uid")
+    slices = manifest.loc[logged["sop_uid"]].reset_index()
+    images = manifest_images(slices, phantom_dir, PreprocessParams(32, 32), tmp_path / "cache" / "images", progress=False)
+    p_mid = score_slices(model, images, batch_size=16, device=torch.device("cpu"), progress=False)
+    assert p_mid == pytest.approx(logged["p_mid"].to_numpy(), abs=1e-5)
+
+
+def test_changing_the_band_size_reindexes_the_root(phantom_dir: Path, tmp_path: Path) -> None:
+    from lss.training import job_manifest
+
+    centre_rule = [*tiny_overrides(phantom_dir, tmp_path), "data.labels=null"]  # the band size decides the labels
+    five = job_manifest(composed(centre_rule, tmp_path / "a"))
+    again = job_manifest(composed(centre_rule, tmp_path / "b"))
+    three = job_manifest(composed([*centre_rule, "index.band_size=3"], tmp_path / "c"))
+    assert five == again != three
+    counts = [pd.read_csv(path).query("label == 'Mid'").groupby("series_uid").size().unique().tolist() for path in (five, three)]
+    assert counts == [[5], [3]]

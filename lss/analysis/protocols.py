@@ -75,32 +75,45 @@ def paper_protocol(runs: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
                      "t1_mean": t1.mean(), "t2_mean": t2.mean(), "difference": test.difference,
                      "ks_p_t1": ks_t1, "ks_p_t2": ks_t2, "bartlett_p": bartlett,
                      "paper_test": test.name, "paper_t": test.t, "paper_df": test.df,
-                     "paper_p": test.p})
+                     "paper_p": test.p, "paper_undefined": test.undefined})
     return pd.DataFrame(rows).set_index("metric")
+
+
+def test_train_ratios(runs: pd.DataFrame) -> tuple[float, float]:
+    """n_test / n_train of each modality (median over its runs): the Nadeau-Bengio correction term."""
+    ratios = []
+    for modality in MODALITIES:
+        rows = runs[runs["modality"] == modality]
+        ratios.append(float((rows["n_test"].astype(float) / rows["n_train"].astype(float)).median()))
+    return ratios[0], ratios[1]
 
 
 def corrected_protocol(runs: pd.DataFrame) -> pd.DataFrame:
     """What the 20 repeats support: valid normality checks, Nadeau-Bengio t, g, CI, Holm.
 
-    Lilliefors and Shapiro-Wilk are reported as diagnostics only: the corrected t-test is used
-    whatever they say, since with J = 20 it is robust and a pre-test would bias the p-value.
+    Paired by seed, every number (normality of T2 - T1, the test, g) uses the same matched runs;
+    unpaired, normality is checked per group. Lilliefors and Shapiro-Wilk are diagnostics only:
+    the corrected t-test is used whatever they say, since with J = 20 it is robust and a pre-test
+    would bias the p-value.
     """
     pairing = pairing_by_seed(runs)
-    ratio = tuple(float((runs.loc[runs["modality"] == m, "n_test"]
-                         / runs.loc[runs["modality"] == m, "n_train"]).median())
-                  for m in MODALITIES)
+    ratio = test_train_ratios(runs)
     rows = []
     for metric, label in METRICS.items():
-        t1, t2 = _groups(runs, metric)
-        paired_t1, paired_t2 = _groups(runs, metric, pairing.seeds) if pairing.paired else (t1, t2)
-        test = stats.corrected_resampled_t(paired_t1, paired_t2, ratio, paired=pairing.paired)
+        t1, t2 = _groups(runs, metric, pairing.seeds) if pairing.paired else _groups(runs, metric)
+        test = stats.corrected_resampled_t(t1, t2, ratio, paired=pairing.paired)
+        differences = t2 - t1 if pairing.paired else None
         rows.append({"metric": label, "pairing": pairing.reason,
-                     "lilliefors_p_t1": stats.lilliefors_p(t1),
-                     "lilliefors_p_t2": stats.lilliefors_p(t2),
-                     "shapiro_p_t1": stats.shapiro_p(t1), "shapiro_p_t2": stats.shapiro_p(t2),
-                     "nb_test": test.name, "nb_difference": test.difference, "nb_t": test.t,
-                     "nb_df": test.df, "nb_p": test.p, "hedges_g": stats.hedges_g(t1, t2),
-                     "ci_low": test.ci_low, "ci_high": test.ci_high})
+                     "lilliefors_p_t1": np.nan if pairing.paired else stats.lilliefors_p(t1),
+                     "lilliefors_p_t2": np.nan if pairing.paired else stats.lilliefors_p(t2),
+                     "shapiro_p_t1": np.nan if pairing.paired else stats.shapiro_p(t1),
+                     "shapiro_p_t2": np.nan if pairing.paired else stats.shapiro_p(t2),
+                     "lilliefors_p_diff": stats.lilliefors_p(differences) if pairing.paired else np.nan,
+                     "shapiro_p_diff": stats.shapiro_p(differences) if pairing.paired else np.nan,
+                     "nb_test": test.name, "nb_ratio_t1": ratio[0], "nb_ratio_t2": ratio[1],
+                     "nb_difference": test.difference, "nb_t": test.t,
+                     "nb_df": test.df, "nb_p": test.p, "nb_undefined": test.undefined,
+                     "hedges_g": stats.hedges_g(t1, t2), "ci_low": test.ci_low, "ci_high": test.ci_high})
     table = pd.DataFrame(rows).set_index("metric")
     table.insert(table.columns.get_loc("nb_p") + 1, "nb_p_holm", stats.holm(table["nb_p"]))
     return table
@@ -111,26 +124,48 @@ def table3(runs: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     return paper_protocol(runs, alpha).join(corrected_protocol(runs))
 
 
-def _conclusion(protocol: str, table: pd.DataFrame, difference: str, p_value: str,
-                alpha: float) -> str:
-    significant = table[p_value] < alpha
+PAPER_BACKBONE = "inception_resnet_v2"
+
+
+def caveat(runs: pd.DataFrame) -> str:
+    """Why these runs cannot speak to the paper's claim (phantom data, another or untrained backbone), or ""."""
+    reasons = []
+    if runs["data_source"].fillna("").str.startswith("phantom").any():
+        reasons.append("phantom data")
+    backbones = sorted(set(runs["model"].dropna()))
+    if backbones != [PAPER_BACKBONE]:
+        reasons.append(f"{'/'.join(backbones) or 'unknown'} backbone, not the paper's {PAPER_BACKBONE}")
+    elif not runs["pretrained"].astype(str).str.lower().eq("true").all():
+        reasons.append("trained from scratch, not from ImageNet weights")
+    return f"{'; '.join(reasons)}: says nothing about the paper's claim" if reasons else ""
+
+
+def _conclusion(protocol: str, table: pd.DataFrame, difference: str, p_value: str, undefined: str,
+                alpha: float, caveat_text: str) -> str:
+    defined = table[undefined] == ""
+    significant = defined & (table[p_value] < alpha)
     better_t2 = list(table.index[significant & (table[difference] > 0)])
     better_t1 = list(table.index[significant & (table[difference] < 0)])
-    unclear = list(table.index[~significant])
+    unclear = list(table.index[defined & ~significant])
+    not_tested = [f"{metric} ({table.loc[metric, undefined]})" for metric in table.index[~defined]]
     parts = [f"T2 is significantly better than T1 on {', '.join(better_t2)}" if better_t2 else "",
              f"T1 is significantly better than T2 on {', '.join(better_t1)}" if better_t1 else "",
-             f"no significant difference on {', '.join(unclear)}" if unclear else ""]
-    verdict = ("supports" if len(better_t2) == len(table) else "does not support")
-    return (f"{protocol}: {'; '.join(p for p in parts if p)} (alpha = {alpha}), which {verdict} "
-            "the paper's claim that T2 is statistically better than T1.")
+             f"no significant difference on {', '.join(unclear)}" if unclear else "",
+             f"n/a on {', '.join(not_tested)}" if not_tested else ""]
+    findings = f"{protocol}: {'; '.join(p for p in parts if p)} (alpha = {alpha})"
+    if caveat_text:
+        return f"{findings}. {caveat_text[0].upper()}{caveat_text[1:]}."
+    verdict = "supports" if better_t2 and len(better_t2) == int(defined.sum()) else "does not support"
+    return f"{findings}, which {verdict} the paper's claim that T2 is statistically better than T1."
 
 
-def conclusions(table: pd.DataFrame, alpha: float = 0.05) -> dict[str, str]:
-    """One sentence per protocol stating the conclusion its p-values support."""
+def conclusions(table: pd.DataFrame, alpha: float = 0.05, caveat_text: str = "") -> dict[str, str]:
+    """One sentence per protocol stating the conclusion its p-values support (metrics with an
+    undefined test are left out of the verdict), with the caveat when the runs cannot speak to the paper."""
     return {
-        "paper": _conclusion("Paper protocol (KS + Bartlett, Student's/Welch's t, no "
-                             "multiplicity correction)", table, "difference", "paper_p", alpha),
-        "corrected": _conclusion(f"Done right ({table['nb_test'].iloc[0]}, Holm-adjusted over "
-                                 f"{len(table)} metrics)", table, "nb_difference", "nb_p_holm",
-                                 alpha),
+        "paper": _conclusion("Paper protocol (KS + Bartlett, Student's/Welch's t, no multiplicity correction)",
+                             table, "difference", "paper_p", "paper_undefined", alpha, caveat_text),
+        "corrected": _conclusion(f"Done right ({table['nb_test'].iloc[0]}, Holm-adjusted over the defined tests of "
+                                 f"{len(table)} metrics)", table, "nb_difference", "nb_p_holm", "nb_undefined",
+                                 alpha, caveat_text),
     }

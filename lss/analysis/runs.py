@@ -1,70 +1,86 @@
-"""Training runs out of MLflow, into one tidy row per (modality, seed), and the analysis run back in.
+"""Training runs (MLflow's DataFrame) -> one tidy row per (modality, seed) of one experiment design.
 
-Sweeps are messy: jobs fail, get killed, are re-run. Every run pulled is accounted for in a
-``SweepSelection`` — used, excluded (with the reason), or superseded by a newer duplicate — so
-Table 3 never silently rests on a different set of runs than the reader thinks.
+Sweeps are messy: jobs fail, get killed, are re-run, and one experiment may hold several designs
+(another backbone, another split). Every run pulled is accounted for in a ``SweepSelection`` —
+used, excluded (with the reason), or superseded by a newer duplicate — and runs of different
+designs are never mixed in one Table 3.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from mlflow.entities import Run
 
 from lss.analysis import stats
 from lss.analysis.schema import METRICS, MODALITIES
-from lss.tracking import JOB_TAG, KIND_TAG, SWEEP_TAG, client_for, tracked_run
+from lss.errors import UserError
+from lss.tracking import DATA_SOURCE_TAG, JOB_TAG, SWEEP_TAG, design_keys
 
-TRAIN_KIND = "train"
-ANALYSIS_KIND = "analysis"
-ANALYSIS_RUN_IDS_TAG = "lss.analysis.run_ids"
-VAL_ACCURACY = "val/accuracy"
-RUN_COLUMNS = ["run_id", "status", "start_time", "sweep_id", "job_num", "modality", "seed",
-               "model", "split_by", "partition_id", "n_train", "n_val", "n_test", *METRICS]
-
-
-def _tidy_run(run: Run) -> dict[str, object]:
-    """One run as a flat record; absent params/metrics (a run that died early) become NA."""
-    params, metrics, tags = run.data.params, run.data.metrics, run.data.tags
-    return {"run_id": run.info.run_id, "status": run.info.status,
-            "start_time": pd.Timestamp(run.info.start_time, unit="ms", tz="UTC"),
-            "sweep_id": tags.get(SWEEP_TAG), "job_num": tags.get(JOB_TAG),
-            "modality": params.get("modality"), "seed": params.get("seed"),
-            "model": params.get("model.name"), "split_by": params.get("data.split_by"),
-            "partition_id": params.get("split.partition_id"),
-            "n_train": params.get("split.n_train"), "n_val": params.get("split.n_val"),
-            "n_test": params.get("split.n_test"),
-            **{name: metrics.get(f"test/{name}") for name in METRICS}}
+ALL_SWEEPS = "all"
+RUN_COLUMNS = ["run_id", "status", "start_time", "sweep_id", "job_num", "modality", "seed", "model", "pretrained",
+               "data_source", "split_by", "partition_id", "n_train", "n_val", "n_test", *METRICS]
+MLFLOW_COLUMNS = {"params.modality": "modality", "params.seed": "seed", "params.model.name": "model",
+                  "params.model.pretrained": "pretrained", f"tags.{DATA_SOURCE_TAG}": "data_source",
+                  "params.data.split_by": "split_by", "params.split.partition_id": "partition_id",
+                  "params.split.n_train": "n_train", "params.split.n_val": "n_val", "params.split.n_test": "n_test",
+                  f"tags.{SWEEP_TAG}": "sweep_id", f"tags.{JOB_TAG}": "job_num",
+                  **{f"metrics.test/{name}": name for name in METRICS}}
 
 
-def fetch_training_runs(tracking_uri: str, experiment_name: str,
-                        sweep_id: str | None = None) -> pd.DataFrame:
-    """All training runs of the experiment (every status), optionally one sweep's, as a frame."""
-    client = client_for(tracking_uri)
-    experiment = client.get_experiment_by_name(experiment_name)
-    if experiment is None:
-        raise ValueError(f"expected an MLflow experiment {experiment_name!r} at {tracking_uri}, "
-                         "found none; train first, or set mlflow.tracking_uri= / "
-                         "mlflow.experiment_name= to the store the sweep wrote to.")
-    query = f"tags.`{KIND_TAG}` = '{TRAIN_KIND}'"
-    if sweep_id is not None:
-        query += f" and tags.`{SWEEP_TAG}` = '{sweep_id}'"
-    runs, page_token = [], None
-    while True:
-        page = client.search_runs([experiment.experiment_id], query, max_results=1000,
-                                  page_token=page_token)
-        runs.extend(page)
-        page_token = page.token
-        if not page_token:
-            break
-    frame = pd.DataFrame([_tidy_run(run) for run in runs], columns=RUN_COLUMNS)
+def tidy_runs(mlflow_runs: pd.DataFrame) -> pd.DataFrame:
+    """MLflow's runs DataFrame -> RUN_COLUMNS plus ``design`` (the settings every repeat of a design shares)."""
+    frame = mlflow_runs.rename(columns=MLFLOW_COLUMNS).reindex(columns=RUN_COLUMNS)
     for column in ("seed", "n_train", "n_val", "n_test"):
         frame[column] = pd.to_numeric(frame[column]).astype("Int64")
     for column in METRICS:
         frame[column] = pd.to_numeric(frame[column]).astype(float)
-    return frame
+    settings = design_keys([column.removeprefix("params.") for column in mlflow_runs.columns if column.startswith("params.")])
+    designs = mlflow_runs.reindex(columns=[f"params.{key}" for key in settings]).fillna("")
+    designs.columns = settings
+    frame["design"] = designs.astype(str).agg("\x1f".join, axis=1) if settings else ""
+    return frame.join(designs.add_prefix("design."))
+
+
+def differing_settings(runs: pd.DataFrame) -> list[str]:
+    """Design settings on which the given runs disagree."""
+    columns = [column for column in runs.columns if column.startswith("design.")]
+    return [column.removeprefix("design.") for column in columns if runs[column].nunique() > 1]
+
+
+def refuse_mixed_designs(runs: pd.DataFrame, scope: str) -> None:
+    differing = differing_settings(runs)
+    if differing:
+        raise UserError(f"{scope} mixes experiment designs that differ in {', '.join(differing)}; "
+                        "analyse one design at a time with sweep_id=<one sweep> or filter=\"params.<key> = '<value>'\"")
+
+
+def select_design(frame: pd.DataFrame, sweep_id: str | Sequence[str] | None) -> tuple[pd.DataFrame, str]:
+    """The runs one Table 3 may rest on, and a sentence saying which.
+
+    ``None``: the newest sweep, plus runs of the same design from earlier sweeps for the
+    (modality, seed) jobs it lacks (those ``resume`` skipped because they had already run).
+    ``"all"``, one id or a list: those sweeps, only if every run shares one design.
+    """
+    if frame.empty:
+        return frame, "no training runs"
+    if sweep_id is None:
+        newest = str(frame.sort_values("start_time").iloc[-1]["sweep_id"])
+        in_sweep = frame[frame["sweep_id"] == newest]
+        refuse_mixed_designs(in_sweep, f"the newest sweep {newest}")
+        done = set(zip(in_sweep["modality"], in_sweep["seed"]))
+        not_in_sweep = pd.Series([job not in done for job in zip(frame["modality"], frame["seed"])], index=frame.index)
+        reused = frame[(frame["sweep_id"] != newest) & (frame["design"] == in_sweep["design"].iloc[0]) & not_in_sweep]
+        note = (f"; {len(reused)} runs of the same design from sweeps {sorted(set(reused['sweep_id']))} fill the jobs "
+                "it resumed" if len(reused) else "")
+        return pd.concat([in_sweep, reused]), f"Newest sweep {newest}{note}."
+    wanted = [str(sweep_id)] if isinstance(sweep_id, (str, int)) else [str(item) for item in sweep_id]
+    chosen = frame if wanted == [ALL_SWEEPS] else frame[frame["sweep_id"].isin(wanted)]
+    scope = "all sweeps" if wanted == [ALL_SWEEPS] else f"sweeps {wanted}"
+    refuse_mixed_designs(chosen, scope)
+    return chosen, f"Runs of {scope}."
 
 
 @dataclass(frozen=True)
@@ -75,18 +91,18 @@ class SweepSelection:
     excluded: pd.DataFrame
     superseded: pd.DataFrame
     missing_seeds: dict[str, list[int]]
+    scope: str = ""
 
     def summary(self) -> str:
-        """The sweep bookkeeping printed before Table 3 (issue 4 §3)."""
+        """The sweep bookkeeping printed before Table 3."""
         counts = self.runs["modality"].value_counts()
-        lines = ["Runs used per modality: "
-                 + ", ".join(f"{m} = {int(counts.get(m, 0))}" for m in MODALITIES)]
+        lines = [self.scope] if self.scope else []
+        lines += ["Runs used per modality: " + ", ".join(f"{m} = {int(counts.get(m, 0))}" for m in MODALITIES)]
         lines += [f"Excluded {row.run_id} ({row.modality} seed {row.seed}): {row.reason}"
                   for row in self.excluded.itertuples()]
         lines += [f"Duplicate {row.modality} seed {row.seed}: kept newest FINISHED run "
                   f"{row.kept_run_id}, ignored {row.run_id}" for row in self.superseded.itertuples()]
-        lines += [f"Missing seeds for {m}: {seeds}" for m, seeds in self.missing_seeds.items()
-                  if seeds]
+        lines += [f"Missing seeds for {m}: {seeds}" for m, seeds in self.missing_seeds.items() if seeds]
         return "\n".join(lines)
 
 
@@ -101,7 +117,7 @@ def _exclusion_reason(run: pd.Series) -> str | None:
     return f"FINISHED without {', '.join(absent)}" if absent else None
 
 
-def resolve_sweep(frame: pd.DataFrame) -> SweepSelection:
+def resolve_sweep(frame: pd.DataFrame, scope: str = "") -> SweepSelection:
     """Keep the newest FINISHED run per (modality, seed); account for every other run.
 
     Missing seeds are those seen in any pulled run (of either modality, any status) that have
@@ -116,37 +132,18 @@ def resolve_sweep(frame: pd.DataFrame) -> SweepSelection:
     kept = runs.set_index(["modality", "seed"])["run_id"].rename("kept_run_id")
     superseded = usable[~newest].join(kept, on=["modality", "seed"])
     all_seeds = set(frame["seed"].dropna().astype(int))
-    missing = {m: sorted(all_seeds - set(runs.loc[runs["modality"] == m, "seed"].astype(int)))
-               for m in MODALITIES}
-    selection = SweepSelection(runs, excluded.reset_index(drop=True),
-                               superseded.reset_index(drop=True), missing)
+    missing = {m: sorted(all_seeds - set(runs.loc[runs["modality"] == m, "seed"].astype(int))) for m in MODALITIES}
+    selection = SweepSelection(runs, excluded.reset_index(drop=True), superseded.reset_index(drop=True), missing, scope)
     counts = runs["modality"].value_counts()
     short = [m for m in MODALITIES if counts.get(m, 0) < stats.MIN_RUNS]
     if short:
-        raise ValueError(f"expected at least {stats.MIN_RUNS} FINISHED runs per modality, found "
-                         f"too few for {short}.\n{selection.summary()}\nRe-run the missing seeds "
-                         "or pick another sweep with sweep_id=.")
+        raise UserError(f"expected at least {stats.MIN_RUNS} FINISHED runs per modality, found too few for {short}. "
+                        f"{' '.join(selection.summary().splitlines())} Re-run the missing seeds or pick another sweep with sweep_id=.")
     return selection
 
 
-def validation_history(tracking_uri: str, runs: pd.DataFrame) -> pd.DataFrame:
-    """Per-epoch ``val/accuracy`` of each used run (step = epoch), for Fig. 5."""
-    client = client_for(tracking_uri)
-    records = [{"run_id": run.run_id, "modality": run.modality, "seed": run.seed,
-                "epoch": point.step, "val_accuracy": point.value}
-               for run in runs.itertuples()
-               for point in client.get_metric_history(run.run_id, VAL_ACCURACY)]
-    return pd.DataFrame(records, columns=["run_id", "modality", "seed", "epoch", "val_accuracy"])
-
-
-def log_analysis_run(tracking_uri: str, experiment_name: str, output_dir: Path,
-                     runs: pd.DataFrame, sweep_id: str | None, alpha: float) -> str:
-    """One ``lss.kind=analysis`` run naming the training runs used, with every output attached."""
-    tags = {KIND_TAG: ANALYSIS_KIND, ANALYSIS_RUN_IDS_TAG: ",".join(runs["run_id"])}
-    if sweep_id is not None:
-        tags[SWEEP_TAG] = sweep_id
-    params = {"alpha": alpha, "sweep_id": sweep_id, "n_runs": len(runs),
-              **{f"n_runs.{m}": int((runs["modality"] == m).sum()) for m in MODALITIES}}
-    with tracked_run(tracking_uri, experiment_name, "analysis", tags, params) as run_id:
-        client_for(tracking_uri).log_artifacts(run_id, str(output_dir))
-    return run_id
+def validation_history(history: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """``run_id, step, value`` of ``val/accuracy`` -> one row per (run, epoch) with modality and seed, for Fig. 5."""
+    merged = history.merge(runs[["run_id", "modality", "seed"]], on="run_id")
+    return merged.rename(columns={"step": "epoch", "value": "val_accuracy"})[
+        ["run_id", "modality", "seed", "epoch", "val_accuracy"]].astype({"epoch": np.int64})

@@ -4,10 +4,11 @@ Every two-sample function takes ``(t1, t2)`` and reports the difference as ``t2 
 sign convention of the paper's Table 3, "Difference" = T2 mean - T1 mean). Nothing here knows
 MLflow or DataFrames, so each function can be checked against a textbook value.
 
-Degenerate data (a sample with zero variance, e.g. every run scoring 1.0) never yields NaN:
-a zero standard error gives t = 0, p = 1 when the difference is 0 and t = +/-inf, p = 0
-otherwise; a constant sample fails a normality check (p = 0) because it is not normal with a
-positive variance, which is what the paper's KS test presumes.
+Degenerate data: a t-test whose standard error is zero (every run scoring 1.0, or equal per-seed
+differences) is undefined, not certain: t, p and the CI are NaN and ``undefined`` says why, so
+the tables print ``n/a (zero variance)`` and the verdict leaves that metric out. A constant
+sample fails a normality check (p = 0): it is not normal with a positive variance, which is what
+the paper's KS test presumes.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class TTest:
     p: float
     ci_low: float
     ci_high: float
+    undefined: str = ""
+    """Why the test has no value ("zero variance"), or empty when it has one."""
 
 
 def as_sample(values: Sample, label: str = "sample") -> np.ndarray:
@@ -54,19 +57,24 @@ def as_sample(values: Sample, label: str = "sample") -> np.ndarray:
     return sample
 
 
+ROUNDING = 1e-12
+"""Spreads this small relative to the values are floating-point noise (0.9 - 0.8 != 0.95 - 0.85), not variance."""
+
+
 def _is_constant(sample: np.ndarray) -> bool:
-    return bool(np.ptp(sample) == 0.0)
+    return bool(np.ptp(sample) <= ROUNDING * max(1.0, float(np.abs(sample).max())))
+
+
+ZERO_VARIANCE = "zero variance"
 
 
 def _t_test(name: str, difference: float, variance_of_difference: float, df: float) -> TTest:
     """Shared tail: t = difference / SE, two-sided p from Student's t(df), 95% CI = diff +/- t* SE."""
     standard_error = math.sqrt(variance_of_difference)
-    if standard_error == 0.0:
-        t = 0.0 if difference == 0.0 else math.copysign(math.inf, difference)
-        p = 1.0 if difference == 0.0 else 0.0
-    else:
-        t = difference / standard_error
-        p = float(2.0 * stats.t.sf(abs(t), df))
+    if standard_error <= ROUNDING * max(1.0, abs(difference)):
+        return TTest(name, difference, 0.0, math.nan, df, math.nan, math.nan, math.nan, ZERO_VARIANCE)
+    t = difference / standard_error
+    p = float(2.0 * stats.t.sf(abs(t), df))
     half_width = float(stats.t.ppf(0.975, df)) * standard_error
     return TTest(name, difference, standard_error, t, df, p,
                  difference - half_width, difference + half_width)
@@ -158,13 +166,14 @@ def lilliefors_p(values: Sample) -> float:
     """Lilliefors' KS normality test, valid when mean and sd are estimated from the sample.
 
     Its tables start at n = 4; with 3 runs the test is undefined and NaN says so (shown as ``n/a``).
+    Small p-values come from Dallal & Wilkinson's approximation rather than the table's 0.001 floor.
     """
     sample = as_sample(values)
     if len(sample) < LILLIEFORS_MIN_RUNS:
         return float("nan")
     if _is_constant(sample):
         return 0.0
-    return float(lilliefors(sample, dist="norm", pvalmethod="table")[1])
+    return float(lilliefors(sample, dist="norm", pvalmethod="approx")[1])
 
 
 def shapiro_p(values: Sample) -> float:
@@ -193,13 +202,18 @@ def hedges_g(t1: Sample, t2: Sample) -> float:
     m = len(a) + len(b) - 2
     pooled_sd = math.sqrt(((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1)) / m)
     difference = b.mean() - a.mean()
-    if pooled_sd == 0.0:
-        return 0.0 if difference == 0.0 else math.copysign(math.inf, difference)
+    if pooled_sd <= ROUNDING * max(1.0, abs(difference)):
+        return math.nan  # no spread to measure the difference against: undefined
     correction = math.exp(special.gammaln(m / 2) - 0.5 * math.log(m / 2)
                           - special.gammaln((m - 1) / 2))
     return correction * difference / pooled_sd
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm step-down adjusted p-values (family: the four metrics of Table 3)."""
-    return multipletests(np.asarray(p_values, dtype=float), method="holm")[1]
+    """Holm step-down adjusted p-values (family: the metrics of Table 3 whose test is defined; NaN stays NaN)."""
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full_like(p, np.nan)
+    defined = ~np.isnan(p)
+    if defined.any():
+        adjusted[defined] = multipletests(p[defined], method="holm")[1]
+    return adjusted

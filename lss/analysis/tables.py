@@ -15,13 +15,17 @@ import pandas as pd
 PAPER_COLUMNS = {"t1_mean": "T1 Mean", "t2_mean": "T2 Mean", "difference": "Difference",
                  "ks_p_t1": "KS p (T1)", "ks_p_t2": "KS p (T2)", "bartlett_p": "Bartlett p",
                  "paper_test": "t-test Type", "paper_p": "p-value"}
-CORRECTED_COLUMNS = {"lilliefors_p_t1": "Lilliefors p (T1)", "lilliefors_p_t2": "Lilliefors p (T2)",
-                     "shapiro_p_t1": "Shapiro p (T1)", "shapiro_p_t2": "Shapiro p (T2)",
-                     "nb_difference": "Difference", "nb_t": "corrected t", "nb_df": "df",
-                     "nb_p": "p", "nb_p_holm": "p (Holm)", "hedges_g": "Hedges' g",
-                     "ci": "95% CI"}
-P_VALUE_COLUMNS = {"ks_p_t1", "ks_p_t2", "bartlett_p", "paper_p", "lilliefors_p_t1",
-                   "lilliefors_p_t2", "shapiro_p_t1", "shapiro_p_t2", "nb_p", "nb_p_holm"}
+GROUP_NORMALITY_COLUMNS = {"lilliefors_p_t1": "Lilliefors p (T1)", "lilliefors_p_t2": "Lilliefors p (T2)",
+                           "shapiro_p_t1": "Shapiro p (T1)", "shapiro_p_t2": "Shapiro p (T2)"}
+PAIRED_NORMALITY_COLUMNS = {"lilliefors_p_diff": "Lilliefors p (T2 - T1)", "shapiro_p_diff": "Shapiro p (T2 - T1)"}
+"""Paired, the corrected t assumes normal per-seed differences, so those are what is checked."""
+TEST_COLUMNS = {"nb_difference": "Difference", "nb_t": "corrected t", "nb_df": "df",
+                "nb_p": "p", "nb_p_holm": "p (Holm)", "hedges_g": "Hedges' g", "ci": "95% CI"}
+P_VALUE_COLUMNS = {"ks_p_t1", "ks_p_t2", "bartlett_p", "paper_p", *GROUP_NORMALITY_COLUMNS,
+                   *PAIRED_NORMALITY_COLUMNS, "nb_p", "nb_p_holm"}
+UNDEFINED_BY_TEST = {"paper_p": "paper_undefined", "paper_t": "paper_undefined", "nb_p": "nb_undefined",
+                     "nb_p_holm": "nb_undefined", "nb_t": "nb_undefined", "ci": "nb_undefined"}
+"""Cells that show ``n/a (<why>)`` when their test is undefined (zero variance)."""
 
 
 def format_p(p: float) -> str:
@@ -31,7 +35,9 @@ def format_p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3g}"
 
 
-def _format(column: str, value: object) -> str:
+def _format(column: str, value: object, undefined: str = "") -> str:
+    if undefined:
+        return f"n/a ({undefined})"
     if isinstance(value, str):
         return value
     if column in P_VALUE_COLUMNS:
@@ -45,7 +51,9 @@ def _view(table: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
     """Formatted strings under display headers; the CI is folded into one ``[low, high]`` cell."""
     table = table.assign(ci=[f"[{low:.4f}, {high:.4f}]"
                              for low, high in zip(table["ci_low"], table["ci_high"])])
-    view = pd.DataFrame({header: [_format(column, value) for value in table[column]]
+    no_reason = pd.Series("", index=table.index)
+    view = pd.DataFrame({header: [_format(column, value, why) for value, why in
+                                  zip(table[column], table.get(UNDEFINED_BY_TEST.get(column, ""), no_reason))]
                          for column, header in columns.items()}, index=table.index)
     view.index.name = "Metrics"
     return view
@@ -56,7 +64,8 @@ def paper_view(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def corrected_view(table: pd.DataFrame) -> pd.DataFrame:
-    return _view(table, CORRECTED_COLUMNS)
+    paired = str(table["pairing"].iloc[0]).startswith("paired")
+    return _view(table, (PAIRED_NORMALITY_COLUMNS if paired else GROUP_NORMALITY_COLUMNS) | TEST_COLUMNS)
 
 
 def markdown_table(view: pd.DataFrame) -> str:

@@ -14,6 +14,15 @@ T = TypeVar("T")
 FULL_ERROR_ENV = "HYDRA_FULL_ERROR"
 
 
+def user_error_in(error: BaseException) -> UserError | None:
+    """The UserError behind ``error``, also when a library re-raised it (Hydra's ``instantiate`` wraps errors)."""
+    while error is not None:
+        if isinstance(error, UserError):
+            return error
+        error = error.__cause__
+    return None
+
+
 def one_line_user_errors(task: Callable[..., T]) -> Callable[..., T]:
     """Print a ``UserError`` as the last line (``Error: ...``) and exit 1; ``HYDRA_FULL_ERROR=1`` keeps the traceback."""
 
@@ -21,10 +30,11 @@ def one_line_user_errors(task: Callable[..., T]) -> Callable[..., T]:
     def reporting(*args: object, **kwargs: object) -> T:
         try:
             return task(*args, **kwargs)
-        except UserError as error:
-            if os.environ.get(FULL_ERROR_ENV) == "1":
+        except Exception as error:
+            user_error = user_error_in(error)
+            if user_error is None or os.environ.get(FULL_ERROR_ENV) == "1":
                 raise
-            print(f"Error: {' '.join(str(error).split())}", file=sys.stderr, flush=True)
+            print(f"Error: {' '.join(str(user_error).split())}", file=sys.stderr, flush=True)
             raise SystemExit(1) from None
 
     return reporting

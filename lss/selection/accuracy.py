@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from lss.dicom.labels import BAND_SIZE, MID, SOURCE_LABELS, label_slices, read_labels_csv
+from lss.errors import UserError
 from lss.model.metrics import metrics_of_labels
 from lss.selection.select import SelectionResult
 
@@ -21,7 +22,7 @@ def selection_accuracy(result: SelectionResult, labels_csv: Path, band_size: int
     reference = label_slices(predictions[["series_uid", "slice_index", "sop_uid"]], read_labels_csv(Path(labels_csv)), band_size)
     covered = reference["label_source"] == SOURCE_LABELS
     if not covered.any():
-        raise ValueError(f"{labels_csv} labels none of the {len(predictions)} scored slices; is it the labels file of this input?")
+        raise UserError(f"{labels_csv} labels none of the {len(predictions)} scored slices; is it the labels file of this input?")
     chosen = torch.from_numpy((predictions.loc[covered, "label"] == MID).to_numpy().astype("int64"))
     truth = torch.from_numpy((reference.loc[covered, "label"] == MID).to_numpy().astype("int64"))
     metrics = metrics_of_labels(chosen, truth, prefix="")

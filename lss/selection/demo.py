@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from lss import tracking
+from lss.errors import UserError
 
 REPO = Path(__file__).resolve().parents[2]
 FRESH_PHANTOM_SEED = 1
@@ -27,7 +28,7 @@ def demo_selection(out: Path, patients: int = 4, tracking_uri: str | None = None
     for modality in ("T1", "T2"):
         run_id = tracking.best_train_run(uri, experiment_name, metric="test/f1", modality=modality)
         if run_id is None:
-            raise LookupError(f"no FINISHED {modality} training run in {uri} (experiment {experiment_name}); run the demo sweep first")
+            raise UserError(f"no FINISHED {modality} training run in {uri} (experiment {experiment_name}); run the demo sweep first")
         command = [sys.executable, "predict.py", f"run_id={run_id}", f"input={fresh}", f"output={out / 'selection' / modality}",
                    f"mlflow.tracking_uri={uri}", f"hydra.run.dir={out / 'selection' / modality / 'hydra'}", "progress=false"]
         print(f"\n{modality}: best run by test/f1 = {run_id}\n$ " + " ".join(command), flush=True)

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
+from lss.errors import ConfigError
+
 ExportMode = Literal["symlink", "copy", "none"]
 EXPORT_MODES: tuple[str, ...] = ("symlink", "copy", "none")
 
@@ -15,7 +17,7 @@ EXPORT_MODES: tuple[str, ...] = ("symlink", "copy", "none")
 def export_selected(relative_paths: Iterable[str], input_dir: Path, selected_dir: Path, mode: ExportMode) -> int:
     """Link or copy each file (once, however many of its frames were chosen); return how many."""
     if mode not in EXPORT_MODES:
-        raise ValueError(f"mode must be one of {'|'.join(EXPORT_MODES)}, got {mode!r}")
+        raise ConfigError(f"mode must be one of {'|'.join(EXPORT_MODES)}, got {mode!r}")
     if selected_dir.is_dir():
         shutil.rmtree(selected_dir)  # a rerun into the same output replaces its own earlier selection
     if mode == "none":

@@ -19,6 +19,7 @@ from omegaconf.base import ContainerMetadata, Metadata
 from omegaconf.nodes import AnyNode
 
 from lss import tracking
+from lss.errors import ConfigError
 from lss.model.module import MidSliceClassifier
 
 
@@ -36,11 +37,11 @@ HPARAM_CONTAINERS = [ListConfig, DictConfig, ContainerMetadata, Metadata, AnyNod
 
 def load_checkpoint(path: Path) -> MidSliceClassifier:
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint={path} does not exist; give a .ckpt written by train.py, or run_id=<MLflow run id> to use the checkpoint a training run logged")
+        raise ConfigError(f"checkpoint={path} does not exist; give a .ckpt written by train.py, or run_id=<MLflow run id> to use the checkpoint a training run logged")
     with torch.serialization.safe_globals(HPARAM_CONTAINERS):
         model = MidSliceClassifier.load_from_checkpoint(path, optimizer=None, pretrained=False, compile=False, map_location="cpu")
     if model.hparams.get("modality") is None:
-        raise ValueError(f"checkpoint={path} does not say which modality it was trained on; retrain it with the current train.py")
+        raise ConfigError(f"checkpoint={path} does not say which modality it was trained on; retrain it with the current train.py")
     return model.eval()
 
 
@@ -52,7 +53,7 @@ def load_classifier(
 ) -> MidSliceClassifier:
     """From exactly one of ``checkpoint`` or ``run_id``; the run's resolved config is copied to ``keep_run_config``."""
     if (checkpoint is None) == (run_id is None):
-        raise ValueError("give exactly one of checkpoint=PATH or run_id=MLFLOW_RUN_ID")
+        raise ConfigError("give exactly one of checkpoint=PATH or run_id=MLFLOW_RUN_ID")
     if checkpoint is not None:
         return load_checkpoint(Path(checkpoint).expanduser())
     with tempfile.TemporaryDirectory(prefix="lss-checkpoint-") as scratch:

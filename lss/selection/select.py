@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from lss.data.cache import manifest_images
+from lss.errors import ConfigError
 from lss.data.manifest import CLASS_NAMES
 from lss.data.preprocess import PreprocessParams
 from lss.dicom.index import index_repository
@@ -50,7 +51,7 @@ class SelectionResult:
 
 def refuse_output_inside_input(input_dir: Path, output_dir: Path) -> None:
     if output_dir == input_dir or output_dir.is_relative_to(input_dir):
-        raise ValueError(f"output={output_dir} is inside input={input_dir}; the input is never written to, choose an output outside it")
+        raise ConfigError(f"output={output_dir} is inside input={input_dir}; the input is never written to, choose an output outside it")
 
 
 def slices_to_score(manifest: pd.DataFrame, modality: str, allow_modality_mismatch: bool) -> tuple[pd.DataFrame, pd.DataFrame]:

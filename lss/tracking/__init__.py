@@ -1,34 +1,42 @@
-"""The only place that talks to MLflow. ``store``: URIs, runs, tags, the UI; ``logger``: Lightning's logger.
+"""The only place that talks to MLflow; every other room gets plain values and DataFrames.
 
-The logger lives apart so that code that only reads runs (analysis) does not import Lightning.
+``store``: where the store is, retries, the experiment. ``identity``: tags, config hash, resume,
+dead-run reaping. ``runs``: open / log / end runs and read them back. ``ui``: the MLflow UI.
+``logger``: Lightning's logger, kept apart so that code reading runs does not import Lightning.
 """
 
-from lss.tracking.store import (
+from lss.tracking.identity import (
+    ANALYSIS_KIND,
     COMMIT_TAG,
-    ERROR_TAG,
     CONFIG_HASH_TAG,
-    HOST_TAG,
+    DATA_SOURCE_TAG,
+    ERROR_TAG,
     JOB_TAG,
     KIND_TAG,
-    PID_TAG,
     SWEEP_TAG,
-    artifact_root_for,
-    best_train_run,
-    client_for,
+    TRAIN_KIND,
     close_dead_runs,
-    download_run_checkpoint,
-    ensure_experiment,
+    config_hash,
+    design_keys,
     find_finished_run,
+    flatten,
     git_commit,
-    log_params,
-    resolve_tracking_uri,
-    serve_ui,
-    tracked_run,
-    with_retries,
 )
+from lss.tracking.runs import (
+    best_train_run,
+    download_run_checkpoint,
+    log_artifacts,
+    log_metrics,
+    log_params,
+    metric_history,
+    runs_frame,
+    tracked_run,
+)
+from lss.tracking.store import ensure_experiment, resolve_tracking_uri
 
 __all__ = [
-    "COMMIT_TAG", "CONFIG_HASH_TAG", "ERROR_TAG", "HOST_TAG", "JOB_TAG", "KIND_TAG", "PID_TAG", "SWEEP_TAG",
-    "artifact_root_for", "best_train_run", "client_for", "close_dead_runs", "download_run_checkpoint", "ensure_experiment", "find_finished_run",
-    "git_commit", "log_params", "resolve_tracking_uri", "serve_ui", "tracked_run", "with_retries",
+    "ANALYSIS_KIND", "COMMIT_TAG", "CONFIG_HASH_TAG", "DATA_SOURCE_TAG", "ERROR_TAG", "JOB_TAG", "KIND_TAG", "SWEEP_TAG",
+    "TRAIN_KIND", "best_train_run", "close_dead_runs", "config_hash", "design_keys", "download_run_checkpoint",
+    "ensure_experiment", "find_finished_run", "flatten", "git_commit", "log_artifacts", "log_metrics", "log_params",
+    "metric_history", "resolve_tracking_uri", "runs_frame", "tracked_run",
 ]

@@ -1,5 +1,5 @@
 """A realistic DICOM phantom of the paper's sagittal lumbar-spine MRI repository (§3, Tables 1-2), with its Mid / Lateral truth."""
 
-from lss.dicom.phantom.writer import PhantomResult, write_phantom
+from lss.dicom.phantom.writer import PhantomResult, phantom_parameters, write_phantom
 
-__all__ = ["PhantomResult", "write_phantom"]
+__all__ = ["PhantomResult", "phantom_parameters", "write_phantom"]

@@ -32,6 +32,15 @@ TILTED_PROBABILITY = 0.3  # series planned a few degrees oblique
 FEET_FIRST_PROBABILITY = 0.15  # §3: "mostly" Head-First-Supine
 MAX_WORKERS, PATIENTS_PER_WORKER = 8, 8  # small phantoms (tests) stay in-process
 LABELS_FILE, SERIES_TRUTH_FILE = "labels.csv", "series_truth.csv"
+PHANTOM_STAMP = ".lss-phantom"
+"""Written last at the phantom's root: says the data are synthetic (results on it say nothing about the paper)
+and with which parameters, so a demo can tell its own phantom from one written with others."""
+
+
+def phantom_parameters(root: Path) -> str | None:
+    """The stamp's text when ``root`` is a phantom lss wrote, else None."""
+    stamp = Path(root) / PHANTOM_STAMP
+    return stamp.read_text() if stamp.is_file() else None
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,7 @@ def write_phantom(
     )
     labels_frame.to_csv(out_dir / LABELS_FILE, index=False)
     truth_frame.to_csv(out_dir / SERIES_TRUTH_FILE, index=False)
+    (out_dir / PHANTOM_STAMP).write_text(f"patients={n_patients} seed={seed} slices={n_slices}")
     return PhantomResult(out_dir, labels_frame, truth_frame, sum(n_files for _, _, n_files in patients))
 
 

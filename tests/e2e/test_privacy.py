@@ -1,4 +1,4 @@
-"""Issue 7 §4: no patient identifier reaches MLflow or any output; patient_key is a keyed one-way hash; the UI is local.
+"""No patient identifier reaches MLflow or any output; patient_key is a keyed one-way hash; the UI is local.
 
 The pipeline runs on a phantom whose PatientName, PatientID and PatientBirthDate are distinctive
 strings, then every byte lss wrote (MLflow's SQLite file, its artifacts, index, cache, job folders,
@@ -8,17 +8,15 @@ no lss figure draws patient attributes (montages show n·p, run figures show met
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import stat
-import subprocess
-import sys
+
 from pathlib import Path
 
 import pytest
 
-from conftest import PATIENT_MARKER, REPO
-from test_training import finished_runs
+from helpers.phantom import PATIENT_MARKER
+from helpers.training import finished_runs, run_script
 
 from lss.dicom.phantom.identity import MARKED_BIRTH_DATE
 from lss.dicom.privacy import PATIENT_KEY_ENV, PATIENT_KEY_HEX_DIGITS, load_patient_secret, patient_key
@@ -45,10 +43,6 @@ def identifier_hits(root: Path) -> dict[str, list[str]]:
     return hits
 
 
-def predict_is_available() -> bool:
-    return (REPO / "predict.py").exists() and importlib.util.find_spec("lss.selection") is not None and importlib.util.find_spec("lss.selection.run") is not None
-
-
 @pytest.fixture(scope="module")
 def marked_phantom(phantom_dir: Path) -> Path:
     """The session phantom: written with identity_marker=MARKER (tests/conftest.py)."""
@@ -65,15 +59,10 @@ def pipeline_outputs(marked_phantom: Path, tiny_sweep: dict, tmp_path_factory: p
     tracking_uri = tiny_sweep["tracking_uri"]
     index_repository(marked_phantom, outputs / "index", labels_csv=marked_phantom / "labels.csv", progress=False, montage=True)
     run_analysis(outputs / "analysis", tracking_uri, "lss")
-    if predict_is_available():
-        run_id = finished_runs(tracking_uri).query("`params.modality` == 'T1'")["run_id"].iloc[0]
-        prediction = subprocess.run(
-            [sys.executable, str(REPO / "predict.py"), f"run_id={run_id}", f"input={marked_phantom}", f"output={outputs / 'predict'}",
-             f"mlflow.tracking_uri={tracking_uri}", "mode=symlink", "progress=false", f"hydra.run.dir={outputs / 'predict_job'}"],
-            cwd=outputs.parent, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-        )
-        if prediction.returncode != 0:
-            pytest.fail(f"predict.py exited {prediction.returncode}\n{prediction.stdout[-3000:]}\n{prediction.stderr[-5000:]}")
+    run_id = finished_runs(tracking_uri).query("`params.modality` == 'T1'")["run_id"].iloc[0]
+    run_script("predict.py", [f"run_id={run_id}", f"input={marked_phantom}", f"output={outputs / 'predict'}",
+                              f"mlflow.tracking_uri={tracking_uri}", "mode=symlink", "progress=false",
+                              f"hydra.run.dir={outputs / 'predict_job'}"], cwd=outputs.parent)
     return [outputs, Path(tiny_sweep["workdir"])]
 
 
@@ -94,8 +83,6 @@ def test_index_sweep_and_analysis_write_no_patient_identifier(pipeline_outputs: 
 
 @pytest.mark.slow
 def test_prediction_writes_no_patient_identifier(pipeline_outputs: list[Path]) -> None:
-    if not predict_is_available():
-        pytest.skip("predict.py / lss.selection.run not importable yet: prediction is not covered")
     assert (pipeline_outputs[0] / "predict").is_dir()
     assert identifier_hits(pipeline_outputs[0] / "predict") == {}
 
@@ -130,11 +117,11 @@ def test_the_secret_is_created_once_private_and_reused(tmp_path: Path, monkeypat
 
 
 def test_the_mlflow_ui_listens_on_loopback_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lss.tracking import store
+    from lss.tracking import ui
 
     commands: list[list[str]] = []
-    monkeypatch.setattr(store.subprocess, "run", lambda command, **kwargs: commands.append(command))
-    store.main(["ui", "--tracking-uri", "sqlite:///outputs/mlflow.db"])
-    store.main(["ui", "--tracking-uri", "sqlite:///outputs/mlflow.db", "--host", "0.0.0.0"])
+    monkeypatch.setattr(ui.subprocess, "run", lambda command, **kwargs: commands.append(command))
+    ui.main(["ui", "--tracking-uri", "sqlite:///outputs/mlflow.db"])
+    ui.main(["ui", "--tracking-uri", "sqlite:///outputs/mlflow.db", "--host", "0.0.0.0"])
     hosts = [command[command.index("--host") + 1] for command in commands]
     assert hosts == ["127.0.0.1", "0.0.0.0"]

@@ -11,7 +11,7 @@ import pytest
 from pydicom.data import get_testdata_file
 from pydicom.uid import JPEG2000Lossless, RLELossless
 
-from dicom_factory import AXIAL, CORONAL, mr_dataset, ramp_pixels, write, write_enhanced_mr, write_jpeg_lossless, write_sagittal_series
+from helpers.dicom_factory import AXIAL, CORONAL, mr_dataset, ramp_pixels, write, write_enhanced_mr, write_jpeg_lossless, write_sagittal_series
 from lss.dicom.index import IndexResult, index_repository
 from lss.dicom.pixels import read_slice_pixels
 

@@ -7,7 +7,7 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 
-from dicom_factory import mr_dataset, ramp_pixels, write, write_enhanced_mr, write_jpeg_lossless
+from helpers.dicom_factory import mr_dataset, ramp_pixels, write, write_enhanced_mr, write_jpeg_lossless
 from lss.dicom.pixels import DicomPixelError, read_slice_pixels
 
 

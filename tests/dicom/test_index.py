@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dicom_factory import AXIAL, mr_dataset, write, write_sagittal_series
+from helpers.dicom_factory import AXIAL, mr_dataset, write, write_sagittal_series
 from lss.dicom.index import EXTRA_COLUMNS, MANIFEST_COLUMNS, index_repository
 from lss.dicom.index_cli import main
 from lss.dicom.privacy import load_patient_secret, patient_key

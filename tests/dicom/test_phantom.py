@@ -23,7 +23,7 @@ def phantom(tmp_path_factory: pytest.TempPathFactory) -> PhantomResult:
 @pytest.fixture(scope="module")
 def headers(phantom: PhantomResult) -> pd.DataFrame:
     rows = []
-    for path in sorted(p for p in phantom.out_dir.rglob("*") if p.is_file() and p.suffix != ".csv"):
+    for path in sorted(p for p in phantom.out_dir.rglob("*") if p.is_file() and p.suffix != ".csv" and p.name != writer.PHANTOM_STAMP):
         dataset = pydicom.dcmread(path)
         rows.append(dict(path=path, dataset=dataset, series=dataset.SeriesInstanceUID, sop=dataset.SOPInstanceUID,
                          description=str(dataset.SeriesDescription), instance=int(dataset.InstanceNumber)))

@@ -13,10 +13,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO, tiny_overrides
-from test_training import composed
+from helpers.training import REPO, tiny_overrides
+from helpers.training import composed
 
 from lss.dicom.phantom import write_phantom
+from lss.errors import ConfigError, UserError
 from lss.selection import load_classifier, select_mid_slices, selection_accuracy
 from lss.selection.select import MID
 
@@ -28,7 +29,7 @@ def trained_t1(phantom_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> d
 
     workdir = tmp_path_factory.mktemp("trained")
     train(composed([*tiny_overrides(phantom_dir, workdir), "modality=T1", "seed=0"], workdir / "job"))
-    from test_training import finished_runs
+    from helpers.training import finished_runs
 
     tracking_uri = f"sqlite:///{workdir / 'mlflow.db'}"
     return {
@@ -157,19 +158,19 @@ def test_a_missing_checkpoint_an_unknown_run_and_a_run_without_checkpoint_fail_c
 
     from lss import tracking
 
-    with pytest.raises(FileNotFoundError, match="checkpoint=.*does not exist"):
+    with pytest.raises(ConfigError, match="checkpoint=.*does not exist"):
         load_classifier(checkpoint=tmp_path / "absent.ckpt")
-    with pytest.raises(LookupError, match="run_id=0123456789abcdef is not a run"):
+    with pytest.raises(UserError, match="run_id=0123456789abcdef is not a run"):
         load_classifier(run_id="0123456789abcdef", tracking_uri=trained_t1["tracking_uri"])
     experiment_id = tracking.ensure_experiment(trained_t1["tracking_uri"], "lss")
     bare_run = MlflowClient(trained_t1["tracking_uri"]).create_run(experiment_id).info.run_id
-    with pytest.raises(FileNotFoundError, match="logged no checkpoint.*log_checkpoint=true"):
+    with pytest.raises(UserError, match="logged no checkpoint.*log_checkpoint=true"):
         load_classifier(run_id=bare_run, tracking_uri=trained_t1["tracking_uri"])
-    with pytest.raises(ValueError, match="exactly one of checkpoint=PATH or run_id"):
+    with pytest.raises(ConfigError, match="exactly one of checkpoint=PATH or run_id"):
         load_classifier(checkpoint=trained_t1["checkpoint"], run_id=bare_run)
 
 
 def test_an_output_inside_the_input_is_refused(model, new_studies: Path) -> None:
-    with pytest.raises(ValueError, match="inside input"):
+    with pytest.raises(ConfigError, match="inside input"):
         select_mid_slices(model, new_studies, new_studies / "selection", progress=False)
     assert not (new_studies / "selection").exists()

@@ -98,11 +98,55 @@ def test_holm_by_hand():
                                atol=1e-15)
 
 
-def test_the_papers_ks_check_estimates_parameters_from_the_sample():
+def _normal_cdf(x: float, mean: float, sd: float) -> float:
+    return 0.5 * (1 + math.erf((x - mean) / (sd * math.sqrt(2))))
+
+
+def _ks_distance(sample: np.ndarray, cdf) -> float:
+    """D = max_i max(i/n - F(x_(i)), F(x_(i)) - (i-1)/n), from the definition."""
+    ordered, n = np.sort(sample), len(sample)
+    return max(max((i + 1) / n - cdf(x), cdf(x) - i / n) for i, x in enumerate(ordered))
+
+
+def test_the_papers_ks_check_against_a_value_worked_out_independently():
+    """KS against N(sample mean, sample sd) taken as fully specified (the paper's use): the p-value is
+    P(D_n >= d) for n uniforms, estimated here by simulation with a fixed seed, not by scipy."""
     sample = np.array([0.88, 0.90, 0.91, 0.89, 0.93, 0.90, 0.92])
-    expected = scipy_stats.kstest(sample, "norm", args=(sample.mean(), sample.std(ddof=1))).pvalue
-    assert stats.ks_normality_p(sample) == pytest.approx(expected, abs=1e-15)
-    assert 0 < stats.lilliefors_p(sample) <= 1 and 0 < stats.shapiro_p(sample) <= 1
+    mean, sd = sample.mean(), sample.std(ddof=1)
+    d = _ks_distance(sample, lambda x: _normal_cdf(x, mean, sd))
+    uniforms = np.sort(np.random.default_rng(0).random((200_000, len(sample))), axis=1)
+    steps = np.arange(1, len(sample) + 1) / len(sample)
+    simulated = np.maximum((steps - uniforms).max(axis=1), (uniforms - (steps - 1 / len(sample))).max(axis=1))
+    assert stats.ks_normality_p(sample) == pytest.approx(float((simulated >= d - 1e-12).mean()), abs=0.005)
+
+
+def test_shapiro_wilk_matches_the_published_example_of_shapiro_and_wilk_1965():
+    """Biometrika 52:591-611, weights (lb) of 11 men: W = 0.79, significant at the 1% level."""
+    weights = [148, 154, 158, 160, 161, 162, 166, 170, 182, 195, 236]
+    assert scipy_stats.shapiro(weights).statistic == pytest.approx(0.79, abs=0.005)
+    assert stats.shapiro_p(weights) < 0.01
+
+
+def test_bartlett_matches_its_formula():
+    """T = ((N-k) ln s_p^2 - sum (n_i-1) ln s_i^2) / (1 + (sum 1/(n_i-1) - 1/(N-k)) / (3(k-1))); k = 2 so
+    p = P(chi2_1 >= T) = erfc(sqrt(T/2))."""
+    a, b = np.array(SLEEP_DRUG_1), np.array(SLEEP_DRUG_2) * 1.7
+    n_a, n_b = len(a), len(b)
+    pooled = ((n_a - 1) * a.var(ddof=1) + (n_b - 1) * b.var(ddof=1)) / (n_a + n_b - 2)
+    numerator = (n_a + n_b - 2) * math.log(pooled) - (n_a - 1) * math.log(a.var(ddof=1)) - (n_b - 1) * math.log(b.var(ddof=1))
+    t = numerator / (1 + (1 / (n_a - 1) + 1 / (n_b - 1) - 1 / (n_a + n_b - 2)) / 3)
+    assert stats.bartlett_p(a, b) == pytest.approx(math.erfc(math.sqrt(t / 2)), abs=1e-12)
+
+
+def test_lilliefors_matches_dallal_and_wilkinsons_approximation_below_p_0_1():
+    """D from the definition with estimated mean and sd; p = exp(-7.01256 D^2 (n + 2.78019) + 2.99587 D
+    sqrt(n + 2.78019) - 0.122119 + 0.974598 / sqrt(n) + 1.67997 / n) (Dallal & Wilkinson 1986), not floored at 0.001."""
+    sample = np.array([0.90, 0.91, 0.90, 0.92, 0.90, 0.91, 0.90, 0.99, 0.90, 0.90, 0.90, 0.92, 0.90, 0.90, 0.91])
+    n, d = len(sample), _ks_distance(sample, lambda x: _normal_cdf(x, sample.mean(), sample.std(ddof=1)))
+    expected = math.exp(-7.01256 * d**2 * (n + 2.78019) + 2.99587 * d * math.sqrt(n + 2.78019) - 0.122119
+                        + 0.974598 / math.sqrt(n) + 1.67997 / n)
+    assert expected < 0.001
+    assert stats.lilliefors_p(sample) == pytest.approx(expected, rel=1e-6)
 
 
 def test_fewer_than_three_runs_is_a_clear_error():
@@ -112,17 +156,18 @@ def test_fewer_than_three_runs_is_a_clear_error():
         stats.shapiro_p([0.9, 0.91])
 
 
-def test_zero_variance_gives_defined_numbers_not_nan():
+def test_a_t_test_with_zero_variance_is_undefined_not_certain():
     perfect, also_perfect, worse = [1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [0.9, 0.9, 0.9]
     for result in (stats.welch_t(perfect, also_perfect), stats.paired_t(perfect, also_perfect),
+                   stats.student_t(worse, perfect), stats.paired_t([0.8, 0.85, 0.9], [0.9, 0.95, 1.0]),
                    stats.corrected_resampled_t(perfect, also_perfect, (0.25, 0.25), paired=False)):
-        assert (result.t, result.p, result.ci_low, result.ci_high) == (0.0, 1.0, 0.0, 0.0)
-    different = stats.student_t(worse, perfect)
-    assert different.t == math.inf and different.p == 0.0 and math.isfinite(different.df)
-    assert stats.hedges_g(worse, perfect) == math.inf
+        assert result.undefined == "zero variance"
+        assert all(math.isnan(value) for value in (result.t, result.p, result.ci_low, result.ci_high))
+    assert math.isnan(stats.hedges_g(worse, perfect))
     assert stats.ks_normality_p(perfect) == 0.0 and stats.shapiro_p(perfect) == 0.0
     assert stats.bartlett_p(perfect, also_perfect) == 1.0
     assert stats.bartlett_p(perfect, [0.9, 0.95, 1.0]) == 0.0
+    np.testing.assert_allclose(stats.holm([0.01, float("nan"), 0.04]), [0.02, float("nan"), 0.04])
 
 
 def test_lilliefors_is_undefined_below_four_runs_and_shown_as_na() -> None:

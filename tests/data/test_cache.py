@@ -17,7 +17,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from conftest import REPO
+from helpers.training import REPO
 from lss.data import cache
 from lss.data.cache import cached_images
 from lss.data.manifest import labelled_slices
