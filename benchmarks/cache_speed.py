@@ -26,7 +26,8 @@ from torch.utils.data import DataLoader
 from lss.data.cache import cache_key, cached_images
 from lss.data.dataset import SliceDataset
 from lss.data.indexing import manifest_for_root
-from lss.data.manifest import labelled_slices, read_manifest
+from lss.data.slices import labelled_slices
+from lss.manifest import read_manifest
 from lss.data.preprocess import PreprocessParams, preprocess_slice
 from lss.dicom.pixels import read_slice_pixels
 from markdown_table import print_table

@@ -57,7 +57,8 @@ def prepare_data(root: Path, cache_dir: Path, modality: str, smoke: bool) -> tup
     """Index the phantom and decode it into the image cache once, as the sweep's first job would."""
     from lss.data.cache import cached_images
     from lss.data.indexing import manifest_for_root
-    from lss.data.manifest import labelled_slices, read_manifest
+    from lss.data.slices import labelled_slices
+    from lss.manifest import read_manifest
     from lss.data.preprocess import PreprocessParams
     from lss.model.backbone import input_config
 

@@ -163,7 +163,7 @@ def test_the_optimizer_a_paper_run_builds_has_lr_1e_4_for_transferred_layers_and
 def test_the_tested_weights_are_the_final_ones_and_are_the_logged_checkpoint(phantom_dir: Path, tmp_path: Path) -> None:
     """Scoring the test slices again with the logged checkpoint gives the logged test predictions."""
     from lss.data.cache import manifest_images
-    from lss.data.manifest import read_manifest
+    from lss.manifest import read_manifest
     from lss.data.preprocess import PreprocessParams
     from lss.selection import load_classifier
     from lss.selection.scoring import score_slices

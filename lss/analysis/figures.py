@@ -16,9 +16,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from lss.analysis.schema import METRICS, MODALITIES  # noqa: E402
+from lss.analysis.schema import METRICS  # noqa: E402
+from lss.manifest import MODALITIES, T1, T2  # noqa: E402
 
-COLOURS = {"T1": "tab:blue", "T2": "tab:orange"}
+COLOURS = {T1: "tab:blue", T2: "tab:orange"}
 
 
 def _save(figure: plt.Figure, path: Path) -> Path:

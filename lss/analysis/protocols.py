@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from lss.analysis import stats
-from lss.analysis.schema import METRICS, MODALITIES
+from lss.analysis.schema import METRICS
+from lss.manifest import MODALITIES, T1, T2
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,8 @@ def pairing_by_seed(runs: pd.DataFrame) -> Pairing:
                                   "sets are unrelated")
     by_modality = {m: runs[runs["modality"] == m].set_index("seed")["partition_id"]
                    for m in MODALITIES}
-    common = sorted(set(by_modality["T1"].index) & set(by_modality["T2"].index))
-    mismatched = [s for s in common if by_modality["T1"][s] != by_modality["T2"][s]]
+    common = sorted(set(by_modality[T1].index) & set(by_modality[T2].index))
+    mismatched = [s for s in common if by_modality[T1][s] != by_modality[T2][s]]
     if mismatched:
         return Pairing(False, (), f"unpaired analogue: seeds {mismatched} have different patient "
                                   "partitions for T1 and T2")

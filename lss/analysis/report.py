@@ -14,7 +14,7 @@ import pandas as pd
 
 from lss import tracking
 from lss.analysis import figures, protocols, runs, tables
-from lss.analysis.schema import MODALITIES
+from lss.manifest import MODALITIES, T1, T2
 from lss.errors import UserError
 
 VAL_ACCURACY = "val/accuracy"
@@ -56,8 +56,8 @@ def write_outputs(selection: runs.SweepSelection, history: pd.DataFrame, table: 
     history.to_csv(output_dir / "val_accuracy_history.csv", index=False)
     return [runs_csv, output_dir / "val_accuracy_history.csv",
             *tables.write_tables(table, conclusions, output_dir),
-            figures.metric_boxplot(selection.runs, "T1", output_dir / "fig6_t1_boxplot.png"),
-            figures.metric_boxplot(selection.runs, "T2", output_dir / "fig7_t2_boxplot.png"),
+            figures.metric_boxplot(selection.runs, T1, output_dir / "fig6_t1_boxplot.png"),
+            figures.metric_boxplot(selection.runs, T2, output_dir / "fig7_t2_boxplot.png"),
             figures.modality_comparison(selection.runs, output_dir / "t1_vs_t2_runs.png"),
             figures.validation_accuracy(history, output_dir / "fig5_val_accuracy.png")]
 

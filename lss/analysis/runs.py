@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from lss.analysis import stats
-from lss.analysis.schema import METRICS, MODALITIES
+from lss.analysis.schema import METRICS
+from lss.manifest import MODALITIES
 from lss.errors import UserError
 from lss.tracking import DATA_SOURCE_TAG, JOB_TAG, SWEEP_TAG, design_keys
 

@@ -20,7 +20,8 @@ from torch.utils.data import DataLoader, Sampler
 from lss.data.batches import GlobalBatchSampler
 from lss.data.cache import manifest_images
 from lss.data.dataset import SliceDataset, augmentation
-from lss.data.manifest import CLASS_NAMES, TrainingDataError, labelled_slices, read_manifest
+from lss.data.slices import TrainingDataError, labelled_slices
+from lss.manifest import CLASS_NAMES, read_manifest
 from lss.data.preprocess import PreprocessParams
 from lss.data.splits import Split, split_slices
 

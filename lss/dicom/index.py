@@ -12,26 +12,15 @@ import pandas as pd
 from tqdm import tqdm
 
 from lss.dicom.headers import SliceHeader, read_slice_headers
-from lss.dicom.labels import BAND_SIZE, FINDING_COLUMNS, NORMAL_LUMBAR_IVD_WIDTH_MM, label_slices, read_labels_csv, validate_labels
+from lss.dicom.labels import FINDING_COLUMNS, NORMAL_LUMBAR_IVD_WIDTH_MM, label_slices, read_labels_csv, validate_labels
 from lss.dicom.montage import write_series_montage
 from lss.dicom.privacy import load_patient_secret
 from lss.dicom.series import assemble_series, drop_duplicate_instances
 from lss.dicom.skips import Skip
 from lss.dicom.summary import summarize
 from lss.dicom.walk import walk_repository
+from lss.manifest import BAND_SIZE, COLUMNS, SERIES_COLUMNS, SKIPPED_COLUMNS, write_manifest
 
-MANIFEST_COLUMNS: list[str] = [
-    "path", "patient_key", "study_uid", "series_uid", "sop_uid", "frame", "modality", "plane",
-    "slice_location_mm", "stored_slice_location_mm", "slice_index", "n_slices", "tr_ms", "te_ms",
-    "label", "label_source",
-]  # fmt: skip
-"""The contract with lss/data: these columns first, in this order."""
-EXTRA_COLUMNS: list[str] = ["is_mid_sagittal", "source_series_uid", "series_split"]
-"""is_mid_sagittal: the slice the Mid group centres on; source_series_uid / series_split: set when a
-series was split (multi-echo, magnitude + phase) into parts with series_uid `<uid>.echo<N>` etc."""
-SKIPPED_COLUMNS: list[str] = ["path", "reason", "detail"]
-_SERIES_ROW_COLUMNS = [c for c in MANIFEST_COLUMNS if c not in ("label", "label_source")] + ["source_series_uid", "series_split"]
-"""What series.assemble_series gives per slice, before labels.py adds label, label_source, is_mid_sagittal."""
 
 INDEX_VERSION = 2
 """Bump whenever labelling, weighting or series assembly changes: cached manifests then re-index."""
@@ -84,9 +73,9 @@ def index_repository(
     headers, read_skips = read_all_headers(files, root, workers=workers, progress=progress)
     headers, duplicate_skips = drop_duplicate_instances(headers)
     rows, series_skips = assemble_series(headers)
-    manifest = pd.DataFrame(rows, columns=_SERIES_ROW_COLUMNS)
+    manifest = pd.DataFrame(rows, columns=list(SERIES_COLUMNS))
     manifest = label_slices(manifest, labels, params.band_size)
-    manifest = manifest[MANIFEST_COLUMNS + EXTRA_COLUMNS].sort_values(["series_uid", "slice_index"], ignore_index=True)
+    manifest = manifest[list(COLUMNS)].sort_values(["series_uid", "slice_index"], ignore_index=True)
     findings = validate_labels(manifest, labels, params.ivd_width_mm)
     skipped = pd.DataFrame([vars(skip) for skip in skips + read_skips + duplicate_skips + series_skips], columns=SKIPPED_COLUMNS)
     skipped = skipped.sort_values("path", ignore_index=True)
@@ -115,7 +104,7 @@ def read_all_headers(
 def write_index(result: IndexResult, out_dir: Path, montage_root: Path | None = None) -> None:
     """manifest.csv, skipped.csv, label_findings.csv, summary.md, and montages/<series_uid>.png when asked."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    result.manifest.to_csv(out_dir / "manifest.csv", index=False)
+    write_manifest(result.manifest, out_dir / "manifest.csv")
     result.skipped.to_csv(out_dir / "skipped.csv", index=False)
     result.label_findings.to_csv(out_dir / "label_findings.csv", index=False, columns=FINDING_COLUMNS)
     (out_dir / "summary.md").write_text(result.summary_markdown)

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-MID, LATERAL = "Mid", "Lateral"
-BAND_SIZE = 5
-"""Slices in the Mid band: the mid-sagittal slice and its four nearest neighbours (paper §3, Figs 1-2)."""
+from lss.manifest import BAND_SIZE, LATERAL, MID
+
 SOURCE_LABELS, SOURCE_RULE = "labels", "rule"
 
 NORMAL_LUMBAR_IVD_WIDTH_MM = 40.0

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lss.dicom.labels import LATERAL, MID
 from lss.dicom.skips import SKIP_REASONS
-from lss.dicom.weighting import T1, T2, UNKNOWN
+from lss.manifest import LATERAL, MID, T1, T2, UNKNOWN
 
 _COLUMN_TITLES = {T1: "T1-weighted", T2: "T2-weighted", UNKNOWN: "unknown weighting"}
 _MAX_LISTED_FINDINGS = 20

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import re
 
-T1, T2, UNKNOWN = "T1", "T2", "unknown"
-MODALITIES: tuple[str, str, str] = (T1, T2, UNKNOWN)
+from lss.manifest import T1, T2, UNKNOWN
+
 
 SHORT_TE_MAX_MS = 30.0
 """Table 1 T1 TE is 9.2-12 ms; spin-echo T1 stays below ~30 ms, gradient-echo T1 at 2-5 ms."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lss.data.manifest import CLASS_NAMES
+from lss.manifest import CLASS_NAMES
 
 
 def confusion_table(targets: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:

@@ -7,7 +7,6 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score, MulticlassPrecision, MulticlassRecall
 
 NUM_CLASSES = 2
-METRIC_NAMES = ("accuracy", "precision", "recall", "f1")
 
 
 def paper_metrics(prefix: str) -> MetricCollection:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import torch
 
-from lss.dicom.labels import BAND_SIZE, MID, SOURCE_LABELS, label_slices, read_labels_csv
+from lss.dicom.labels import SOURCE_LABELS, label_slices, read_labels_csv
 from lss.errors import UserError
+from lss.manifest import BAND_SIZE, MID
 from lss.model.metrics import metrics_of_labels
 from lss.selection.select import SelectionResult
 

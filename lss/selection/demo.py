@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lss import tracking
 from lss.errors import UserError
+from lss.manifest import MODALITIES
 
 REPO = Path(__file__).resolve().parents[2]
 FRESH_PHANTOM_SEED = 1
@@ -25,7 +26,7 @@ def demo_selection(out: Path, patients: int = 4, tracking_uri: str | None = None
     if not (fresh / "labels.csv").exists():
         write_phantom(fresh, n_patients=patients, seed=FRESH_PHANTOM_SEED)
     uri = tracking.resolve_tracking_uri(tracking_uri)
-    for modality in ("T1", "T2"):
+    for modality in MODALITIES:
         run_id = tracking.best_train_run(uri, experiment_name, metric="test/f1", modality=modality)
         if run_id is None:
             raise UserError(f"no FINISHED {modality} training run in {uri} (experiment {experiment_name}); run the demo sweep first")

@@ -8,7 +8,8 @@ from omegaconf import DictConfig
 
 from lss.selection.accuracy import selection_accuracy
 from lss.selection.model_source import load_classifier
-from lss.selection.select import MID, SelectionResult, select_mid_slices
+from lss.manifest import MID
+from lss.selection.select import SelectionResult, select_mid_slices
 
 LABELS_BESIDE_INPUT = "labels.csv"
 """The phantom writes its reference labels here; any input with such a file gets an accuracy line."""

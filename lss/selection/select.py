@@ -19,10 +19,9 @@ import pandas as pd
 
 from lss.data.cache import manifest_images
 from lss.errors import ConfigError
-from lss.data.manifest import CLASS_NAMES
+from lss.manifest import BAND_SIZE, LATERAL, MID, PREDICTION_COLUMNS
 from lss.data.preprocess import PreprocessParams
 from lss.dicom.index import index_repository
-from lss.dicom.labels import BAND_SIZE
 from lss.model.decoding import Decode, decode_mid
 from lss.model.module import MidSliceClassifier
 from lss.selection.export import ExportMode, export_selected
@@ -31,8 +30,6 @@ from lss.selection.scoring import score_slices
 
 log = logging.getLogger(__name__)
 
-LATERAL, MID = CLASS_NAMES
-PREDICTION_COLUMNS = ["path", "series_uid", "sop_uid", "frame", "slice_index", "slice_location_mm", "modality", "p_mid", "label"]
 SERIES_COLUMNS = ["series_uid", "modality", "n_slices", "status", "n_mid", "mid_slice_indices", "mid_sop_uids", "confidence"]
 
 
@@ -79,7 +76,7 @@ def image_cache(cache_dir: Path | None, output_dir: Path) -> Iterator[Path]:
 
 
 def prediction_table(slices: pd.DataFrame, p_mid: np.ndarray, decode: Decode, band_size: int) -> pd.DataFrame:
-    predictions = slices.assign(p_mid=p_mid)[PREDICTION_COLUMNS[:-1]].reset_index(drop=True)
+    predictions = slices.assign(p_mid=p_mid)[list(PREDICTION_COLUMNS)[:-1]].reset_index(drop=True)
     is_mid = decode_mid(predictions, decode, band_size)
     return predictions.assign(label=np.where(is_mid, MID, LATERAL))
 

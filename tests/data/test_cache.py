@@ -20,7 +20,7 @@ import pytest
 from helpers.training import REPO
 from lss.data import cache
 from lss.data.cache import cached_images
-from lss.data.manifest import labelled_slices
+from lss.data.slices import labelled_slices
 from lss.data.preprocess import PreprocessParams, preprocess_slice
 from lss.dicom.pixels import read_slice_pixels
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lss.data.manifest import labelled_slices, read_manifest
+from lss.data.slices import labelled_slices
+from lss.manifest import read_manifest
 from lss.data.splits import split_slices
 
 

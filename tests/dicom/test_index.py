@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from helpers.dicom_factory import AXIAL, mr_dataset, write, write_sagittal_series
-from lss.dicom.index import EXTRA_COLUMNS, MANIFEST_COLUMNS, index_repository
+from lss.dicom.index import index_repository
+from lss.manifest import COLUMNS
 from lss.dicom.index_cli import main
 from lss.dicom.privacy import load_patient_secret, patient_key
 
@@ -34,7 +35,7 @@ def two_series_repository(tmp_path: Path) -> Path:
 def test_indexing_keeps_sagittal_slices_ordered_by_n_dot_p(two_series_repository: Path, tmp_path: Path) -> None:
     result = index_repository(two_series_repository, tmp_path / "out", progress=False)
     manifest = result.manifest
-    assert list(manifest.columns) == MANIFEST_COLUMNS + EXTRA_COLUMNS
+    assert list(manifest.columns) == list(COLUMNS)
     assert len(manifest) == 30 and set(manifest["plane"]) == {"sagittal"}
     t1 = manifest[manifest["series_uid"] == "1.2.1"]
     assert set(t1["modality"]) == {"T1"}  # ETL 200 does not make it T2

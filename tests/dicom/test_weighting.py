@@ -2,7 +2,8 @@
 
 import pytest
 
-from lss.dicom.weighting import T1, T2, UNKNOWN, description_vote, weighting
+from lss.dicom.weighting import description_vote, weighting
+from lss.manifest import T1, T2, UNKNOWN
 
 
 @pytest.mark.parametrize("te_ms", [9.2, 12.0])

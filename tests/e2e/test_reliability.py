@@ -21,7 +21,8 @@ from mlflow.tracking import MlflowClient
 from helpers.training import REPO, run_train, tiny_overrides
 from helpers.training import composed, finished_runs
 
-from lss.data.manifest import TrainingDataError, read_manifest
+from lss.data.slices import TrainingDataError
+from lss.manifest import read_manifest
 
 SWEEP_4_JOBS = ["-m", "seed=0,1", "modality=T1,T2"]
 SECRET_ENV = {"LSS_PATIENT_KEY": "reliability-test-secret"}

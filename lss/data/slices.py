@@ -1,14 +1,12 @@
-"""Read the indexer's manifest and pick the labelled slices of one modality."""
+"""The labelled slices of one modality: what a training run learns from, or a clear refusal."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pandas as pd
 
 from lss.errors import UserError
+from lss.manifest import CLASS_NAMES
 
-CLASS_NAMES = ("Lateral", "Mid")  # class index 1 = Mid, the positive class of p_mid
 LABEL_TO_INDEX = {name: index for index, name in enumerate(CLASS_NAMES)}
 
 
@@ -16,12 +14,8 @@ class TrainingDataError(UserError, ValueError):
     """The data cannot support the requested training run; raised before any training starts."""
 
 
-def read_manifest(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype={"label": "string", "modality": "string", "patient_key": "string"}, keep_default_na=False)
-
-
 def labelled_slices(manifest: pd.DataFrame, modality: str) -> pd.DataFrame:
-    """Slices of ``modality`` with a Mid/Lateral label, in a stable order (series, slice index)."""
+    """Slices of ``modality`` with a Mid/Lateral label, in a stable order (series, slice index), with ``target``."""
     rows = manifest[(manifest["modality"] == modality) & manifest["label"].isin(CLASS_NAMES)]
     if rows.empty:
         found = manifest.groupby(["modality", "label"]).size().to_dict() if not manifest.empty else {}
