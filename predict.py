@@ -9,7 +9,7 @@ from lss.launch.entry import one_line_user_errors
 @hydra.main(version_base="1.3", config_path="conf", config_name="predict")
 @one_line_user_errors
 def main(cfg: DictConfig) -> None:
-    from lss.selection.run import predict  # imported here so `--help` and config errors answer fast
+    from lss.selection.predict import predict  # imported here so `--help` and config errors answer fast
 
     predict(cfg)
 

@@ -57,7 +57,7 @@ def job_manifest(cfg: DictConfig) -> Path:
 
 def build(cfg: DictConfig) -> tuple[MidSliceDataModule, MidSliceClassifier]:
     """Data module and model from the composed config; input size/mean/std from timm unless overridden."""
-    model_input = input_config(cfg.model.name)
+    model_input = input_config(cfg.model.backbone)
     image = {
         "input_size": list(cfg.data.input_size or model_input["input_size"]),
         "mean": list(cfg.data.mean or model_input["mean"]),
@@ -69,9 +69,7 @@ def build(cfg: DictConfig) -> tuple[MidSliceDataModule, MidSliceClassifier]:
     datamodule = instantiate(data, modality=cfg.modality, seed=int(cfg.seed), **image, _convert_="all")
     model = instantiate(
         cfg.model,
-        optimizer=instantiate(cfg.optimizer.factory),
-        lr=cfg.optimizer.lr,
-        head_lr_multiplier=cfg.optimizer.head_lr_multiplier,
+        optimizer=instantiate(cfg.optimizer),
         modality=cfg.modality,
         **image,
         _convert_="all",
@@ -113,7 +111,7 @@ def record(cfg: DictConfig, tracking_uri: str, run_id: str, datamodule: MidSlice
     rows, p_mid = model.test_predictions
     predictions = tested_slices(datamodule.slices, rows, p_mid)
     metrics: dict[str, float] = {}
-    if cfg.data.split_by == "patient":  # band decoding needs whole series in the test set
+    if cfg.data.split_by == "patient":  # the band rule needs whole series in the test set
         metrics = band_metrics(predictions, int(cfg.index.band_size))
         tracking.log_metrics(tracking_uri, run_id, metrics)
     with tempfile.TemporaryDirectory() as scratch:

@@ -35,10 +35,10 @@ def test_every_group_and_experiment_composes(overrides: list[str], tmp_path: Pat
 
 def test_paper_experiment_is_the_paper_protocol(tmp_path: Path) -> None:
     cfg = composed(["experiment=paper"], tmp_path)
-    assert cfg.model.name == "inception_resnet_v2" and cfg.model.pretrained
-    assert cfg.optimizer.factory._target_ == "torch.optim.SGD"
-    assert cfg.optimizer.factory.momentum == 0.9 and cfg.optimizer.factory.weight_decay == 1e-4
-    assert cfg.optimizer.lr == 1e-4 and cfg.optimizer.head_lr_multiplier == 20
+    assert cfg.model.backbone == "inception_resnet_v2" and cfg.model.pretrained
+    assert cfg.optimizer._target_ == "torch.optim.SGD" and cfg.optimizer._partial_
+    assert cfg.optimizer.momentum == 0.9 and cfg.optimizer.weight_decay == 1e-4
+    assert cfg.optimizer.lr == 1e-4 and cfg.model.head_lr_multiplier == 20
     assert cfg.data.batch_size == 10 and cfg.trainer.max_epochs == 4
     assert cfg.data.test_fraction == 0.2 and cfg.data.split_by == "image" and not cfg.data.augment
     assert cfg.test_weights == "last"

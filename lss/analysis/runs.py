@@ -23,7 +23,7 @@ from lss.tracking import DATA_SOURCE_TAG, JOB_TAG, SWEEP_TAG, design_keys
 ALL_SWEEPS = "all"
 RUN_COLUMNS = ["run_id", "status", "start_time", "sweep_id", "job_num", "modality", "seed", "model", "pretrained",
                "data_source", "split_by", "partition_id", "n_train", "n_val", "n_test", *METRICS]
-MLFLOW_COLUMNS = {"params.modality": "modality", "params.seed": "seed", "params.model.name": "model",
+MLFLOW_COLUMNS = {"params.modality": "modality", "params.seed": "seed", "params.model.backbone": "model",
                   "params.model.pretrained": "pretrained", f"tags.{DATA_SOURCE_TAG}": "data_source",
                   "params.data.split_by": "split_by", "params.split.partition_id": "partition_id",
                   "params.split.n_train": "n_train", "params.split.n_val": "n_val", "params.split.n_test": "n_test",

@@ -1,1 +1,1 @@
-"""Backbone (timm), parameter groups, metrics, decoding and the LightningModule."""
+"""Backbone (timm), parameter groups, metrics, the Mid rule and the LightningModule."""

@@ -68,5 +68,5 @@ def input_config(name: str) -> dict[str, Any]:
     """Input size, mean and std the backbone was trained with (timm's pretrained_cfg), not hard-coded."""
     cfg = timm.models.get_pretrained_cfg(name)
     if cfg is None:
-        raise ValueError(f"timm has no pretrained_cfg for model {name!r}; check model.name")
+        raise ValueError(f"timm has no pretrained_cfg for model {name!r}; check model.backbone")
     return {"input_size": list(cfg.input_size[-2:]), "mean": list(cfg.mean), "std": list(cfg.std)}

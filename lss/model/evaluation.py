@@ -1,4 +1,4 @@
-"""What a run reports about its test slices beyond the paper's four metrics: band decoding, the confusion matrix."""
+"""What a run reports about its test slices beyond the paper's four metrics: the band rule, the confusion matrix."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 
 from lss.manifest import MID
 from lss.model.confusion import confusion_table, plot_confusion
-from lss.model.decoding import decode_mid, is_mid
+from lss.model.mid_rule import choose_mid, is_mid
 from lss.model.metrics import metrics_of_labels
 
 TESTED_COLUMNS = ["sop_uid", "series_uid", "slice_index", "label"]
@@ -23,8 +23,8 @@ def tested_slices(slices: pd.DataFrame, rows: np.ndarray, p_mid: np.ndarray) -> 
 
 
 def band_metrics(predictions: pd.DataFrame, band_size: int) -> dict[str, float]:
-    """Series-aware (band) decoding of the same test predictions: ``test/<metric>_band``."""
-    decided = decode_mid(predictions, "band", band_size).to_numpy().astype(np.int64)
+    """The paper's metrics of the same test predictions under the band rule: ``test/<metric>_band``."""
+    decided = choose_mid(predictions, "band", band_size).to_numpy().astype(np.int64)
     target = (predictions["label"] == MID).to_numpy().astype(np.int64)
     return metrics_of_labels(torch.from_numpy(decided), torch.from_numpy(target), prefix="test/", suffix="_band")
 

@@ -23,7 +23,7 @@ def paper_metrics(prefix: str) -> MetricCollection:
 
 
 def metrics_of_labels(predicted: torch.Tensor, target: torch.Tensor, prefix: str, suffix: str = "") -> dict[str, float]:
-    """The same four metrics for already-decided labels (e.g. band decoding), as plain floats."""
+    """The same four metrics for already-decided labels (e.g. by the band rule), as plain floats."""
     collection = paper_metrics(prefix)
     collection.update(predicted, target)
     return {f"{key}{suffix}": float(value) for key, value in collection.compute().items()}

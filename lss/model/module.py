@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Sequence
 from typing import Any
 
 import lightning as L
@@ -12,8 +13,9 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torchmetrics import MeanMetric
 
+from lss.errors import ConfigError
 from lss.model.backbone import create_backbone
-from lss.model.decoding import MID_THRESHOLD
+from lss.model.mid_rule import MID_THRESHOLD
 from lss.model.metrics import paper_metrics
 from lss.model.param_groups import transfer_learning_param_groups
 
@@ -24,7 +26,7 @@ def p_mid_of(logits: torch.Tensor) -> torch.Tensor:
 
 
 def predicted_class(logits: torch.Tensor) -> torch.Tensor:
-    """Class index by the one rule for Mid (``decoding.is_mid``: p_mid > 0.5, ties Lateral)."""
+    """Class index by the one rule for Mid (``mid_rule.is_mid``: p_mid > 0.5, ties Lateral)."""
     return (p_mid_of(logits) > MID_THRESHOLD).long()
 
 
@@ -42,9 +44,8 @@ class MidSliceClassifier(L.LightningModule):
 
     def __init__(
         self,
-        name: str,
-        optimizer: Callable[..., torch.optim.Optimizer],
-        lr: float = 1e-4,
+        backbone: str,
+        optimizer: functools.partial[torch.optim.Optimizer] | None,
         head_lr_multiplier: float = 20.0,
         pretrained: bool = False,
         weights: str | None = None,
@@ -55,14 +56,17 @@ class MidSliceClassifier(L.LightningModule):
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
     ) -> None:
-        """``modality``, ``input_size``, ``mean`` and ``std`` are stored in checkpoints so prediction needs nothing else."""
+        """``optimizer`` is called with the parameter groups; its ``lr`` is the transferred layers' (None to predict only).
+
+        ``modality``, ``input_size``, ``mean`` and ``std`` are stored in checkpoints so prediction needs nothing else.
+        """
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer"], logger=False)
         self.optimizer_factory = optimizer
-        self.backbone = create_backbone(name, num_classes=2, pretrained=pretrained, weights=weights)
+        self.network = create_backbone(backbone, num_classes=2, pretrained=pretrained, weights=weights)
         if channels_last:
-            self.backbone = self.backbone.to(memory_format=torch.channels_last)
-        self.forward_fn = torch.compile(self.backbone) if compile else self.backbone
+            self.network = self.network.to(memory_format=torch.channels_last)
+        self.forward_fn = torch.compile(self.network) if compile else self.network
         self.channels_last = channels_last
         self.train_loss, self.val_loss = MeanMetric(), MeanMetric()
         self.val_metrics, self.test_metrics = paper_metrics("val/"), paper_metrics("test/")
@@ -115,5 +119,7 @@ class MidSliceClassifier(L.LightningModule):
         self.test_predictions = (rows[order], p_mid[order])
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        groups = transfer_learning_param_groups(self.backbone, self.hparams.lr, self.hparams.head_lr_multiplier)
-        return self.optimizer_factory(groups)
+        if self.optimizer_factory is None:
+            raise ConfigError("this classifier was loaded for prediction only (no optimizer); train with train.py")
+        lr = float(self.optimizer_factory.keywords["lr"])
+        return self.optimizer_factory(transfer_learning_param_groups(self.network, lr, self.hparams.head_lr_multiplier))

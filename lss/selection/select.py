@@ -1,4 +1,4 @@
-"""Index new studies, score every sagittal slice of the model's modality, decode the Mid band, write it all.
+"""Index new studies, score every sagittal slice of the model's modality, choose the Mid band, write it all.
 
 Outputs under ``output_dir``: predictions.csv (one row per scored slice), series.csv (one row per
 sagittal series: its chosen Mid slices and a confidence, or why it was not scored), the indexer's
@@ -22,7 +22,7 @@ from lss.errors import ConfigError
 from lss.manifest import BAND_SIZE, LATERAL, MID, PREDICTION_COLUMNS
 from lss.data.preprocess import PreprocessParams
 from lss.dicom.index import index_repository
-from lss.model.decoding import Decode, decode_mid
+from lss.model.mid_rule import MidRule, choose_mid
 from lss.model.module import MidSliceClassifier
 from lss.selection.export import ExportMode, export_selected
 from lss.selection.model_source import resolve_device
@@ -42,7 +42,7 @@ class SelectionResult:
     skipped: pd.DataFrame
     output_dir: Path
     modality: str
-    decode: str
+    mid_rule: str
     n_selected_files: int
 
 
@@ -75,9 +75,9 @@ def image_cache(cache_dir: Path | None, output_dir: Path) -> Iterator[Path]:
         yield Path(scratch)
 
 
-def prediction_table(slices: pd.DataFrame, p_mid: np.ndarray, decode: Decode, band_size: int) -> pd.DataFrame:
+def prediction_table(slices: pd.DataFrame, p_mid: np.ndarray, mid_rule: MidRule, band_size: int) -> pd.DataFrame:
     predictions = slices.assign(p_mid=p_mid)[list(PREDICTION_COLUMNS)[:-1]].reset_index(drop=True)
-    is_mid = decode_mid(predictions, decode, band_size)
+    is_mid = choose_mid(predictions, mid_rule, band_size)
     return predictions.assign(label=np.where(is_mid, MID, LATERAL))
 
 
@@ -106,7 +106,7 @@ def select_mid_slices(
     input_dir: str | Path,
     output_dir: str | Path,
     mode: ExportMode = "symlink",
-    decode: Decode = "band",
+    mid_rule: MidRule = "band",
     band_size: int = BAND_SIZE,
     allow_modality_mismatch: bool = False,
     batch_size: int = 64,
@@ -125,11 +125,11 @@ def select_mid_slices(
     with image_cache(Path(cache_dir) if cache_dir is not None else None, output_dir) as cache:
         images = manifest_images(slices, input_dir, params, cache, progress)
         p_mid = score_slices(model, images, batch_size, resolve_device(device), progress)
-    predictions = prediction_table(slices, p_mid, decode, band_size)
+    predictions = prediction_table(slices, p_mid, mid_rule, band_size)
     series = series_table(predictions, not_scored, modality)
     output_dir.mkdir(parents=True, exist_ok=True)
     predictions.to_csv(output_dir / "predictions.csv", index=False)
     series.to_csv(output_dir / "series.csv", index=False)
     index.skipped.to_csv(output_dir / "skipped.csv", index=False)
     n_files = export_selected(predictions.loc[predictions["label"] == MID, "path"], input_dir, output_dir / "selected", mode)
-    return SelectionResult(predictions, series, index.skipped, output_dir, modality, decode, n_files)
+    return SelectionResult(predictions, series, index.skipped, output_dir, modality, mid_rule, n_files)

@@ -19,7 +19,7 @@ def test_tiny_sweep_leaves_one_finished_run_per_job(tiny_sweep: dict) -> None:
     assert sorted(zip(runs["params.modality"], runs["params.seed"])) == sorted((m, s) for m in ("T1", "T2") for s in "012")
     for column in [f"metrics.{name}" for name in (*TEST_METRICS, "val/accuracy", "val/loss", "train/loss", "test/accuracy_band")]:
         assert runs[column].notna().all(), column
-    for column in ("params.model.name", "params.data.split_by", "params.split.n_test", "params.split.partition_id", "tags.lss.sweep_id", "tags.lss.job_num", "tags.mlflow.source.git.commit"):
+    for column in ("params.model.backbone", "params.data.split_by", "params.split.n_test", "params.split.partition_id", "tags.lss.sweep_id", "tags.lss.job_num", "tags.mlflow.source.git.commit"):
         assert runs[column].notna().all(), column
     assert runs["tags.lss.sweep_id"].nunique() == 1
     assert sorted(runs["tags.lss.job_num"].astype(int)) == list(range(6))

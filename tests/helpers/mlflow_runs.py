@@ -26,7 +26,7 @@ def write_training_run(tracking_uri: str, modality: str, seed: int, accuracy: fl
     client = MlflowClient(tracking_uri)
     run = client.create_run(ensure_experiment(tracking_uri, EXPERIMENT), tags={
         "lss.kind": "train", "lss.sweep_id": sweep_id, "lss.job_num": str(seed), "lss.data_source": data_source})
-    params = {"modality": modality, "seed": seed, "model.name": backbone, "model.pretrained": True,
+    params = {"modality": modality, "seed": seed, "model.backbone": backbone, "model.pretrained": True,
               "data.split_by": split_by, "optimizer.lr": 1e-4, "paths.output_dir": f"/out/{sweep_id}/{seed}",
               "split.n_train": 80, "split.n_val": 10, "split.n_test": 20, "split.partition_id": f"patients-{seed}"}
     now = int(time.time() * 1000)

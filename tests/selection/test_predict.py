@@ -133,8 +133,8 @@ def test_series_of_the_other_modality_are_skipped_with_a_warning_unless_allowed(
     assert set(allowed.predictions["modality"]) == {"T1", "T2"} and (allowed.series["status"] == "selected").all()
 
 
-def test_independent_decoding_labels_each_slice_by_its_own_probability(model, new_studies: Path, trained_t1: dict, tmp_path: Path) -> None:
-    result = select_mid_slices(model, new_studies, tmp_path, mode="none", decode="independent", cache_dir=trained_t1["cache_dir"], progress=False)
+def test_the_independent_rule_labels_each_slice_by_its_own_probability(model, new_studies: Path, trained_t1: dict, tmp_path: Path) -> None:
+    result = select_mid_slices(model, new_studies, tmp_path, mode="none", mid_rule="independent", cache_dir=trained_t1["cache_dir"], progress=False)
     assert ((result.predictions["label"] == MID) == (result.predictions["p_mid"] >= 0.5)).all()
 
 

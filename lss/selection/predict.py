@@ -18,7 +18,7 @@ LABELS_BESIDE_INPUT = "labels.csv"
 def summary(result: SelectionResult, accuracy: dict[str, float] | None) -> str:
     scored = result.series[result.series["status"] == "selected"]
     lines = [
-        f"{len(result.predictions)} {result.modality}-model slices scored in {len(scored)} series ({result.decode} decoding); "
+        f"{len(result.predictions)} {result.modality}-model slices scored in {len(scored)} series ({result.mid_rule} rule); "
         f"{int((result.predictions['label'] == MID).sum())} chosen as Mid, mean series confidence {scored['confidence'].mean():.3f}",
         f"{len(result.series) - len(scored)} series of another modality not scored; {len(result.skipped)} input files skipped (skipped.csv)",
         f"{result.n_selected_files} files under {result.output_dir / 'selected'}; tables in {result.output_dir}",
@@ -35,7 +35,7 @@ def predict(cfg: DictConfig) -> SelectionResult:
     output = Path(cfg.output)
     model = load_classifier(cfg.checkpoint, cfg.run_id, cfg.mlflow.tracking_uri, keep_run_config=output / "run_config.yaml")
     result = select_mid_slices(
-        model, cfg.input, output, mode=cfg.mode, decode=cfg.decode, band_size=int(cfg.index.band_size),
+        model, cfg.input, output, mode=cfg.mode, mid_rule=cfg.mid_rule, band_size=int(cfg.index.band_size),
         allow_modality_mismatch=bool(cfg.allow_modality_mismatch), batch_size=int(cfg.batch_size),
         device=str(cfg.device), cache_dir=cfg.cache_dir, progress=bool(cfg.progress),
     )

@@ -1,4 +1,4 @@
-"""Series-aware decoding on hand-made probability sequences: the band lands where the Mid slices are."""
+"""The Mid rules on hand-made probability sequences: the band lands where the Mid slices are; a tie is Lateral."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lss.model.decoding import best_band, decode_mid, is_mid
+from lss.errors import ConfigError
+from lss.model.mid_rule import best_band, choose_mid, is_mid
 
 LOW, HIGH = 0.1, 0.9
 
@@ -64,24 +65,24 @@ def test_width_below_one_is_refused() -> None:
         best_band(np.full(4, 0.5), band_size=0)
 
 
-def test_decode_mid_works_per_series_in_slice_order_whatever_the_row_order() -> None:
+def test_choose_mid_works_per_series_in_slice_order_whatever_the_row_order() -> None:
     """Two interleaved series with slice indices not starting at 0: each gets its own window."""
     a = pd.DataFrame({"series_uid": "a", "slice_index": np.arange(10, 25), "p_mid": sequence(15, range(2, 7))})
     b = pd.DataFrame({"series_uid": "b", "slice_index": np.arange(4), "p_mid": [0.2, 0.6, 0.7, 0.1]})
     table = pd.concat([a, b], ignore_index=True).sample(frac=1.0, random_state=0)
-    band = decode_mid(table, "band", band_size=5)
+    band = choose_mid(table, "band", band_size=5)
     assert band.index.equals(table.index)
     chosen = table[band]
     assert sorted(chosen.loc[chosen["series_uid"] == "a", "slice_index"]) == list(range(12, 17))
     assert sorted(chosen.loc[chosen["series_uid"] == "b", "slice_index"]) == [0, 1, 2, 3]
 
 
-def test_independent_decoding_calls_mid_above_one_half_and_a_tie_lateral() -> None:
+def test_the_independent_rule_calls_mid_above_one_half_and_a_tie_lateral() -> None:
     table = pd.DataFrame({"series_uid": "a", "slice_index": range(4), "p_mid": [0.2, 0.5, 0.7, 0.51]})
-    assert decode_mid(table, "independent", 5).tolist() == [False, False, True, True]
+    assert choose_mid(table, "independent", 5).tolist() == [False, False, True, True]
 
 
-def test_one_rule_for_mid_a_tie_is_lateral_in_metrics_confusion_and_decoding() -> None:
+def test_one_rule_for_mid_a_tie_is_lateral_in_metrics_confusion_and_the_independent_rule() -> None:
     """Equal logits give p_mid = 0.5 exactly: every place that decides Mid must call it Lateral, as argmax does."""
     import torch
 
@@ -94,12 +95,12 @@ def test_one_rule_for_mid_a_tie_is_lateral_in_metrics_confusion_and_decoding() -
     assert predicted_class(tied).tolist() == [0, 1] == tied.argmax(dim=1).tolist()
     assert is_mid(p_mid).tolist() == [False, True]
     table = pd.DataFrame({"series_uid": "a", "slice_index": [0, 1], "p_mid": p_mid})
-    assert decode_mid(table, "independent", 5).tolist() == [False, True]
+    assert choose_mid(table, "independent", 5).tolist() == [False, True]
     counts = confusion_table(np.array([1, 1]), is_mid(p_mid).astype(int))
     assert counts.loc["true_Mid"].tolist() == [1, 1]  # the tie counted as predicted Lateral
 
 
-def test_an_unknown_decoding_is_refused() -> None:
+def test_an_unknown_rule_is_refused() -> None:
     table = pd.DataFrame({"series_uid": ["a"], "slice_index": [0], "p_mid": [0.5]})
-    with pytest.raises(ValueError, match="'independent' or 'band'"):
-        decode_mid(table, "viterbi", 5)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="'independent' or 'band'"):
+        choose_mid(table, "viterbi", 5)  # type: ignore[arg-type]

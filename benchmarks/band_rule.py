@@ -4,8 +4,8 @@ Trains demo models in-process on a phantom (seeds x T1, T2, patient-grouped spli
 series are whole), and reads both figures each run logs: ``test/accuracy`` (each slice on its
 own, p_mid >= 0.5, the paper) and ``test/accuracy_band`` (the best window of 5 per series).
 
-    .venv/bin/python benchmarks/band_decoding.py                          # 5 seeds x T1,T2, demo config
-    .venv/bin/python benchmarks/band_decoding.py --seeds 3 --patients 12 --set trainer.max_epochs=2
+    .venv/bin/python benchmarks/band_rule.py                          # 5 seeds x T1,T2, demo config
+    .venv/bin/python benchmarks/band_rule.py --seeds 3 --patients 12 --set trainer.max_epochs=2
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
-"""Series-aware decoding: Mid slices form one contiguous band around the mid-sagittal plane.
+"""Which slices are Mid, from p_mid: each slice on its own (``independent``), or one band per series (``band``).
 
-Classifying slices independently ignores that; ``band`` decoding picks, per series, the window
+Mid slices form one contiguous band around the mid-sagittal plane.
+
+Classifying slices independently ignores that; the ``band`` rule picks, per series, the window
 of ``band_size`` consecutive slices (in slice order) with the largest summed log-odds of Mid, and
 labels exactly that window Mid. A series shorter than the window is all Mid.
 """
@@ -13,7 +15,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-Decode = Literal["independent", "band"]
+from lss.errors import ConfigError
+
+MidRule = Literal["independent", "band"]
 _EPS = 1e-6
 MID_THRESHOLD = 0.5
 
@@ -40,12 +44,12 @@ def best_band(p_mid_in_slice_order: np.ndarray, band_size: int) -> tuple[int, in
     return start, start + band_size
 
 
-def decode_mid(predictions: pd.DataFrame, decode: Decode, band_size: int) -> pd.Series:
+def choose_mid(predictions: pd.DataFrame, rule: MidRule, band_size: int) -> pd.Series:
     """Boolean Mid decision per row of ``predictions`` (columns series_uid, slice_index, p_mid)."""
-    if decode == "independent":
+    if rule == "independent":
         return pd.Series(is_mid(predictions["p_mid"].to_numpy()), index=predictions.index)
-    if decode != "band":
-        raise ValueError(f"decode must be 'independent' or 'band', got {decode!r}")
+    if rule != "band":
+        raise ConfigError(f"mid_rule must be 'independent' or 'band', got {rule!r}")
     chosen = pd.Series(False, index=predictions.index)
     for _, series in predictions.groupby("series_uid", sort=False):
         ordered = series.sort_values("slice_index")
