@@ -8,7 +8,6 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from lss.analysis.report import run_analysis
 from lss.launch.entry import one_line_user_errors
 
-
 CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")  # absolute: also found when imported
 
 
@@ -16,9 +15,15 @@ CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")  # absolute: also fou
 @one_line_user_errors
 def main(cfg: DictConfig) -> None:
     sweep_id = OmegaConf.to_container(cfg.sweep_id) if isinstance(cfg.sweep_id, ListConfig) else cfg.sweep_id
-    run_analysis(output_dir=Path(cfg.output_dir), tracking_uri=cfg.mlflow.tracking_uri,
-                 experiment_name=cfg.mlflow.experiment_name, sweep_id=sweep_id,
-                 alpha=cfg.alpha, log_to_mlflow=cfg.log_to_mlflow, filter_string=cfg.filter)
+    run_analysis(
+        output_dir=Path(cfg.output_dir),
+        tracking_uri=cfg.mlflow.tracking_uri,
+        experiment_name=cfg.mlflow.experiment_name,
+        sweep_id=sweep_id,
+        alpha=cfg.alpha,
+        log_to_mlflow=cfg.log_to_mlflow,
+        filter_string=cfg.filter,
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Select the Mid sagittal slices of new studies: `python predict.py run_id=ID input=DIR output=DIR` (conf/predict.yaml)."""
+"""Select the Mid sagittal slices of new studies: `python predict.py run_id=ID input=DIR output=DIR`."""
 
 import hydra
 from omegaconf import DictConfig

@@ -1,4 +1,4 @@
-"""Independent vs band decoding (issue 5 §2): per-slice test accuracy of the same trained models.
+"""Independent vs band rule: per-slice test accuracy of the same trained models.
 
 Trains demo models in-process on a phantom (seeds x T1, T2, patient-grouped splits so test
 series are whole), and reads both figures each run logs: ``test/accuracy`` (each slice on its
@@ -24,7 +24,6 @@ from lss.launch.compose import compose_train_config
 from lss.training import train
 
 
-
 def measure(workdir: Path, patients: int, seeds: int, extra: list[str]) -> pd.DataFrame:
     phantom = workdir / "phantom"
     write_phantom(phantom, n_patients=patients, seed=0)
@@ -32,17 +31,34 @@ def measure(workdir: Path, patients: int, seeds: int, extra: list[str]) -> pd.Da
     for modality in ("T1", "T2"):
         for seed in range(seeds):
             overrides = [
-                "experiment=demo", f"data.root={phantom}", f"data.labels={phantom / 'labels.csv'}", f"modality={modality}", f"seed={seed}",
-                f"paths.cache_dir={workdir / 'cache'}", f"mlflow.tracking_uri=sqlite:///{workdir / 'mlflow.db'}", "resume=false", *extra,
+                "experiment=demo",
+                f"data.root={phantom}",
+                f"data.labels={phantom / 'labels.csv'}",
+                f"modality={modality}",
+                f"seed={seed}",
+                f"paths.cache_dir={workdir / 'cache'}",
+                f"mlflow.tracking_uri=sqlite:///{workdir / 'mlflow.db'}",
+                "resume=false",
+                *extra,
             ]
             started = time.monotonic()
             metrics = train(compose_train_config(overrides, workdir / f"{modality}-{seed}"))
-            rows.append({
-                "modality": modality, "seed": seed,
-                "accuracy_independent": metrics["test/accuracy"], "accuracy_band": metrics["test/accuracy_band"],
-                "f1_independent": metrics["test/f1"], "f1_band": metrics["test/f1_band"], "seconds": time.monotonic() - started,
-            })
-            print(f"{modality} seed {seed}: independent {rows[-1]['accuracy_independent']:.3f}  band {rows[-1]['accuracy_band']:.3f}  ({rows[-1]['seconds']:.0f} s)", flush=True)
+            rows.append(
+                {
+                    "modality": modality,
+                    "seed": seed,
+                    "accuracy_independent": metrics["test/accuracy"],
+                    "accuracy_band": metrics["test/accuracy_band"],
+                    "f1_independent": metrics["test/f1"],
+                    "f1_band": metrics["test/f1_band"],
+                    "seconds": time.monotonic() - started,
+                }
+            )
+            print(
+                f"{modality} seed {seed}: independent {rows[-1]['accuracy_independent']:.3f}  "
+                f"band {rows[-1]['accuracy_band']:.3f}  ({rows[-1]['seconds']:.0f} s)",
+                flush=True,
+            )
     return pd.DataFrame(rows)
 
 
@@ -53,21 +69,38 @@ def summary(runs: pd.DataFrame) -> pd.DataFrame:
         for metric in ("accuracy", "f1"):
             independent, band = group[f"{metric}_independent"], group[f"{metric}_band"]
             test = paired_t(independent, band) if len(group) >= 3 and (band - independent).std() > 0 else None
-            rows.append({
-                "modality": modality, "metric": metric, "n_runs": len(group),
-                "independent": f"{independent.mean():.3f} ({independent.std():.3f})", "band": f"{band.mean():.3f} ({band.std():.3f})",
-                "band - independent": f"{(band - independent).mean():+.3f}" + (f" [{test.ci_low:+.3f}, {test.ci_high:+.3f}] p={test.p:.3g}" if test else ""),
-                "band better / equal / worse": f"{(band > independent).sum()} / {(band == independent).sum()} / {(band < independent).sum()}",
-            })
+            rows.append(
+                {
+                    "modality": modality,
+                    "metric": metric,
+                    "n_runs": len(group),
+                    "independent": f"{independent.mean():.3f} ({independent.std():.3f})",
+                    "band": f"{band.mean():.3f} ({band.std():.3f})",
+                    "band - independent": f"{(band - independent).mean():+.3f}"
+                    + (f" [{test.ci_low:+.3f}, {test.ci_high:+.3f}] p={test.p:.3g}" if test else ""),
+                    "band better / equal / worse": (
+                        f"{(band > independent).sum()} / {(band == independent).sum()} / {(band < independent).sum()}"
+                    ),
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5, help="runs per modality (default 5)")
-    parser.add_argument("--patients", type=int, default=16, help="phantom patients (default 16: 3 test patients per split)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra train.py override, repeatable")
-    parser.add_argument("--workdir", type=Path, default=None, help="keep phantom, cache and MLflow store here (default: a temporary folder)")
+    parser.add_argument(
+        "--patients", type=int, default=16, help="phantom patients (default 16: 3 test patients per split)"
+    )
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="extra train.py override, repeatable"
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="keep phantom, cache and MLflow store here (default: a temporary folder)",
+    )
     parser.add_argument("--csv", type=Path, default=None, help="also write the per-run figures here")
     args = parser.parse_args()
     logging.getLogger("lightning").setLevel(logging.ERROR)

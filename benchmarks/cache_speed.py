@@ -1,4 +1,4 @@
-"""Decode once (issue 6 §1): one epoch over the slices of one modality, cached against uncached.
+"""Decode once: one epoch over the slices of one modality, cached against uncached.
 
     .venv/bin/python benchmarks/cache_speed.py                      # demo phantom (24 patients), 64x64
     .venv/bin/python benchmarks/cache_speed.py --patients 100 --size 299
@@ -25,13 +25,13 @@ from torch.utils.data import DataLoader
 
 from lss.data.cache import cache_key, cached_images
 from lss.data.dataset import SliceDataset
-from lss.data.indexing import manifest_for_root
-from lss.data.slices import labelled_slices
-from lss.manifest import read_manifest
 from lss.data.preprocess import PreprocessParams, preprocess_slice
+from lss.data.slices import labelled_slices
+from lss.dicom.index import IndexParams
+from lss.dicom.index_cache import indexed_manifest
 from lss.dicom.pixels import read_slice_pixels
-from markdown_table import print_table
-from phantoms import CACHE_DIR, benchmark_phantom
+from lss.manifest import read_manifest
+from support import CACHE_DIR, benchmark_phantom, print_table
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -60,7 +60,7 @@ def one_epoch(images: object, targets: np.ndarray) -> float:
 
 def measure(patients: int, size: int, modality: str = "T1") -> dict[str, float]:
     root = benchmark_phantom(patients)
-    manifest = manifest_for_root(root, CACHE_DIR / "index", root / "labels.csv", progress=False)
+    manifest = indexed_manifest(root, CACHE_DIR / "index", root / "labels.csv", IndexParams(), progress=False)
     slices = labelled_slices(read_manifest(manifest), modality)
     paths = [root / path for path in slices["path"]]
     frames = slices["frame"].astype(int).tolist()
@@ -84,7 +84,15 @@ def measure(patients: int, size: int, modality: str = "T1") -> dict[str, float]:
         content_hash = time.perf_counter() - started
     finally:
         shutil.rmtree(cache_dir)
-    return {"slices": len(paths), "uncached_s": uncached, "build_s": build, "lookup_s": lookup, "cached_s": cached, "content_hash_s": content_hash, "speedup": uncached / cached}
+    return {
+        "slices": len(paths),
+        "uncached_s": uncached,
+        "build_s": build,
+        "lookup_s": lookup,
+        "cached_s": cached,
+        "content_hash_s": content_hash,
+        "speedup": uncached / cached,
+    }
 
 
 def main() -> None:
@@ -94,7 +102,9 @@ def main() -> None:
     parser.add_argument("--modality", default="T1")
     args = parser.parse_args()
     result = measure(args.patients, args.size, args.modality)
-    print(f"{result['slices']} {args.modality} slices of a {args.patients}-patient phantom at {args.size}x{args.size}\n")
+    print(
+        f"{result['slices']} {args.modality} slices of a {args.patients}-patient phantom at {args.size}x{args.size}\n"
+    )
     rows = [
         ("uncached epoch (decode every DICOM)", result["uncached_s"]),
         ("one-time cache build (decode once, worker processes)", result["build_s"]),
@@ -102,7 +112,10 @@ def main() -> None:
         ("  of which look-up (stat every file)", result["lookup_s"]),
         ("content hash of every file (first job, or after a change)", result["content_hash_s"]),
     ]
-    print_table(("step", "seconds", "ms/slice"), [(step, f"{seconds:.3f}", f"{1e3 * seconds / result['slices']:.3f}") for step, seconds in rows])
+    print_table(
+        ("step", "seconds", "ms/slice"),
+        [(step, f"{seconds:.3f}", f"{1e3 * seconds / result['slices']:.3f}") for step, seconds in rows],
+    )
     print(f"\ncached epoch is {result['speedup']:.1f}x faster than uncached (target >= 10x)")
 
 

@@ -1,4 +1,4 @@
-"""The paper's protocol on one GPU (issue 6 §4): images/s, seconds per run, and the 40-run sweep.
+"""The paper's protocol on one GPU: images/s, seconds per run, and the 40-run sweep.
 
     .venv/bin/python benchmarks/gpu_protocol.py                        # every stage (~15 min on one H100)
     .venv/bin/python benchmarks/gpu_protocol.py --stages protocol,batch64
@@ -6,7 +6,7 @@
     .venv/bin/python benchmarks/gpu_protocol.py --smoke              # the plumbing on a CPU, tiny model, no figures
 
 Needs a CUDA GPU and exits with a message without one. Every measurement is a real
-`train.py -m` command (printed), timed from the inside by benchmarks/step_clock.py:
+`train.py -m` command (printed), timed from the inside by benchmarks/support.py:
   protocol  Inception-ResNet-v2 at its timm input size (299x299), batch 10, 4 epochs, SGDM,
             bf16-mixed, channels_last, pinned memory, persistent workers sized from the machine;
             on a phantom of paper size (--slices, default 7,900 slices of one modality).
@@ -30,9 +30,7 @@ from pathlib import Path
 
 import torch
 
-from clocked_train import run_clocked
-from markdown_table import print_table
-from phantoms import CACHE_DIR, benchmark_phantom, patients_for_slices
+from support import CACHE_DIR, benchmark_phantom, patients_for_slices, print_table, run_clocked
 
 PAPER_RUN_S = 37.5 * 60  # 750 min / 20 repeats on four Titan XP (paper §4)
 PAPER_SWEEP_S = 25 * 3600
@@ -56,17 +54,23 @@ SMOKE = ["trainer=cpu", "model=tiny", "model.pretrained=false", "data.input_size
 def prepare_data(root: Path, cache_dir: Path, modality: str, smoke: bool) -> tuple[int, float]:
     """Index the phantom and decode it into the image cache once, as the sweep's first job would."""
     from lss.data.cache import cached_images
-    from lss.data.indexing import manifest_for_root
-    from lss.data.slices import labelled_slices
-    from lss.manifest import read_manifest
     from lss.data.preprocess import PreprocessParams
+    from lss.data.slices import labelled_slices
+    from lss.dicom.index import IndexParams
+    from lss.dicom.index_cache import indexed_manifest
+    from lss.manifest import read_manifest
     from lss.model.backbone import input_config
 
     started = time.perf_counter()
     height, width = (32, 32) if smoke else input_config("inception_resnet_v2")["input_size"][-2:]
-    manifest = manifest_for_root(root, cache_dir / "index", root / "labels.csv", progress=True)
+    manifest = indexed_manifest(root, cache_dir / "index", root / "labels.csv", IndexParams(), progress=True)
     slices = labelled_slices(read_manifest(manifest), modality)
-    cached_images([root / path for path in slices["path"]], slices["frame"].astype(int).tolist(), PreprocessParams(height, width), cache_dir / "images")
+    cached_images(
+        [root / path for path in slices["path"]],
+        slices["frame"].astype(int).tolist(),
+        PreprocessParams(height, width),
+        cache_dir / "images",
+    )
     return len(slices), time.perf_counter() - started
 
 
@@ -81,14 +85,27 @@ class Runner:
     def run(self, overrides: list[str]) -> tuple[float, list[dict]]:
         self.count += 1
         clock = self.workdir / f"clock{self.count}.jsonl"
-        _, wall, events = run_clocked([
-            "-m", "experiment=paper", f"modality={self.modality}", *self.device_overrides,
-            "model.channels_last=true", "data.num_workers=auto", "data.pin_memory=true",
-            "trainer.enable_progress_bar=false", "data.progress=false",
-            f"data.root={self.root}", f"data.labels={self.root / 'labels.csv'}",
-            f"paths.cache_dir={self.cache_dir}", f"mlflow.tracking_uri=sqlite:///{self.workdir / 'mlflow.db'}",
-            f"hydra.sweep.dir={self.workdir / f'multirun{self.count}'}", "resume=false", *overrides,
-        ], clock)
+        _, wall, events = run_clocked(
+            [
+                "-m",
+                "experiment=paper",
+                f"modality={self.modality}",
+                *self.device_overrides,
+                "model.channels_last=true",
+                "data.num_workers=auto",
+                "data.pin_memory=true",
+                "trainer.enable_progress_bar=false",
+                "data.progress=false",
+                f"data.root={self.root}",
+                f"data.labels={self.root / 'labels.csv'}",
+                f"paths.cache_dir={self.cache_dir}",
+                f"mlflow.tracking_uri=sqlite:///{self.workdir / 'mlflow.db'}",
+                f"hydra.sweep.dir={self.workdir / f'multirun{self.count}'}",
+                "resume=false",
+                *overrides,
+            ],
+            clock,
+        )
         return wall, events
 
 
@@ -108,7 +125,9 @@ def main() -> None:
     parser.add_argument("--modality", default="T1")
     parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}")
     parser.add_argument("--k", default="2,4", help="jobs at once on the GPU for the sweep stage (default 2,4)")
-    parser.add_argument("--smoke", action="store_true", help="run every stage on a CPU with a tiny model (plumbing check)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="run every stage on a CPU with a tiny model (plumbing check)"
+    )
     args = parser.parse_args()
     stages = args.stages.split(",")
     if unknown := set(stages) - set(STAGES):
@@ -119,14 +138,20 @@ def main() -> None:
     root = benchmark_phantom(patients_for_slices(slices))
     cache_dir = CACHE_DIR / ("smoke_cache" if args.smoke else "gpu_cache")
     n_slices, prepare_s = prepare_data(root, cache_dir, args.modality, args.smoke)
-    rows: list[tuple[str, str, str]] = [("data: index + decode once (cached for every later run)", "-", f"{prepare_s:.0f} s for {n_slices} slices")]
+    rows: list[tuple[str, str, str]] = [
+        ("data: index + decode once (cached for every later run)", "-", f"{prepare_s:.0f} s for {n_slices} slices")
+    ]
     with tempfile.TemporaryDirectory(prefix="lss-gpu-bench-") as scratch:
         runner = Runner(root, Path(scratch), cache_dir, args.modality, args.smoke)
         if "protocol" in stages:
             wall, events = runner.run(["seed=0"])
             run_s = job_seconds(events)[0]
             rows += [
-                ("paper protocol, batch 10: seconds per run (job)", "<= 60 s", f"{run_s:.1f} s ({PAPER_RUN_S / run_s:.0f}x the paper)"),
+                (
+                    "paper protocol, batch 10: seconds per run (job)",
+                    "<= 60 s",
+                    f"{run_s:.1f} s ({PAPER_RUN_S / run_s:.0f}x the paper)",
+                ),
                 ("  same, process wall incl. interpreter start", "-", f"{wall:.1f} s"),
                 ("  training images/s, batch 10 (epochs 2-4)", "-", f"{images_per_s(events, True):.0f}"),
             ]
@@ -148,8 +173,16 @@ def main() -> None:
                 sweep_s = 40 * parallel / k
                 rows += [
                     (f"{k} runs one after another: wall", "-", f"{sequential:.0f} s ({sequential / k:.1f} s/run)"),
-                    (f"{k} runs at once on the GPU: wall", "-", f"{parallel:.0f} s ({parallel / k:.1f} s/run, {sequential / parallel:.2f}x)"),
-                    (f"40-run paper sweep at {k} at once (extrapolated)", "<= 15 min", f"{sweep_s / 60:.1f} min ({PAPER_SWEEP_S / sweep_s:.0f}x the paper)"),
+                    (
+                        f"{k} runs at once on the GPU: wall",
+                        "-",
+                        f"{parallel:.0f} s ({parallel / k:.1f} s/run, {sequential / parallel:.2f}x)",
+                    ),
+                    (
+                        f"40-run paper sweep at {k} at once (extrapolated)",
+                        "<= 15 min",
+                        f"{sweep_s / 60:.1f} min ({PAPER_SWEEP_S / sweep_s:.0f}x the paper)",
+                    ),
                 ]
     print(f"\n{device}, {cores} CPU cores, torch {torch.__version__}\n")
     print_table(("figure", "target", "measured"), rows)

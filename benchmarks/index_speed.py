@@ -1,4 +1,4 @@
-"""Header-only indexing speed against reading whole files (issue 2 §5; issue 6 repeats it at 10,000 files).
+"""Header-only indexing speed against reading whole files (run_all.py repeats it at 10,000 files).
 
     .venv/bin/python benchmarks/index_speed.py --files 5000            # writes a phantom once, then times
     .venv/bin/python benchmarks/index_speed.py --repository /data/dicom  # times an existing repository
@@ -19,7 +19,7 @@ import pydicom
 from lss.dicom.headers import HEADER_TAGS
 from lss.dicom.index import index_repository
 from lss.dicom.walk import walk_repository
-from markdown_table import print_table
+from support import print_table
 
 SLICES_PER_PATIENT_ESTIMATE = 35
 """Sagittal T1 + T2 of 15 slices plus an axial series in some patients: used to size the phantom."""
@@ -48,7 +48,7 @@ def time_reads(files: list[Path], header_only: bool, decode_pixels: bool = False
             dataset = pydicom.dcmread(path, **options)
             [dataset.get(keyword) for keyword in HEADER_TAGS]
             if decode_pixels:
-                dataset.pixel_array
+                _ = dataset.pixel_array  # decode: the cost being measured
         except Exception:  # labels.csv and other non-DICOM files cost a failed parse, as when indexing
             pass
     return time.perf_counter() - start
@@ -71,11 +71,16 @@ def main() -> None:
         rows.append((f"index_repository (headers only), {workers} worker(s)", time.perf_counter() - start))
     rows.append(("dcmread header-only (specific_tags), 1 process", time_reads(files, header_only=True)))
     rows.append(("dcmread whole file, 1 process", time_reads(files, header_only=False)))
-    rows.append(("dcmread whole file + pixel_array, 1 process", time_reads(files, header_only=False, decode_pixels=True)))
+    rows.append(
+        ("dcmread whole file + pixel_array, 1 process", time_reads(files, header_only=False, decode_pixels=True))
+    )
     load_1min = os.getloadavg()[0]
     print(f"{len(files):,} files under {root}; {os.cpu_count()} cores, load average {load_1min:.1f} at the end")
     print("(files are in the page cache after the first pass; a load above the core count means shared CPUs)\n")
-    print_table(("method", "seconds", "files/s"), [(method, f"{seconds:.2f}", f"{len(files) / seconds:.0f}") for method, seconds in rows])
+    print_table(
+        ("method", "seconds", "files/s"),
+        [(method, f"{seconds:.2f}", f"{len(files) / seconds:.0f}") for method, seconds in rows],
+    )
 
 
 if __name__ == "__main__":

@@ -42,7 +42,9 @@ def tiny_cnn() -> nn.Module:
     def block(n_in: int, n_out: int) -> nn.Module:
         return nn.Sequential(nn.Conv2d(n_in, n_out, 3, padding=1), nn.BatchNorm2d(n_out), nn.ReLU(), nn.MaxPool2d(2))
 
-    return nn.Sequential(block(1, 8), block(8, 16), block(16, 32), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 2))
+    return nn.Sequential(
+        block(1, 8), block(8, 16), block(16, 32), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 2)
+    )
 
 
 def train_and_test(images: torch.Tensor, labels: torch.Tensor, train: np.ndarray, epochs: int, seed: int) -> np.ndarray:
@@ -80,7 +82,9 @@ def main() -> None:
     for modality in ("T1", "T2"):
         rows = []
         for split in range(args.splits):
-            test_patients = np.random.default_rng([args.seed, split]).choice(patients, size=max(1, len(patients) // 5), replace=False)
+            test_patients = np.random.default_rng([args.seed, split]).choice(
+                patients, size=max(1, len(patients) // 5), replace=False
+            )
             in_modality = (manifest["modality"] == modality).to_numpy(copy=True)
             subset = manifest[in_modality]
             train = ~subset["patient_key"].isin(test_patients).to_numpy()
@@ -88,13 +92,21 @@ def main() -> None:
             truth = labels[in_modality].numpy()[~train]
             from_mid = subset["from_mid"].to_numpy()[~train]
             borderline = np.isin(from_mid, [2, 3])
-            rows.append(dict(
-                accuracy=(predicted == truth).mean(), majority=max(truth.mean(), 1 - truth.mean()),
-                borderline=(predicted == truth)[borderline].mean(), others=(predicted == truth)[~borderline].mean(),
-            ))
+            rows.append(
+                dict(
+                    accuracy=(predicted == truth).mean(),
+                    majority=max(truth.mean(), 1 - truth.mean()),
+                    borderline=(predicted == truth)[borderline].mean(),
+                    others=(predicted == truth)[~borderline].mean(),
+                )
+            )
         summary = pd.DataFrame(rows)
-        print(f"{modality}: test accuracy {summary['accuracy'].mean():.3f} (per split {', '.join(f'{a:.3f}' for a in summary['accuracy'])}); "
-              f"majority {summary['majority'].mean():.3f}; borderline +-2/+-3 {summary['borderline'].mean():.3f}; others {summary['others'].mean():.3f}")
+        print(
+            f"{modality}: test accuracy {summary['accuracy'].mean():.3f} "
+            f"(per split {', '.join(f'{a:.3f}' for a in summary['accuracy'])}); "
+            f"majority {summary['majority'].mean():.3f}; borderline +-2/+-3 {summary['borderline'].mean():.3f}; "
+            f"others {summary['others'].mean():.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`make bench`: the CPU benchmarks of issue 6 in one table (figure, target, measured, command).
+"""`make bench`: the CPU benchmarks in one table (figure, target, measured, command).
 
     .venv/bin/python benchmarks/run_all.py
 
@@ -15,8 +15,8 @@ import time
 
 import cache_speed
 import sweep_overhead
-from phantoms import benchmark_phantom
-from markdown_table import print_table
+
+from support import benchmark_phantom, print_table
 
 INDEX_FILES = 10_000
 INDEX_PATIENTS = 334
@@ -43,25 +43,63 @@ def main() -> None:
 
     cache = cache_speed.measure(patients=24, size=64)
     rows += [
-        ("1. cached epoch vs uncached (demo phantom, 64x64)", ">= 10x", f"{cache['speedup']:.0f}x ({cache['uncached_s']:.2f} s -> {cache['cached_s']:.3f} s, {cache['slices']} slices)", "benchmarks/cache_speed.py"),
+        (
+            "1. cached epoch vs uncached (demo phantom, 64x64)",
+            ">= 10x",
+            f"{cache['speedup']:.0f}x ({cache['uncached_s']:.2f} s -> {cache['cached_s']:.3f} s, "
+            f"{cache['slices']} slices)",
+            "benchmarks/cache_speed.py",
+        ),
         ("   one-time decode into the cache", "-", f"{cache['build_s']:.2f} s", "benchmarks/cache_speed.py"),
     ]
 
     n_files, rate = index_rate()
-    rows.append((f"2. header-only indexing, {n_files:,} files, {len(os.sched_getaffinity(0))} cores", ">= 1,000 files/s", f"{rate:,.0f} files/s", f"benchmarks/index_speed.py --files {INDEX_FILES}"))
+    rows.append(
+        (
+            f"2. header-only indexing, {n_files:,} files, {len(os.sched_getaffinity(0))} cores",
+            ">= 1,000 files/s",
+            f"{rate:,.0f} files/s",
+            f"benchmarks/index_speed.py --files {INDEX_FILES}",
+        )
+    )
 
     sweep = sweep_overhead.measure(int(SWEEP[1]), SWEEP[2:])
     command = "benchmarks/sweep_overhead.py " + " ".join(SWEEP)
     rows += [
-        (f"3. gap: last step -> next job's first step ({sweep['jobs']} jobs)", "<= 3 s", f"median {sweep['gap_median_s']:.2f} s, max {sweep['gap_max_s']:.2f} s", command),
-        ("   of which eval tail / MLflow record / next start", "-", f"{sweep['gap_eval_tail_s']:.2f} / {sweep['gap_recording_s']:.2f} / {sweep['gap_next_start_s']:.2f} s", command),
-        ("   sweep wall = data + training + overhead", "-", f"{sweep['wall_s']:.0f} = {sweep['data_s']:.0f} + {sweep['training_s']:.0f} + {sweep['overhead_s']:.0f} s", command),
-        ("4. GPU: paper protocol s/run, 40-run sweep", "<= 60 s, <= 15 min", "not measured here (needs a GPU)", "benchmarks/gpu_protocol.py"),
+        (
+            f"3. gap: last step -> next job's first step ({sweep['jobs']} jobs)",
+            "<= 3 s",
+            f"median {sweep['gap_median_s']:.2f} s, max {sweep['gap_max_s']:.2f} s",
+            command,
+        ),
+        (
+            "   of which eval tail / MLflow record / next start",
+            "-",
+            f"{sweep['gap_eval_tail_s']:.2f} / {sweep['gap_recording_s']:.2f} / {sweep['gap_next_start_s']:.2f} s",
+            command,
+        ),
+        (
+            "   sweep wall = data + training + overhead",
+            "-",
+            f"{sweep['wall_s']:.0f} = {sweep['data_s']:.0f} + {sweep['training_s']:.0f} + {sweep['overhead_s']:.0f} s",
+            command,
+        ),
+        (
+            "4. GPU: paper protocol s/run, 40-run sweep",
+            "<= 60 s, <= 15 min",
+            "not measured here (needs a GPU)",
+            "benchmarks/gpu_protocol.py",
+        ),
     ]
-    rows.append(("5. this table", "<= 5 min", f"{(time.perf_counter() - started) / 60:.1f} min", "benchmarks/run_all.py"))
+    rows.append(
+        ("5. this table", "<= 5 min", f"{(time.perf_counter() - started) / 60:.1f} min", "benchmarks/run_all.py")
+    )
 
     load = os.getloadavg()[0]
-    print(f"\n{len(os.sched_getaffinity(0))} cores, 1-min load average {load:.1f} at the end (other processes make every figure slower)\n")
+    print(
+        f"\n{len(os.sched_getaffinity(0))} cores, 1-min load average {load:.1f} at the end "
+        "(other processes make every figure slower)\n"
+    )
     print_table(("figure", "target", "measured", "command (.venv/bin/python ...)"), rows)
 
 

@@ -42,9 +42,15 @@ def ensure_phantom(out: Path, patients: int, seed: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m lss.demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path("outputs/demo"), help="demo folder (phantoms, index, analysis, selection)")
-    parser.add_argument("--patients", type=int, default=24, help="phantom patients (each one T1 + one T2 sagittal series)")
+    parser = argparse.ArgumentParser(
+        prog="python -m lss.demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("outputs/demo"), help="demo folder (phantoms, index, analysis, selection)"
+    )
+    parser.add_argument(
+        "--patients", type=int, default=24, help="phantom patients (each one T1 + one T2 sagittal series)"
+    )
     parser.add_argument("--seeds", type=int, default=20, help="repeats per modality (paper: 20)")
     args = parser.parse_args(argv)
     out = (REPO / args.out).resolve() if not args.out.is_absolute() else args.out
@@ -55,11 +61,34 @@ def main(argv: list[str] | None = None) -> None:
     timings["phantom"] = time.monotonic() - started
 
     started = step("2. index it: Table 2 (lss-index)")
-    run([sys.executable, "-m", "lss.dicom.index_cli", "--root", str(out / "phantom"), "--out", str(out / "index"), "--labels", str(out / "phantom" / "labels.csv")])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "lss.dicom.index_cli",
+            "--root",
+            str(out / "phantom"),
+            "--out",
+            str(out / "index"),
+            "--labels",
+            str(out / "phantom" / "labels.csv"),
+        ]
+    )
     timings["index"] = time.monotonic() - started
 
     started = step(f"3. train: {args.seeds} seeds x T1,T2 (python train.py -m ...)")
-    run([sys.executable, "train.py", "-m", "experiment=demo", f"seed=range({args.seeds})", "modality=T1,T2", f"data.root={out / 'phantom'}", f"data.labels={out / 'phantom' / 'labels.csv'}"])
+    run(
+        [
+            sys.executable,
+            "train.py",
+            "-m",
+            "experiment=demo",
+            f"seed=range({args.seeds})",
+            "modality=T1,T2",
+            f"data.root={out / 'phantom'}",
+            f"data.labels={out / 'phantom' / 'labels.csv'}",
+        ]
+    )
     timings["sweep"] = time.monotonic() - started
 
     started = step("4. analyse: Table 3, Figs 5-7 (python analyze.py)")

@@ -20,11 +20,23 @@ BAND_SIZE = 5
 """Slices in the Mid band: the mid-sagittal slice and its four nearest neighbours (paper §3, Figs 1-2)."""
 
 SERIES_COLUMNS: dict[str, str] = {
-    "path": "string", "patient_key": "string", "study_uid": "string", "series_uid": "string", "sop_uid": "string",
-    "frame": "int64", "modality": "string", "plane": "string", "slice_location_mm": "float64",
-    "stored_slice_location_mm": "float64", "slice_index": "int64", "n_slices": "int64", "tr_ms": "float64",
-    "te_ms": "float64", "source_series_uid": "string", "series_split": "string",
-}  # fmt: skip
+    "path": "string",
+    "patient_key": "string",
+    "study_uid": "string",
+    "series_uid": "string",
+    "sop_uid": "string",
+    "frame": "int64",
+    "modality": "string",
+    "plane": "string",
+    "slice_location_mm": "float64",
+    "stored_slice_location_mm": "float64",
+    "slice_index": "int64",
+    "n_slices": "int64",
+    "tr_ms": "float64",
+    "te_ms": "float64",
+    "source_series_uid": "string",
+    "series_split": "string",
+}
 """Column -> dtype of what series assembly gives per slice. ``path`` is relative to the indexed root;
 ``slice_location_mm`` is n·p; ``source_series_uid`` / ``series_split`` are set when a series was split
 (multi-echo, magnitude + phase) into parts with series_uid ``<uid>.echo<N>`` etc."""
@@ -33,8 +45,12 @@ LABEL_COLUMNS: dict[str, str] = {"label": "string", "label_source": "string", "i
 COLUMNS: dict[str, str] = SERIES_COLUMNS | LABEL_COLUMNS
 """The manifest, in this column order."""
 PREDICTION_COLUMNS: dict[str, str] = {
-    **{name: COLUMNS[name] for name in ("path", "series_uid", "sop_uid", "frame", "slice_index", "slice_location_mm", "modality")},
-    "p_mid": "float64", "label": "string",
+    **{
+        name: COLUMNS[name]
+        for name in ("path", "series_uid", "sop_uid", "frame", "slice_index", "slice_location_mm", "modality")
+    },
+    "p_mid": "float64",
+    "label": "string",
 }
 """predictions.csv of predict.py: the manifest's slice identity, the model's p_mid and the chosen label."""
 SKIPPED_COLUMNS = ["path", "reason", "detail"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import lightning as L
 import torch
@@ -34,6 +34,11 @@ from lss.tracking.logger import EpochMLFlowLogger
 log = logging.getLogger(__name__)
 
 
+def plain(node: DictConfig) -> dict[str, Any]:
+    """A config node as plain, resolved Python values."""
+    return cast(dict[str, Any], OmegaConf.to_container(node, resolve=True))
+
+
 def check_job_config(cfg: DictConfig) -> None:
     """Refuse, before anything runs, settings and paths that cannot work (one line naming the key)."""
     if cfg.test_weights not in ("last", "best"):
@@ -51,8 +56,10 @@ def job_manifest(cfg: DictConfig) -> Path:
     if cfg.data.manifest is not None:
         return Path(cfg.data.manifest)
     labels = Path(cfg.data.labels) if cfg.data.labels else None
-    params = IndexParams(**OmegaConf.to_container(cfg.index, resolve=True))
-    return indexed_manifest(Path(cfg.data.root), Path(cfg.data.cache_dir) / "index", labels, params, bool(cfg.data.progress))
+    params = IndexParams(**plain(cfg.index))
+    return indexed_manifest(
+        Path(cfg.data.root), Path(cfg.data.cache_dir) / "index", labels, params, bool(cfg.data.progress)
+    )
 
 
 def build(cfg: DictConfig) -> tuple[MidSliceDataModule, MidSliceClassifier]:
@@ -63,7 +70,7 @@ def build(cfg: DictConfig) -> tuple[MidSliceDataModule, MidSliceClassifier]:
         "mean": list(cfg.data.mean or model_input["mean"]),
         "std": list(cfg.data.std or model_input["std"]),
     }
-    data = OmegaConf.to_container(cfg.data, resolve=True)
+    data = plain(cfg.data)
     del data["labels"]  # an input of the indexer, not of the DataModule
     data["manifest"] = str(job_manifest(cfg))
     datamodule = instantiate(data, modality=cfg.modality, seed=int(cfg.seed), **image, _convert_="all")
@@ -84,7 +91,9 @@ def true_fp32(precision: str) -> None:
         torch.backends.cuda.matmul.allow_tf32 = False
 
 
-def fit_and_test(cfg: DictConfig, datamodule: MidSliceDataModule, model: MidSliceClassifier, logger: Any) -> Path | None:
+def fit_and_test(
+    cfg: DictConfig, datamodule: MidSliceDataModule, model: MidSliceClassifier, logger: Any
+) -> Path | None:
     """Fit, then test the weights ``test_weights`` names; return the file of the tested weights."""
     checkpoint = ModelCheckpoint(
         dirpath=Path(cfg.paths.output_dir) / "checkpoints",
@@ -97,19 +106,32 @@ def fit_and_test(cfg: DictConfig, datamodule: MidSliceDataModule, model: MidSlic
         save_weights_only=True,
     )
     true_fp32(cfg.trainer.precision)
-    trainer: L.Trainer = instantiate(cfg.trainer, logger=logger, callbacks=[checkpoint], default_root_dir=cfg.paths.output_dir)
+    trainer: L.Trainer = instantiate(
+        cfg.trainer, logger=logger, callbacks=[checkpoint], default_root_dir=cfg.paths.output_dir
+    )
     trainer.fit(model, datamodule=datamodule)
     trainer.test(model, datamodule=datamodule, ckpt_path="best" if cfg.test_weights == "best" else None, verbose=False)
     tested = checkpoint.best_model_path if cfg.test_weights == "best" else checkpoint.last_model_path
     return Path(tested) if tested else None
 
 
-def record(cfg: DictConfig, tracking_uri: str, run_id: str, datamodule: MidSliceDataModule, model: MidSliceClassifier, tested: Path | None) -> dict[str, float]:
+def record(
+    cfg: DictConfig,
+    tracking_uri: str,
+    run_id: str,
+    datamodule: MidSliceDataModule,
+    model: MidSliceClassifier,
+    tested: Path | None,
+) -> dict[str, float]:
     """Split sizes, band metrics and artifacts (config, test predictions, confusion matrix, weights) of the run."""
-    split = datamodule.split
-    tracking.log_params(tracking_uri, run_id, {f"split.{key}": value for key, value in split.sizes().items()} | {"split.partition_id": split.partition_id})
-    rows, p_mid = model.test_predictions
-    predictions = tested_slices(datamodule.slices, rows, p_mid)
+    split, slices, scored = datamodule.split, datamodule.slices, model.test_predictions
+    assert split is not None and slices is not None and scored is not None, "record() follows fit_and_test()"
+    tracking.log_params(
+        tracking_uri,
+        run_id,
+        {f"split.{key}": value for key, value in split.sizes().items()} | {"split.partition_id": split.partition_id},
+    )
+    predictions = tested_slices(slices, *scored)
     metrics: dict[str, float] = {}
     if cfg.data.split_by == "patient":  # the band rule needs whole series in the test set
         metrics = band_metrics(predictions, int(cfg.index.band_size))
@@ -129,8 +151,11 @@ def run_tags(cfg: DictConfig, digest: str) -> dict[str, str]:
     sweep_id, job_num = sweep_identity()
     phantom = phantom_parameters(Path(cfg.data.root))
     return {
-        tracking.KIND_TAG: tracking.TRAIN_KIND, tracking.CONFIG_HASH_TAG: digest, tracking.COMMIT_TAG: tracking.git_commit(),
-        tracking.SWEEP_TAG: sweep_id, tracking.JOB_TAG: str(job_num),
+        tracking.KIND_TAG: tracking.TRAIN_KIND,
+        tracking.CONFIG_HASH_TAG: digest,
+        tracking.COMMIT_TAG: tracking.git_commit(),
+        tracking.SWEEP_TAG: sweep_id,
+        tracking.JOB_TAG: str(job_num),
         tracking.DATA_SOURCE_TAG: f"phantom ({phantom})" if phantom is not None else "dicom",
     }
 
@@ -145,19 +170,28 @@ def train(cfg: DictConfig) -> dict[str, float]:
         return {}
     tracking_uri = tracking.resolve_tracking_uri(cfg.mlflow.tracking_uri)
     experiment = cfg.mlflow.experiment_name
-    resolved = {key: value for key, value in OmegaConf.to_container(cfg, resolve=True).items() if key != "hydra"}
+    resolved = {key: value for key, value in plain(cfg).items() if key != "hydra"}
     digest = tracking.config_hash(resolved)
     tracking.ensure_experiment(tracking_uri, experiment)
     for run_id in tracking.close_dead_runs(tracking_uri, experiment):
         log.warning("run %s was left RUNNING by a process that died; marked KILLED", run_id)
     if cfg.resume and (finished := tracking.find_finished_run(tracking_uri, experiment, digest)):
-        log.info("skipping %s seed %d: FINISHED run %s has the same config (resume=false to redo)", cfg.modality, seed, finished)
+        log.info(
+            "skipping %s seed %d: FINISHED run %s has the same config (resume=false to redo)",
+            cfg.modality,
+            seed,
+            finished,
+        )
         return {}
     datamodule, model = build(cfg)  # missing weights and unindexable roots fail here, before a run is opened
-    with tracking.tracked_run(tracking_uri, experiment, f"{cfg.modality}-seed{seed}", run_tags(cfg, digest), tracking.flatten(resolved)) as run_id:
+    with tracking.tracked_run(
+        tracking_uri, experiment, f"{cfg.modality}-seed{seed}", run_tags(cfg, digest), tracking.flatten(resolved)
+    ) as run_id:
         logger = EpochMLFlowLogger(experiment_name=experiment, tracking_uri=tracking_uri, run_id=run_id)
         with ddp_children_run_this_job():
             tested = fit_and_test(cfg, datamodule, model, logger)
-        metrics = {key: float(value) for key, value in model.trainer.callback_metrics.items() if key.startswith("test/")}
+        metrics = {
+            key: float(value) for key, value in model.trainer.callback_metrics.items() if key.startswith("test/")
+        }
         metrics |= record(cfg, tracking_uri, run_id, datamodule, model, tested)
     return metrics

@@ -14,7 +14,6 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("LSS_PATIENT_KEY", "lss-test-suite")  # no secret file in the user's home from tests
 
 
-
 @pytest.fixture(scope="session")
 def phantom_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """8 patients (enough for patient-grouped splits with both classes everywhere), identifiable by PATIENT_MARKER."""
@@ -42,4 +41,9 @@ def tiny_sweep(phantom_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> d
     """
     workdir = tmp_path_factory.mktemp("sweep")
     result = run_train(["-m", "seed=0,1,2", "modality=T1,T2", *tiny_overrides(phantom_dir, workdir)], cwd=workdir)
-    return {"tracking_uri": f"sqlite:///{workdir / 'mlflow.db'}", "experiment_name": "lss", "workdir": workdir, "output": result.stdout + result.stderr}
+    return {
+        "tracking_uri": f"sqlite:///{workdir / 'mlflow.db'}",
+        "experiment_name": "lss",
+        "workdir": workdir,
+        "output": result.stdout + result.stderr,
+    }

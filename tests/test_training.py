@@ -58,7 +58,9 @@ def test_same_seed_gives_identical_metrics_and_seed_zero_is_a_seed(phantom_dir: 
     from lss.training import train
 
     def once(seed: int, name: str) -> dict[str, float]:
-        return train(composed([*tiny_overrides(phantom_dir, tmp_path), f"seed={seed}", "resume=false"], tmp_path / name))
+        return train(
+            composed([*tiny_overrides(phantom_dir, tmp_path), f"seed={seed}", "resume=false"], tmp_path / name)
+        )
 
     first, again, other = once(0, "a"), once(0, "b"), once(1, "c")
     assert first == again
@@ -91,7 +93,7 @@ def test_missing_pretrained_weights_fail_fast_with_instructions(tmp_path: Path) 
     from lss.model.backbone import PretrainedWeightsMissing, create_backbone
 
     started = time.monotonic()
-    with pytest.raises(PretrainedWeightsMissing, match="model.weights="):
+    with pytest.raises(PretrainedWeightsMissing, match=r"model\.weights="):
         create_backbone("inception_resnet_v2", pretrained=True)
     with pytest.raises(PretrainedWeightsMissing, match="does not exist"):
         create_backbone("inception_resnet_v2", pretrained=True, weights=str(tmp_path / "absent.safetensors"))
@@ -126,7 +128,10 @@ def test_the_resume_hash_ignores_where_and_how_a_job_runs_but_not_what_it_comput
 def test_the_paper_experiment_stays_fp32_on_a_gpu_unless_overridden(tmp_path: Path) -> None:
     assert composed(["experiment=paper", "trainer=gpu"], tmp_path).trainer.precision == "32-true"
     assert composed(["experiment=paper", "trainer=ddp"], tmp_path).trainer.precision == "32-true"
-    assert composed(["experiment=paper", "trainer=gpu", "trainer.precision=bf16-mixed"], tmp_path).trainer.precision == "bf16-mixed"
+    assert (
+        composed(["experiment=paper", "trainer=gpu", "trainer.precision=bf16-mixed"], tmp_path).trainer.precision
+        == "bf16-mixed"
+    )
     assert composed(["trainer=gpu"], tmp_path).trainer.precision == "bf16-mixed"
 
 
@@ -136,7 +141,9 @@ def test_the_demo_labels_follow_data_root(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("key", ["root", "labels", "manifest"])
-def test_a_path_that_does_not_exist_is_refused_before_a_run_opens_naming_its_key(key: str, phantom_dir: Path, tmp_path: Path) -> None:
+def test_a_path_that_does_not_exist_is_refused_before_a_run_opens_naming_its_key(
+    key: str, phantom_dir: Path, tmp_path: Path
+) -> None:
     from lss.errors import ConfigError
     from lss.training import train
 
@@ -146,25 +153,40 @@ def test_a_path_that_does_not_exist_is_refused_before_a_run_opens_naming_its_key
     assert finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}").empty
 
 
-def test_the_optimizer_a_paper_run_builds_has_lr_1e_4_for_transferred_layers_and_20x_for_the_head(phantom_dir: Path, tmp_path: Path) -> None:
+def test_the_optimizer_a_paper_run_builds_has_lr_1e_4_for_transferred_layers_and_20x_for_the_head(
+    phantom_dir: Path, tmp_path: Path
+) -> None:
     from lss.training import build, fit_and_test
 
-    cfg = composed([*tiny_overrides(phantom_dir, tmp_path), "experiment=paper", "model=tiny", "model.pretrained=false",
-                    "data.input_size=[32,32]", "data.split_by=patient", "+trainer.fast_dev_run=true", "trainer.accelerator=cpu"],
-                   tmp_path / "job")
+    cfg = composed(
+        [
+            *tiny_overrides(phantom_dir, tmp_path),
+            "experiment=paper",
+            "model=tiny",
+            "model.pretrained=false",
+            "data.input_size=[32,32]",
+            "data.split_by=patient",
+            "+trainer.fast_dev_run=true",
+            "trainer.accelerator=cpu",
+        ],
+        tmp_path / "job",
+    )
     datamodule, model = build(cfg)
     fit_and_test(cfg, datamodule, model, logger=False)
     optimizer = model.trainer.optimizers[0]
     assert type(optimizer).__name__ == "SGD"
-    assert {group["name"]: group["lr"] for group in optimizer.param_groups} == {"transferred": 1e-4, "head": pytest.approx(2e-3)}
+    assert {group["name"]: group["lr"] for group in optimizer.param_groups} == {
+        "transferred": 1e-4,
+        "head": pytest.approx(2e-3),
+    }
     assert all(group["momentum"] == 0.9 and group["weight_decay"] == 1e-4 for group in optimizer.param_groups)
 
 
 def test_the_tested_weights_are_the_final_ones_and_are_the_logged_checkpoint(phantom_dir: Path, tmp_path: Path) -> None:
     """Scoring the test slices again with the logged checkpoint gives the logged test predictions."""
     from lss.data.cache import manifest_images
-    from lss.manifest import read_manifest
     from lss.data.preprocess import PreprocessParams
+    from lss.manifest import read_manifest
     from lss.selection import load_classifier
     from lss.selection.scoring import score_slices
     from lss.training import train
@@ -177,7 +199,9 @@ def test_the_tested_weights_are_the_final_ones_and_are_the_logged_checkpoint(pha
     model = load_classifier(run_id=run_id, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     manifest = read_manifest(next((tmp_path / "cache" / "index").glob("*/manifest.csv"))).set_index("sop_uid")
     slices = manifest.loc[logged["sop_uid"]].reset_index()
-    images = manifest_images(slices, phantom_dir, PreprocessParams(32, 32), tmp_path / "cache" / "images", progress=False)
+    images = manifest_images(
+        slices, phantom_dir, PreprocessParams(32, 32), tmp_path / "cache" / "images", progress=False
+    )
     p_mid = score_slices(model, images, batch_size=16, device=torch.device("cpu"), progress=False)
     assert p_mid == pytest.approx(logged["p_mid"].to_numpy(), abs=1e-5)
 
@@ -190,5 +214,8 @@ def test_changing_the_band_size_reindexes_the_root(phantom_dir: Path, tmp_path: 
     again = job_manifest(composed(centre_rule, tmp_path / "b"))
     three = job_manifest(composed([*centre_rule, "index.band_size=3"], tmp_path / "c"))
     assert five == again != three
-    counts = [pd.read_csv(path).query("label == 'Mid'").groupby("series_uid").size().unique().tolist() for path in (five, three)]
+    counts = [
+        pd.read_csv(path).query("label == 'Mid'").groupby("series_uid").size().unique().tolist()
+        for path in (five, three)
+    ]
     assert counts == [[5], [3]]

@@ -14,8 +14,8 @@ import pandas as pd
 
 from lss import tracking
 from lss.analysis import figures, protocols, runs, tables
-from lss.manifest import MODALITIES, T1, T2
 from lss.errors import UserError
+from lss.manifest import MODALITIES, T1, T2
 
 VAL_ACCURACY = "val/accuracy"
 ANALYSIS_RUN_IDS_TAG = "lss.analysis.run_ids"
@@ -37,8 +37,10 @@ def fetch_training_runs(tracking_uri: str, experiment_name: str, filter_string: 
     query = f"tags.`{tracking.KIND_TAG}` = '{tracking.TRAIN_KIND}'" + (f" and {filter_string}" if filter_string else "")
     found = tracking.runs_frame(tracking_uri, experiment_name, query)
     if found is None:
-        raise UserError(f"expected an MLflow experiment {experiment_name!r} at {tracking_uri}, found none; train first, "
-                        "or set mlflow.tracking_uri= / mlflow.experiment_name= to the store the sweep wrote to.")
+        raise UserError(
+            f"expected an MLflow experiment {experiment_name!r} at {tracking_uri}, found none; train first, "
+            "or set mlflow.tracking_uri= / mlflow.experiment_name= to the store the sweep wrote to."
+        )
     return runs.tidy_runs(found)
 
 
@@ -47,37 +49,58 @@ def select_runs(frame: pd.DataFrame, sweep_id: str | Sequence[str] | None) -> ru
     return runs.resolve_sweep(chosen, scope)
 
 
-def write_outputs(selection: runs.SweepSelection, history: pd.DataFrame, table: pd.DataFrame,
-                  conclusions: dict[str, str], output_dir: Path) -> list[Path]:
+def write_outputs(
+    selection: runs.SweepSelection,
+    history: pd.DataFrame,
+    table: pd.DataFrame,
+    conclusions: dict[str, str],
+    output_dir: Path,
+) -> list[Path]:
     """Every output file into ``output_dir``; no MLflow needed."""
     output_dir.mkdir(parents=True, exist_ok=True)
     runs_csv = output_dir / "runs.csv"
-    selection.runs.drop(columns=[c for c in selection.runs.columns if c.startswith("design")]).to_csv(runs_csv, index=False)
+    selection.runs.drop(columns=[c for c in selection.runs.columns if c.startswith("design")]).to_csv(
+        runs_csv, index=False
+    )
     history.to_csv(output_dir / "val_accuracy_history.csv", index=False)
-    return [runs_csv, output_dir / "val_accuracy_history.csv",
-            *tables.write_tables(table, conclusions, output_dir),
-            figures.metric_boxplot(selection.runs, T1, output_dir / "fig6_t1_boxplot.png"),
-            figures.metric_boxplot(selection.runs, T2, output_dir / "fig7_t2_boxplot.png"),
-            figures.modality_comparison(selection.runs, output_dir / "t1_vs_t2_runs.png"),
-            figures.validation_accuracy(history, output_dir / "fig5_val_accuracy.png")]
+    return [
+        runs_csv,
+        output_dir / "val_accuracy_history.csv",
+        *tables.write_tables(table, conclusions, output_dir),
+        figures.metric_boxplot(selection.runs, T1, output_dir / "fig6_t1_boxplot.png"),
+        figures.metric_boxplot(selection.runs, T2, output_dir / "fig7_t2_boxplot.png"),
+        figures.modality_comparison(selection.runs, output_dir / "t1_vs_t2_runs.png"),
+        figures.validation_accuracy(history, output_dir / "fig5_val_accuracy.png"),
+    ]
 
 
-def log_analysis_run(tracking_uri: str, experiment_name: str, output_dir: Path, used: pd.DataFrame,
-                     sweep_id: object, alpha: float) -> str:
+def log_analysis_run(
+    tracking_uri: str, experiment_name: str, output_dir: Path, used: pd.DataFrame, sweep_id: object, alpha: float
+) -> str:
     """One ``lss.kind=analysis`` run naming the training runs used, with every output attached."""
     tags = {tracking.KIND_TAG: tracking.ANALYSIS_KIND, ANALYSIS_RUN_IDS_TAG: ",".join(used["run_id"])}
     if sweep_id is not None:
         tags[tracking.SWEEP_TAG] = str(sweep_id)
-    params = {"alpha": alpha, "sweep_id": sweep_id, "n_runs": len(used),
-              **{f"n_runs.{m}": int((used["modality"] == m).sum()) for m in MODALITIES}}
+    params = {
+        "alpha": alpha,
+        "sweep_id": sweep_id,
+        "n_runs": len(used),
+        **{f"n_runs.{m}": int((used["modality"] == m).sum()) for m in MODALITIES},
+    }
     with tracking.tracked_run(tracking_uri, experiment_name, "analysis", tags, params) as run_id:
         tracking.log_artifacts(tracking_uri, run_id, output_dir)
     return run_id
 
 
-def run_analysis(output_dir: Path, tracking_uri: str | None = None, experiment_name: str = "lss",
-                 sweep_id: str | Sequence[str] | None = None, alpha: float = 0.05,
-                 log_to_mlflow: bool = True, filter_string: str | None = None) -> AnalysisReport:
+def run_analysis(
+    output_dir: Path,
+    tracking_uri: str | None = None,
+    experiment_name: str = "lss",
+    sweep_id: str | Sequence[str] | None = None,
+    alpha: float = 0.05,
+    log_to_mlflow: bool = True,
+    filter_string: str | None = None,
+) -> AnalysisReport:
     """Pull one design's runs, print its bookkeeping and Table 3, write and log every output."""
     uri = tracking.resolve_tracking_uri(tracking_uri)
     if isinstance(sweep_id, int):  # Hydra reads sweep_id=17 as an int
@@ -86,11 +109,16 @@ def run_analysis(output_dir: Path, tracking_uri: str | None = None, experiment_n
     print(selection.summary())
     table = protocols.table3(selection.runs, alpha)
     conclusions = protocols.conclusions(table, alpha, protocols.caveat(selection.runs))
-    history = runs.validation_history(tracking.metric_history(uri, list(selection.runs["run_id"]), VAL_ACCURACY), selection.runs)
+    history = runs.validation_history(
+        tracking.metric_history(uri, list(selection.runs["run_id"]), VAL_ACCURACY), selection.runs
+    )
     files = write_outputs(selection, history, table, conclusions, output_dir)
     print(tables.render_markdown(table, conclusions))
-    analysis_run_id = (log_analysis_run(uri, experiment_name, output_dir, selection.runs, sweep_id, alpha)
-                       if log_to_mlflow else None)
-    print(f"Tables and figures in {output_dir.resolve()}"
-          + (f"; logged as MLflow run {analysis_run_id} in {uri}" if analysis_run_id else ""))
+    analysis_run_id = (
+        log_analysis_run(uri, experiment_name, output_dir, selection.runs, sweep_id, alpha) if log_to_mlflow else None
+    )
+    print(
+        f"Tables and figures in {output_dir.resolve()}"
+        + (f"; logged as MLflow run {analysis_run_id} in {uri}" if analysis_run_id else "")
+    )
     return AnalysisReport(table, conclusions, selection, files, analysis_run_id)

@@ -16,19 +16,44 @@ import pandas as pd
 
 from lss.analysis import stats
 from lss.analysis.schema import METRICS
-from lss.manifest import MODALITIES
 from lss.errors import UserError
+from lss.manifest import MODALITIES
 from lss.tracking import DATA_SOURCE_TAG, JOB_TAG, SWEEP_TAG, design_keys
 
 ALL_SWEEPS = "all"
-RUN_COLUMNS = ["run_id", "status", "start_time", "sweep_id", "job_num", "modality", "seed", "model", "pretrained",
-               "data_source", "split_by", "partition_id", "n_train", "n_val", "n_test", *METRICS]
-MLFLOW_COLUMNS = {"params.modality": "modality", "params.seed": "seed", "params.model.backbone": "model",
-                  "params.model.pretrained": "pretrained", f"tags.{DATA_SOURCE_TAG}": "data_source",
-                  "params.data.split_by": "split_by", "params.split.partition_id": "partition_id",
-                  "params.split.n_train": "n_train", "params.split.n_val": "n_val", "params.split.n_test": "n_test",
-                  f"tags.{SWEEP_TAG}": "sweep_id", f"tags.{JOB_TAG}": "job_num",
-                  **{f"metrics.test/{name}": name for name in METRICS}}
+RUN_COLUMNS = [
+    "run_id",
+    "status",
+    "start_time",
+    "sweep_id",
+    "job_num",
+    "modality",
+    "seed",
+    "model",
+    "pretrained",
+    "data_source",
+    "split_by",
+    "partition_id",
+    "n_train",
+    "n_val",
+    "n_test",
+    *METRICS,
+]
+MLFLOW_COLUMNS = {
+    "params.modality": "modality",
+    "params.seed": "seed",
+    "params.model.backbone": "model",
+    "params.model.pretrained": "pretrained",
+    f"tags.{DATA_SOURCE_TAG}": "data_source",
+    "params.data.split_by": "split_by",
+    "params.split.partition_id": "partition_id",
+    "params.split.n_train": "n_train",
+    "params.split.n_val": "n_val",
+    "params.split.n_test": "n_test",
+    f"tags.{SWEEP_TAG}": "sweep_id",
+    f"tags.{JOB_TAG}": "job_num",
+    **{f"metrics.test/{name}": name for name in METRICS},
+}
 
 
 def tidy_runs(mlflow_runs: pd.DataFrame) -> pd.DataFrame:
@@ -38,7 +63,9 @@ def tidy_runs(mlflow_runs: pd.DataFrame) -> pd.DataFrame:
         frame[column] = pd.to_numeric(frame[column]).astype("Int64")
     for column in METRICS:
         frame[column] = pd.to_numeric(frame[column]).astype(float)
-    settings = design_keys([column.removeprefix("params.") for column in mlflow_runs.columns if column.startswith("params.")])
+    settings = design_keys(
+        [column.removeprefix("params.") for column in mlflow_runs.columns if column.startswith("params.")]
+    )
     designs = mlflow_runs.reindex(columns=[f"params.{key}" for key in settings]).fillna("")
     designs.columns = settings
     frame["design"] = designs.astype(str).agg("\x1f".join, axis=1) if settings else ""
@@ -54,8 +81,10 @@ def differing_settings(runs: pd.DataFrame) -> list[str]:
 def refuse_mixed_designs(runs: pd.DataFrame, scope: str) -> None:
     differing = differing_settings(runs)
     if differing:
-        raise UserError(f"{scope} mixes experiment designs that differ in {', '.join(differing)}; "
-                        "analyse one design at a time with sweep_id=<one sweep> or filter=\"params.<key> = '<value>'\"")
+        raise UserError(
+            f"{scope} mixes experiment designs that differ in {', '.join(differing)}; "
+            "analyse one design at a time with sweep_id=<one sweep> or filter=\"params.<key> = '<value>'\""
+        )
 
 
 def select_design(frame: pd.DataFrame, sweep_id: str | Sequence[str] | None) -> tuple[pd.DataFrame, str]:
@@ -74,8 +103,12 @@ def select_design(frame: pd.DataFrame, sweep_id: str | Sequence[str] | None) -> 
         done = set(zip(in_sweep["modality"], in_sweep["seed"]))
         not_in_sweep = pd.Series([job not in done for job in zip(frame["modality"], frame["seed"])], index=frame.index)
         reused = frame[(frame["sweep_id"] != newest) & (frame["design"] == in_sweep["design"].iloc[0]) & not_in_sweep]
-        note = (f"; {len(reused)} runs of the same design from sweeps {sorted(set(reused['sweep_id']))} fill the jobs "
-                "it resumed" if len(reused) else "")
+        note = (
+            f"; {len(reused)} runs of the same design from sweeps {sorted(set(reused['sweep_id']))} fill the jobs "
+            "it resumed"
+            if len(reused)
+            else ""
+        )
         return pd.concat([in_sweep, reused]), f"Newest sweep {newest}{note}."
     wanted = [str(sweep_id)] if isinstance(sweep_id, (str, int)) else [str(item) for item in sweep_id]
     chosen = frame if wanted == [ALL_SWEEPS] else frame[frame["sweep_id"].isin(wanted)]
@@ -99,10 +132,15 @@ class SweepSelection:
         counts = self.runs["modality"].value_counts()
         lines = [self.scope] if self.scope else []
         lines += ["Runs used per modality: " + ", ".join(f"{m} = {int(counts.get(m, 0))}" for m in MODALITIES)]
-        lines += [f"Excluded {row.run_id} ({row.modality} seed {row.seed}): {row.reason}"
-                  for row in self.excluded.itertuples()]
-        lines += [f"Duplicate {row.modality} seed {row.seed}: kept newest FINISHED run "
-                  f"{row.kept_run_id}, ignored {row.run_id}" for row in self.superseded.itertuples()]
+        lines += [
+            f"Excluded {row.run_id} ({row.modality} seed {row.seed}): {row.reason}"
+            for row in self.excluded.itertuples()
+        ]
+        lines += [
+            f"Duplicate {row.modality} seed {row.seed}: kept newest FINISHED run "
+            f"{row.kept_run_id}, ignored {row.run_id}"
+            for row in self.superseded.itertuples()
+        ]
         lines += [f"Missing seeds for {m}: {seeds}" for m, seeds in self.missing_seeds.items() if seeds]
         return "\n".join(lines)
 
@@ -138,8 +176,11 @@ def resolve_sweep(frame: pd.DataFrame, scope: str = "") -> SweepSelection:
     counts = runs["modality"].value_counts()
     short = [m for m in MODALITIES if counts.get(m, 0) < stats.MIN_RUNS]
     if short:
-        raise UserError(f"expected at least {stats.MIN_RUNS} FINISHED runs per modality, found too few for {short}. "
-                        f"{' '.join(selection.summary().splitlines())} Re-run the missing seeds or pick another sweep with sweep_id=.")
+        raise UserError(
+            f"expected at least {stats.MIN_RUNS} FINISHED runs per modality, found too few for {short}. "
+            f"{' '.join(selection.summary().splitlines())} "
+            "Re-run the missing seeds or pick another sweep with sweep_id=."
+        )
     return selection
 
 
@@ -147,4 +188,5 @@ def validation_history(history: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFram
     """``run_id, step, value`` of ``val/accuracy`` -> one row per (run, epoch) with modality and seed, for Fig. 5."""
     merged = history.merge(runs[["run_id", "modality", "seed"]], on="run_id")
     return merged.rename(columns={"step": "epoch", "value": "val_accuracy"})[
-        ["run_id", "modality", "seed", "epoch", "val_accuracy"]].astype({"epoch": np.int64})
+        ["run_id", "modality", "seed", "epoch", "val_accuracy"]
+    ].astype({"epoch": np.int64})

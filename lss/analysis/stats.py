@@ -76,8 +76,7 @@ def _t_test(name: str, difference: float, variance_of_difference: float, df: flo
     t = difference / standard_error
     p = float(2.0 * stats.t.sf(abs(t), df))
     half_width = float(stats.t.ppf(0.975, df)) * standard_error
-    return TTest(name, difference, standard_error, t, df, p,
-                 difference - half_width, difference + half_width)
+    return TTest(name, difference, standard_error, t, df, p, difference - half_width, difference + half_width)
 
 
 def _welch_satterthwaite_df(var_1: float, var_2: float, df_1: int, df_2: int) -> float:
@@ -92,35 +91,39 @@ def student_t(t1: Sample, t2: Sample) -> TTest:
     a, b = as_sample(t1, "T1"), as_sample(t2, "T2")
     df = len(a) + len(b) - 2
     pooled = ((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1)) / df
-    return _t_test("Student's t-test", b.mean() - a.mean(),
-                   pooled * (1 / len(a) + 1 / len(b)), float(df))
+    return _t_test("Student's t-test", b.mean() - a.mean(), pooled * (1 / len(a) + 1 / len(b)), float(df))
 
 
 def welch_t(t1: Sample, t2: Sample) -> TTest:
     """Welch's unequal-variance t-test (the paper's fallback when KS or Bartlett fails)."""
     a, b = as_sample(t1, "T1"), as_sample(t2, "T2")
     var_a, var_b = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    return _t_test("Welch's t-test", b.mean() - a.mean(), var_a + var_b,
-                   _welch_satterthwaite_df(var_a, var_b, len(a) - 1, len(b) - 1))
+    return _t_test(
+        "Welch's t-test",
+        b.mean() - a.mean(),
+        var_a + var_b,
+        _welch_satterthwaite_df(var_a, var_b, len(a) - 1, len(b) - 1),
+    )
 
 
 def _paired_differences(t1: Sample, t2: Sample) -> np.ndarray:
     a, b = np.asarray(t1, dtype=float), np.asarray(t2, dtype=float)
     if a.shape != b.shape:
-        raise ValueError(f"paired runs: expected one T2 value per T1 value, found {a.size} and "
-                         f"{b.size}; pair runs by seed first.")
+        raise ValueError(
+            f"paired runs: expected one T2 value per T1 value, found {a.size} and {b.size}; pair runs by seed first."
+        )
     return as_sample(b - a, "T2 - T1 pairs")
 
 
 def paired_t(t1: Sample, t2: Sample) -> TTest:
     """Paired t-test on ``t2 - t1`` (same seed, same patient partition in both modalities)."""
     differences = _paired_differences(t1, t2)
-    return _t_test("paired t-test", differences.mean(),
-                   differences.var(ddof=1) / len(differences), float(len(differences) - 1))
+    return _t_test(
+        "paired t-test", differences.mean(), differences.var(ddof=1) / len(differences), float(len(differences) - 1)
+    )
 
 
-def corrected_resampled_t(t1: Sample, t2: Sample, test_train_ratio: tuple[float, float],
-                          paired: bool) -> TTest:
+def corrected_resampled_t(t1: Sample, t2: Sample, test_train_ratio: tuple[float, float], paired: bool) -> TTest:
     """Nadeau & Bengio (2003) corrected resampled t-test for J repeated random train/test splits.
 
     The repeats share most of their training data, so the naive 1/J variance factor of the mean
@@ -137,14 +140,18 @@ def corrected_resampled_t(t1: Sample, t2: Sample, test_train_ratio: tuple[float,
     if paired:
         d = _paired_differences(t1, t2)
         ratio = (ratio_1 + ratio_2) / 2
-        return _t_test("corrected resampled t (paired by seed)", d.mean(),
-                       (1 / len(d) + ratio) * d.var(ddof=1), float(len(d) - 1))
+        return _t_test(
+            "corrected resampled t (paired by seed)", d.mean(), (1 / len(d) + ratio) * d.var(ddof=1), float(len(d) - 1)
+        )
     a, b = as_sample(t1, "T1"), as_sample(t2, "T2")
     var_a = (1 / len(a) + ratio_1) * a.var(ddof=1)
     var_b = (1 / len(b) + ratio_2) * b.var(ddof=1)
-    return _t_test("corrected resampled t (unpaired analogue)", b.mean() - a.mean(),
-                   var_a + var_b,
-                   _welch_satterthwaite_df(var_a, var_b, len(a) - 1, len(b) - 1))
+    return _t_test(
+        "corrected resampled t (unpaired analogue)",
+        b.mean() - a.mean(),
+        var_a + var_b,
+        _welch_satterthwaite_df(var_a, var_b, len(a) - 1, len(b) - 1),
+    )
 
 
 def ks_normality_p(values: Sample) -> float:
@@ -204,8 +211,7 @@ def hedges_g(t1: Sample, t2: Sample) -> float:
     difference = b.mean() - a.mean()
     if pooled_sd <= ROUNDING * max(1.0, abs(difference)):
         return math.nan  # no spread to measure the difference against: undefined
-    correction = math.exp(special.gammaln(m / 2) - 0.5 * math.log(m / 2)
-                          - special.gammaln((m - 1) / 2))
+    correction = math.exp(special.gammaln(m / 2) - 0.5 * math.log(m / 2) - special.gammaln((m - 1) / 2))
     return correction * difference / pooled_sd
 
 

@@ -24,6 +24,10 @@ from tqdm.auto import tqdm
 from lss.data.preprocess import PreprocessParams, preprocess_slice
 from lss.dicom.pixels import read_slice_pixels
 from lss.files import build_once, file_digest, partial_path, publish
+from lss.workers import worker_count
+
+DECODES_PER_WORKER = 32
+"""Fewer slices than this per process and starting the process costs more than decoding them."""
 
 
 def cache_key(paths: Sequence[Path], frames: Sequence[int], params: PreprocessParams) -> str:
@@ -38,11 +42,15 @@ def stat_signature(paths: Sequence[Path], frames: Sequence[int], params: Preproc
     digest = hashlib.sha256(params.as_key().encode())
     for path, frame in zip(paths, frames, strict=True):
         stat = os.stat(path)
-        digest.update(f"{os.path.abspath(path)}|{frame}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}|{stat.st_ino};".encode())
+        digest.update(
+            f"{os.path.abspath(path)}|{frame}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}|{stat.st_ino};".encode()
+        )
     return digest.hexdigest()[:32]
 
 
-def remembered_cache_key(paths: Sequence[Path], frames: Sequence[int], params: PreprocessParams, cache_dir: Path) -> str:
+def remembered_cache_key(
+    paths: Sequence[Path], frames: Sequence[int], params: PreprocessParams, cache_dir: Path
+) -> str:
     """``cache_key`` without re-reading the files when their stat signature was seen before."""
     alias = cache_dir / "keys" / f"{stat_signature(paths, frames, params)}.txt"
     try:
@@ -69,10 +77,6 @@ def _decode_one(job: tuple[str, int, PreprocessParams]) -> np.ndarray:
     return preprocess_slice(read_slice_pixels(path, frame), params)
 
 
-def decode_workers() -> int:
-    return max(1, min(8, len(os.sched_getaffinity(0))))
-
-
 def cached_images(
     paths: Sequence[Path],
     frames: Sequence[int],
@@ -83,22 +87,38 @@ def cached_images(
 ) -> np.ndarray:
     """Return a read-only memory-mapped (N, H, W) uint8 array of the preprocessed slices."""
     entry = cache_dir / f"images-{remembered_cache_key(paths, frames, params, cache_dir)}.npy"
-    build_once(entry, lambda partial: _build(partial, paths, frames, params, progress, workers or decode_workers()))
+    build_once(
+        entry,
+        lambda partial: _build(
+            partial,
+            paths,
+            frames,
+            params,
+            progress,
+            workers or worker_count(len(paths), tasks_per_worker=DECODES_PER_WORKER),
+        ),
+    )
     return np.load(entry, mmap_mode="r")
 
 
-def manifest_images(slices: pd.DataFrame, root: Path, params: PreprocessParams, cache_dir: Path, progress: bool = True) -> np.ndarray:
+def manifest_images(
+    slices: pd.DataFrame, root: Path, params: PreprocessParams, cache_dir: Path, progress: bool = True
+) -> np.ndarray:
     """Preprocessed images of manifest rows (``path`` relative to ``root``, ``frame``), decoded once and cached."""
     if slices.empty:
         return np.empty((0, params.height, params.width), dtype=np.uint8)
-    return cached_images([root / path for path in slices["path"]], slices["frame"].astype(int).tolist(), params, cache_dir, progress)
+    return cached_images(
+        [root / path for path in slices["path"]], slices["frame"].astype(int).tolist(), params, cache_dir, progress
+    )
 
 
-def _build(partial: Path, paths: Sequence[Path], frames: Sequence[int], params: PreprocessParams, progress: bool, workers: int) -> None:
+def _build(
+    partial: Path, paths: Sequence[Path], frames: Sequence[int], params: PreprocessParams, progress: bool, workers: int
+) -> None:
     images = np.empty((len(paths), params.height, params.width), dtype=np.uint8)
     jobs = [(str(path), int(frame), params) for path, frame in zip(paths, frames, strict=True)]
     bar = tqdm(total=len(jobs), desc="decoding DICOM (cached once)", unit="slice", disable=not progress)
-    if workers > 1 and len(jobs) > 64:
+    if workers > 1:
         with ProcessPoolExecutor(workers, initializer=_single_threaded) as pool:
             for index, image in enumerate(pool.map(_decode_one, jobs, chunksize=16)):
                 images[index] = image

@@ -6,11 +6,12 @@ Evaluation shards are unpadded so every test slice is scored exactly once under 
 
 from __future__ import annotations
 
+import functools
 import logging
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import lightning as L
 import numpy as np
@@ -20,10 +21,11 @@ from torch.utils.data import DataLoader, Sampler
 from lss.data.batches import GlobalBatchSampler
 from lss.data.cache import manifest_images
 from lss.data.dataset import SliceDataset, augmentation
-from lss.data.slices import TrainingDataError, labelled_slices
-from lss.manifest import CLASS_NAMES, read_manifest
 from lss.data.preprocess import PreprocessParams
-from lss.data.splits import Split, split_slices
+from lss.data.slices import TrainingDataError, labelled_slices
+from lss.data.splits import Split, SplitBy, split_slices
+from lss.manifest import CLASS_NAMES, read_manifest
+from lss.workers import worker_count
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +95,14 @@ class MidSliceDataModule(L.LightningDataModule):
             return
         slices, patient_keys = self._slices()
         images = self._images(slices)
-        split = split_slices(slices, patient_keys, self.seed, self.split_by, self.test_fraction, self.val_fraction)
+        split = split_slices(
+            slices, patient_keys, self.seed, cast(SplitBy, self.split_by), self.test_fraction, self.val_fraction
+        )
         check_trainable(slices, images, split, self.split_by)
         self.slices, self.split, self.images = slices, split, images
         targets = slices["target"].to_numpy()
-        make = lambda rows, transform=None: SliceDataset(images, targets, rows, self.mean, self.std, transform)  # noqa: E731
-        self.train_set = make(split.train, augmentation(self.augment))
+        make = functools.partial(SliceDataset, images, targets, mean=self.mean, std=self.std)
+        self.train_set = make(split.train, transform=augmentation(self.augment))
         self.val_set, self.test_set = make(split.val), make(split.test)
         log.info("%s split by %s (seed %d): %s", self.modality, self.split_by, self.seed, split.sizes())
 
@@ -113,7 +117,7 @@ class MidSliceDataModule(L.LightningDataModule):
     def _workers(self) -> int:
         if self.num_workers != "auto":
             return int(self.num_workers)
-        return 0 if self._on_cpu() else max(1, min(8, len(os.sched_getaffinity(0)) // self._world()[1] - 1))
+        return 0 if self._on_cpu() else worker_count(len(self.train_set), share=self._world()[1], reserve=1)
 
     def _pin_memory(self) -> bool:
         """pin_memory="auto": page-locked batches (asynchronous host-to-device copies) on an accelerator only."""
@@ -122,7 +126,7 @@ class MidSliceDataModule(L.LightningDataModule):
     def _loader(self, dataset: SliceDataset, train: bool) -> DataLoader:
         rank, world_size = self._world()
         workers = self._workers()
-        common = {
+        common: dict[str, Any] = {
             "num_workers": workers,
             "pin_memory": self._pin_memory(),
             "persistent_workers": workers > 0,
@@ -155,7 +159,7 @@ def worker_start_method(workers: int) -> str | None:
 
 
 def check_trainable(slices: pd.DataFrame, images: np.ndarray, split: Split, split_by: str) -> None:
-    """Refuse before training when a split lacks a class or every image is constant (issue 7)."""
+    """Refuse before training when a split lacks a class or every image is constant."""
     targets = slices["target"].to_numpy()
     for name, rows in (("train", split.train), ("val", split.val), ("test", split.test)):
         present = set(targets[rows].tolist())
@@ -165,6 +169,9 @@ def check_trainable(slices: pd.DataFrame, images: np.ndarray, split: Split, spli
                 f"the {name} split (split_by={split_by}, {len(rows)} slices) has no {'/'.join(missing)} slices; "
                 "use more data, or change data.test_fraction / data.val_fraction."
             )
-    per_image_range = (np.ptp(np.asarray(images[start : start + 256]).reshape(-1, images[0].size), axis=1) for start in range(0, len(images), 256))
+    per_image_range = (
+        np.ptp(np.asarray(images[start : start + 256]).reshape(-1, images[0].size), axis=1)
+        for start in range(0, len(images), 256)
+    )
     if not any(ranges.max() > 0 for ranges in per_image_range):
         raise TrainingDataError("every image is constant (no contrast); check the DICOM pixel data and its windowing.")

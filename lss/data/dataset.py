@@ -14,10 +14,12 @@ def augmentation(enabled: bool) -> v2.Transform | None:
     """Light, anatomy-preserving jitter (small rotation/shift/scale, contrast); off in the paper protocol."""
     if not enabled:
         return None
-    return v2.Compose([
-        v2.RandomAffine(degrees=5, translate=(0.04, 0.04), scale=(0.95, 1.05)),
-        v2.ColorJitter(brightness=0.1, contrast=0.1),
-    ])
+    return v2.Compose(
+        [
+            v2.RandomAffine(degrees=5, translate=(0.04, 0.04), scale=(0.95, 1.05)),
+            v2.ColorJitter(brightness=0.1, contrast=0.1),
+        ]
+    )
 
 
 class SliceDataset(Dataset):
@@ -42,7 +44,9 @@ class SliceDataset(Dataset):
         self.std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
         self.transform = transform
         grey = np.arange(256, dtype=np.float32) / np.float32(255.0)
-        self.normalised = ((grey[None, :] - np.asarray(mean, np.float32)[:, None]) / np.asarray(std, np.float32)[:, None]).astype(np.float32)
+        self.normalised = (
+            (grey[None, :] - np.asarray(mean, np.float32)[:, None]) / np.asarray(std, np.float32)[:, None]
+        ).astype(np.float32)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -50,7 +54,11 @@ class SliceDataset(Dataset):
     def __getitem__(self, item: int) -> tuple[torch.Tensor, int, int]:
         row = int(self.rows[item])
         if self.transform is None:
-            return torch.from_numpy(np.take(self.normalised, np.asarray(self.images[row]), axis=1)), int(self.targets[row]), row
+            return (
+                torch.from_numpy(np.take(self.normalised, np.asarray(self.images[row]), axis=1)),
+                int(self.targets[row]),
+                row,
+            )
         image = torch.from_numpy(np.array(self.images[row], dtype=np.float32) / 255.0)[None].expand(3, -1, -1)
         if self.transform is not None:
             image = self.transform(image)

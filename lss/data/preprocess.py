@@ -37,5 +37,7 @@ def preprocess_slice(pixels: np.ndarray, params: PreprocessParams) -> np.ndarray
     """Float pixels of any size -> uint8 image of ``params`` size (antialiased bilinear)."""
     unit = robust_unit_range(pixels, params.low_percentile, params.high_percentile)
     tensor = torch.from_numpy(unit)[None, None]
-    resized = F.interpolate(tensor, size=(params.height, params.width), mode="bilinear", antialias=True, align_corners=False)
+    resized = F.interpolate(
+        tensor, size=(params.height, params.width), mode="bilinear", antialias=True, align_corners=False
+    )
     return (resized[0, 0].clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).numpy()

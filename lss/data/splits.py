@@ -30,8 +30,8 @@ class Split:
 
 
 def _cut(n_items: int, test_fraction: float, val_fraction: float) -> tuple[int, int]:
-    n_test = int(round(n_items * test_fraction))
-    n_val = int(round((n_items - n_test) * val_fraction))
+    n_test = round(n_items * test_fraction)
+    n_val = round((n_items - n_test) * val_fraction)
     return n_test, n_val
 
 
@@ -60,5 +60,5 @@ def split_slices(
     is_test = np.isin(keys, list(test_patients))
     is_val = np.isin(keys, list(val_patients))
     positions = np.arange(len(slices))
-    digest = hashlib.sha256("|".join(sorted(test_patients) + ["/"] + sorted(val_patients)).encode()).hexdigest()
+    digest = hashlib.sha256("|".join([*sorted(test_patients), "/", *sorted(val_patients)]).encode()).hexdigest()
     return Split(positions[~is_test & ~is_val], positions[is_val], positions[is_test], f"patient-{digest[:16]}")

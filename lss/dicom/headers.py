@@ -21,12 +21,25 @@ from lss.dicom.privacy import patient_key
 from lss.dicom.skips import Skip
 
 HEADER_TAGS: list[str] = [
-    "SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "PatientID",
-    "SeriesDescription", "ImageType", "EchoNumbers", "RepetitionTime", "EchoTime",
-    "ImageOrientationPatient", "ImagePositionPatient", "SliceLocation",
-    "SamplesPerPixel", "PhotometricInterpretation", "NumberOfFrames",
-    "SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence",
-]  # fmt: skip
+    "SOPClassUID",
+    "SOPInstanceUID",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "PatientID",
+    "SeriesDescription",
+    "ImageType",
+    "EchoNumbers",
+    "RepetitionTime",
+    "EchoTime",
+    "ImageOrientationPatient",
+    "ImagePositionPatient",
+    "SliceLocation",
+    "SamplesPerPixel",
+    "PhotometricInterpretation",
+    "NumberOfFrames",
+    "SharedFunctionalGroupsSequence",
+    "PerFrameFunctionalGroupsSequence",
+]
 
 _UNDEFINED_LENGTH = 0xFFFFFFFF
 _GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
@@ -91,7 +104,7 @@ def _read(path: Path, relative: str, secret: bytes) -> list[SliceHeader]:
     photometric = str(dataset.get("PhotometricInterpretation", "MONOCHROME2")).strip()
     if int(dataset.get("SamplesPerPixel") or 1) != 1 or photometric not in _GRAYSCALE:
         raise _SkipFile("not_grayscale", f"PhotometricInterpretation={photometric}")
-    common = {
+    common: dict[str, Any] = {
         "path": relative,
         "patient_key": patient_key(str(dataset.get("PatientID", "")).strip(), secret),
         "study_uid": str(dataset.get("StudyInstanceUID", "")),
@@ -139,10 +152,15 @@ def _check_pixel_data(file: BinaryIO, dataset: Dataset, file_size: int) -> bool:
     return True
 
 
+def number_of_frames(dataset: Dataset) -> int:
+    """NumberOfFrames, 1 when absent or empty (single-frame objects)."""
+    return int(dataset.get("NumberOfFrames") or 1)
+
+
 def _frame_fields(dataset: Dataset) -> list[dict[str, Any]]:
     """Per-slice geometry and timing; enhanced multi-frame objects frame by frame from functional groups."""
     per_frame = dataset.get("PerFrameFunctionalGroupsSequence")
-    n_frames = int(dataset.get("NumberOfFrames") or 1)
+    n_frames = number_of_frames(dataset)
     if not per_frame:
         if n_frames > 1:
             raise _SkipFile("multiframe_without_frame_geometry", f"NumberOfFrames={n_frames}")

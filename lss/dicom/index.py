@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -20,7 +19,7 @@ from lss.dicom.skips import Skip
 from lss.dicom.summary import summarize
 from lss.dicom.walk import walk_repository
 from lss.manifest import BAND_SIZE, COLUMNS, SERIES_COLUMNS, SKIPPED_COLUMNS, write_manifest
-
+from lss.workers import worker_count
 
 INDEX_VERSION = 2
 """Bump whenever labelling, weighting or series assembly changes: cached manifests then re-index."""
@@ -37,8 +36,8 @@ class IndexParams:
         return f"index-v{INDEX_VERSION}|band_size={self.band_size}|ivd_width_mm={float(self.ivd_width_mm)}"
 
 
-PARALLEL_MIN_FILES = 400
-"""Below this, starting worker processes costs more than it saves (benchmarks/index_speed.py)."""
+FILES_PER_WORKER = 200
+"""Fewer files than this per process and starting the process costs more than it saves (benchmarks/index_speed.py)."""
 _CHUNK_SIZE = 64
 
 
@@ -77,7 +76,9 @@ def index_repository(
     manifest = label_slices(manifest, labels, params.band_size)
     manifest = manifest[list(COLUMNS)].sort_values(["series_uid", "slice_index"], ignore_index=True)
     findings = validate_labels(manifest, labels, params.ivd_width_mm)
-    skipped = pd.DataFrame([vars(skip) for skip in skips + read_skips + duplicate_skips + series_skips], columns=SKIPPED_COLUMNS)
+    skipped = pd.DataFrame(
+        [vars(skip) for skip in skips + read_skips + duplicate_skips + series_skips], columns=SKIPPED_COLUMNS
+    )
     skipped = skipped.sort_values("path", ignore_index=True)
     result = IndexResult(manifest, skipped, summarize(manifest, skipped, findings), findings)
     if out_dir is not None:
@@ -90,7 +91,7 @@ def read_all_headers(
 ) -> tuple[list[SliceHeader], list[Skip]]:
     """Header records of all files, in worker processes when there are enough files to pay for them."""
     read_one = partial(read_slice_headers, root=root, secret=load_patient_secret())
-    n_workers = workers if workers is not None else (min(os.cpu_count() or 1, 8) if len(files) >= PARALLEL_MIN_FILES else 1)
+    n_workers = workers if workers is not None else worker_count(len(files), tasks_per_worker=FILES_PER_WORKER)
     bar = partial(tqdm, total=len(files), unit="file", desc="reading headers", disable=not progress)
     if n_workers <= 1:
         results = list(bar(map(read_one, files)))

@@ -32,8 +32,14 @@ def tree_fingerprint(root: Path, labels: Path | None, params: IndexParams) -> st
     return digest.hexdigest()[:24]
 
 
-def indexed_manifest(root: Path, index_cache_dir: Path, labels: Path | None, params: IndexParams, progress: bool = True) -> Path:
+def indexed_manifest(
+    root: Path, index_cache_dir: Path, labels: Path | None, params: IndexParams, progress: bool = True
+) -> Path:
     """manifest.csv of ``root`` (paths relative to it), indexed now or taken from the cache."""
     entry = index_cache_dir / tree_fingerprint(root, labels, params)
-    build_once(entry, lambda partial: index_repository(root, out_dir=partial, labels_csv=labels, params=params, progress=progress))
+
+    def index_into(partial: Path) -> None:
+        index_repository(root, out_dir=partial, labels_csv=labels, params=params, progress=progress)
+
+    build_once(entry, index_into)
     return entry / "manifest.csv"

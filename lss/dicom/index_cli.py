@@ -1,4 +1,4 @@
-"""lss-index: index a DICOM repository into manifest.csv, skipped.csv and summary.md (issue 2 §3)."""
+"""lss-index: index a DICOM repository into manifest.csv, skipped.csv and summary.md."""
 
 from __future__ import annotations
 
@@ -25,12 +25,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--root", type=Path, required=True, help="repository to walk (never written to)")
     parser.add_argument("--out", type=Path, required=True, help="folder for manifest.csv, skipped.csv, summary.md")
     parser.add_argument(
-        "--labels", type=Path, help="per-slice CSV (sop_instance_uid,label) or per-series CSV (series_instance_uid,mid_sop_instance_uid)"
+        "--labels",
+        type=Path,
+        help="per-slice CSV (sop_instance_uid,label) or per-series CSV (series_instance_uid,mid_sop_instance_uid)",
     )
-    parser.add_argument("--band-size", type=int, default=defaults.band_size, help=f"slices in the Mid band: the mid slice and its nearest neighbours (default {defaults.band_size}, paper §3)")
-    parser.add_argument("--ivd-width-mm", type=float, default=defaults.ivd_width_mm, help=f"normal disc width; Mid slices further than half of it from the mid slice are reported (default {defaults.ivd_width_mm:g}, paper ref. 18)")
-    parser.add_argument("--montage", action="store_true", help="also write OUT/montages/<series_uid>.png (paper Fig. 2)")
-    parser.add_argument("--workers", type=int, help="header-reading processes (default: all cores for large repositories)")
+    parser.add_argument(
+        "--band-size",
+        type=int,
+        default=defaults.band_size,
+        help=f"slices in the Mid band: the mid slice and its neighbours (default {defaults.band_size}, paper §3)",
+    )
+    parser.add_argument(
+        "--ivd-width-mm",
+        type=float,
+        default=defaults.ivd_width_mm,
+        help=f"normal disc width; Mid slices further than half of it from the mid slice are reported "
+        f"(default {defaults.ivd_width_mm:g}, paper ref. 18)",
+    )
+    parser.add_argument(
+        "--montage", action="store_true", help="also write OUT/montages/<series_uid>.png (paper Fig. 2)"
+    )
+    parser.add_argument(
+        "--workers", type=int, help="header-reading processes (default: all cores for large repositories)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
 
@@ -38,11 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     result = index_repository(
-        args.root, args.out, labels_csv=args.labels, params=IndexParams(args.band_size, args.ivd_width_mm),
-        workers=args.workers, progress=not args.no_progress, montage=args.montage,
-    )  # fmt: skip
+        args.root,
+        args.out,
+        labels_csv=args.labels,
+        params=IndexParams(args.band_size, args.ivd_width_mm),
+        workers=args.workers,
+        progress=not args.no_progress,
+        montage=args.montage,
+    )
     print(result.summary_markdown)
-    print(f"Wrote {args.out / 'manifest.csv'} ({len(result.manifest):,} slices) and {args.out / 'skipped.csv'} ({len(result.skipped):,} entries).")
+    print(
+        f"Wrote {args.out / 'manifest.csv'} ({len(result.manifest):,} slices) "
+        f"and {args.out / 'skipped.csv'} ({len(result.skipped):,} entries)."
+    )
 
 
 if __name__ == "__main__":

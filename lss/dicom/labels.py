@@ -37,7 +37,7 @@ def read_labels_csv(path: Path) -> LabelTable:
     """Read either CSV kind, recognised by its columns; refuse anything else naming the file."""
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     columns = set(table.columns)
-    if _SLICE_COLUMNS <= columns:
+    if columns >= _SLICE_COLUMNS:
         canonical = {MID.lower(): MID, LATERAL.lower(): LATERAL}
         bad = table[~table["label"].str.strip().str.lower().isin(canonical)]
         if len(bad):
@@ -45,7 +45,7 @@ def read_labels_csv(path: Path) -> LabelTable:
             raise ValueError(f"{path}: row {row + 2} has label {bad.iloc[0]['label']!r}; expected Mid or Lateral")
         labels = table["label"].str.strip().str.lower().map(canonical)
         return LabelTable(dict(zip(table["sop_instance_uid"].str.strip(), labels)), {}, str(path))
-    if _SERIES_COLUMNS <= columns:
+    if columns >= _SERIES_COLUMNS:
         mids = dict(zip(table["series_instance_uid"].str.strip(), table["mid_sop_instance_uid"].str.strip()))
         return LabelTable({}, mids, str(path))
     raise ValueError(
@@ -90,7 +90,9 @@ def label_slices(manifest: pd.DataFrame, labels: LabelTable | None, band_size: i
     return labelled
 
 
-def validate_labels(manifest: pd.DataFrame, labels: LabelTable | None, ivd_width_mm: float = NORMAL_LUMBAR_IVD_WIDTH_MM) -> pd.DataFrame:
+def validate_labels(
+    manifest: pd.DataFrame, labels: LabelTable | None, ivd_width_mm: float = NORMAL_LUMBAR_IVD_WIDTH_MM
+) -> pd.DataFrame:
     """Paper §3 check: every Mid slice lies within half a normal lumbar IVD width of the mid slice
     (further out, a sagittal plane no longer cuts the disc).
 
@@ -101,7 +103,9 @@ def validate_labels(manifest: pd.DataFrame, labels: LabelTable | None, ivd_width
     unlabelled = manifest[manifest["label"] == ""].groupby("series_uid").size()
     sizes = manifest.groupby("series_uid").size()
     for series_uid, missing in unlabelled.items():
-        findings.append(_finding("unlabelled_slices", series_uid, "", f"{missing} of {sizes[series_uid]} slices have no label"))
+        findings.append(
+            _finding("unlabelled_slices", series_uid, "", f"{missing} of {sizes[series_uid]} slices have no label")
+        )
     mid_location = manifest[manifest["is_mid_sagittal"]].set_index("series_uid")["slice_location_mm"]
     for series_uid in sorted(set(sizes.index) - set(mid_location.index)):
         findings.append(_finding("no_mid_slice", series_uid, "", "no slice is labelled Mid"))
@@ -116,7 +120,14 @@ def validate_labels(manifest: pd.DataFrame, labels: LabelTable | None, ivd_width
             sop for sop in labels.mid_sop_by_series.values() if sop not in indexed
         )
         if unmatched:
-            findings.append(_finding("label_without_indexed_slice", "", unmatched[0], f"{len(unmatched)} label rows in {labels.source_path} match no indexed slice"))
+            findings.append(
+                _finding(
+                    "label_without_indexed_slice",
+                    "",
+                    unmatched[0],
+                    f"{len(unmatched)} label rows in {labels.source_path} match no indexed slice",
+                )
+            )
     return pd.DataFrame(findings, columns=FINDING_COLUMNS)
 
 

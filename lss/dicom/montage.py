@@ -8,12 +8,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from lss.dicom.pixels import DicomPixelError, read_slice_pixels  # noqa: E402
-from lss.manifest import LATERAL, MID  # noqa: E402
+from lss.dicom.pixels import DicomPixelError, read_slice_pixels
+from lss.manifest import LATERAL, MID
 
 LABEL_COLOURS = {MID: "yellow", LATERAL: "red", "": "grey"}
 

@@ -8,6 +8,8 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 
+from lss.dicom.headers import number_of_frames
+
 
 class DicomPixelError(RuntimeError):
     """A slice's pixels cannot be turned into a 2-D grayscale image; the message names the file."""
@@ -28,7 +30,7 @@ def read_slice_pixels(path: str | Path, frame: int = 0) -> np.ndarray:
     photometric = str(dataset.get("PhotometricInterpretation", "")).strip()
     if int(dataset.get("SamplesPerPixel") or 1) != 1 or photometric not in ("MONOCHROME1", "MONOCHROME2"):
         raise DicomPixelError(f"{path}: PhotometricInterpretation {photometric!r}, expected MONOCHROME1 or MONOCHROME2")
-    n_frames = int(dataset.get("NumberOfFrames") or 1)
+    n_frames = number_of_frames(dataset)
     if not 0 <= frame < n_frames:
         raise DicomPixelError(f"{path}: frame {frame} requested, NumberOfFrames is {n_frames}")
     try:

@@ -29,7 +29,10 @@ def drop_duplicate_instances(headers: Iterable[SliceHeader]) -> tuple[list[Slice
         kept = first_path.setdefault(header.sop_uid, header.path)
         if kept != header.path:
             duplicate_paths[header.path] = kept
-    skips = [Skip(path, "duplicate_sop_instance_uid", f"same SOPInstanceUID as {kept}") for path, kept in duplicate_paths.items()]
+    skips = [
+        Skip(path, "duplicate_sop_instance_uid", f"same SOPInstanceUID as {kept}")
+        for path, kept in duplicate_paths.items()
+    ]
     return [header for header in ordered if header.path not in duplicate_paths], skips
 
 
@@ -65,7 +68,10 @@ def _has_unique_positions(members: list[SliceHeader]) -> bool:
 
 
 def _split_same_position(members: list[SliceHeader]) -> list[tuple[str, str, list[SliceHeader]]] | None:
-    """[(series_uid, split description, slices)]; several parts for multi-echo or magnitude + phase, None if inseparable."""
+    """[(series_uid, split description, slices)]: several parts for multi-echo or magnitude + phase.
+
+    None when no header field separates the slices that share a position.
+    """
     series_uid = members[0].series_uid
     if _has_unique_positions(members):
         return [(series_uid, "", members)]
@@ -76,7 +82,11 @@ def _split_same_position(members: list[SliceHeader]) -> list[tuple[str, str, lis
         if len(groups) > 1 and all(_has_unique_positions(group) for group in groups.values()):
             ordered_keys = sorted(groups, key=str)
             return [
-                (f"{series_uid}.{uid_suffix}{key if field == 'echo_number' else index + 1}", f"{field}={key}", groups[key])
+                (
+                    f"{series_uid}.{uid_suffix}{key if field == 'echo_number' else index + 1}",
+                    f"{field}={key}",
+                    groups[key],
+                )
                 for index, key in enumerate(ordered_keys)
             ]
     return None

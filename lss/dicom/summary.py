@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from lss.dicom.skips import SKIP_REASONS
 from lss.manifest import LATERAL, MID, T1, T2, UNKNOWN
+from lss.text import markdown_table
+
+
+def _table_lines(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
+    return markdown_table(header, rows).splitlines()
+
 
 _COLUMN_TITLES = {T1: "T1-weighted", T2: "T2-weighted", UNKNOWN: "unknown weighting"}
 _MAX_LISTED_FINDINGS = 20
-
-
-def _markdown_table(header: list[str], rows: list[list[object]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
-    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
 
 
 def class_distribution(manifest: pd.DataFrame) -> list[str]:
@@ -26,7 +29,7 @@ def class_distribution(manifest: pd.DataFrame) -> list[str]:
         for label in classes
     ]
     rows.append(["Total"] + [f"{int((manifest['modality'] == modality).sum()):,}" for modality in modalities])
-    return _markdown_table(["Class \\ Sequence Types"] + [_COLUMN_TITLES[m] for m in modalities], rows)
+    return _table_lines(["Class \\ Sequence Types"] + [_COLUMN_TITLES[m] for m in modalities], rows)
 
 
 def summarize(manifest: pd.DataFrame, skipped: pd.DataFrame, findings: pd.DataFrame) -> str:
@@ -35,7 +38,7 @@ def summarize(manifest: pd.DataFrame, skipped: pd.DataFrame, findings: pd.DataFr
     lines += class_distribution(manifest)
     series = manifest.drop_duplicates("series_uid")
     lines += ["", "## Series", ""]
-    lines += _markdown_table(
+    lines += _table_lines(
         ["Sequence type", "series", "studies", "patients", "slices"],
         [
             [
@@ -51,21 +54,24 @@ def summarize(manifest: pd.DataFrame, skipped: pd.DataFrame, findings: pd.DataFr
     split = manifest.loc[manifest["series_split"] != "", "source_series_uid"].nunique()
     sources = manifest["label_source"].replace("", "(none)").value_counts()
     lines += ["", f"Series split into parts (multi-echo, magnitude/phase): {split}."]
-    lines += ["", "Label sources (slices): " + ", ".join(f"{source} {count:,}" for source, count in sources.items()) + "."]
+    lines += [
+        "",
+        "Label sources (slices): " + ", ".join(f"{source} {count:,}" for source, count in sources.items()) + ".",
+    ]
     lines += ["", "## Skipped", ""]
     if skipped.empty:
         lines.append("Nothing skipped.")
     else:
         by_reason = skipped["reason"].value_counts()
-        lines += _markdown_table(["reason", "entries", "meaning"], [[r, n, SKIP_REASONS[r]] for r, n in by_reason.items()])
+        lines += _table_lines(["reason", "entries", "meaning"], [[r, n, SKIP_REASONS[r]] for r, n in by_reason.items()])
     lines += ["", "## Label validation (paper §3: Mid slices within half the normal IVD width of the mid slice)", ""]
     if findings.empty:
         lines.append("No findings: every Mid slice lies within the limit.")
     else:
         counts = findings["finding"].value_counts()
-        lines += _markdown_table(["finding", "count"], [[finding, n] for finding, n in counts.items()])
+        lines += _table_lines(["finding", "count"], [[finding, n] for finding, n in counts.items()])
         lines += ["", f"First {min(len(findings), _MAX_LISTED_FINDINGS)} of {len(findings)}:", ""]
-        lines += _markdown_table(
+        lines += _table_lines(
             ["finding", "series_uid", "sop_uid", "detail"], findings.head(_MAX_LISTED_FINDINGS).values.tolist()
         )
     return "\n".join(lines) + "\n"

@@ -12,7 +12,6 @@ import re
 
 from lss.manifest import T1, T2, UNKNOWN
 
-
 SHORT_TE_MAX_MS = 30.0
 """Table 1 T1 TE is 9.2-12 ms; spin-echo T1 stays below ~30 ms, gradient-echo T1 at 2-5 ms."""
 LONG_TE_MIN_MS = 60.0

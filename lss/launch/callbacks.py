@@ -19,7 +19,9 @@ class PrepareTrackingStore(Callback):
     def _prepare(self, config: DictConfig) -> None:
         if is_launched_ddp_child() or "mlflow" not in config:
             return
-        tracking.ensure_experiment(tracking.resolve_tracking_uri(config.mlflow.tracking_uri), config.mlflow.experiment_name)
+        tracking.ensure_experiment(
+            tracking.resolve_tracking_uri(config.mlflow.tracking_uri), config.mlflow.experiment_name
+        )
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._prepare(config)

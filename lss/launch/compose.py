@@ -15,7 +15,6 @@ from omegaconf import DictConfig
 from lss import CONF_DIR
 
 
-
 def compose_train_config(overrides: list[str], output_dir: Path, cwd: Path | None = None) -> DictConfig:
     """``conf/config.yaml`` + ``overrides``, as job 0 writing into ``output_dir`` from ``cwd`` (default: repo)."""
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):

@@ -15,10 +15,11 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import torch.distributed as dist
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import read_write
+from omegaconf import DictConfig, read_write
 
 DDP_ENVIRONMENT = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE", "PL_GLOBAL_SEED")
 
@@ -39,14 +40,14 @@ def ddp_children_run_this_job() -> Iterator[None]:
         job_dir = Path(hydra_cfg.runtime.output_dir)
         sys.argv = [saved_argv[0], "--config-path", str(job_dir / hydra_cfg.output_subdir), "--config-name", "config"]
         saved_run_dir = hydra_cfg.run.dir
-        with read_write(hydra_cfg):
+        with read_write(cast(DictConfig, hydra_cfg)):
             hydra_cfg.run.dir = str(job_dir)
     try:
         yield
     finally:
         sys.argv = saved_argv
-        if saved_run_dir is not None:
-            with read_write(hydra_cfg):
+        if hydra_cfg is not None and saved_run_dir is not None:
+            with read_write(cast(DictConfig, hydra_cfg)):
                 hydra_cfg.run.dir = saved_run_dir
         for name, value in saved_environment.items():
             if value is None:

@@ -16,15 +16,19 @@ FULL_ERROR_ENV = "HYDRA_FULL_ERROR"
 
 def user_error_in(error: BaseException) -> UserError | None:
     """The UserError behind ``error``, also when a library re-raised it (Hydra's ``instantiate`` wraps errors)."""
-    while error is not None:
-        if isinstance(error, UserError):
-            return error
-        error = error.__cause__
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, UserError):
+            return cause
+        cause = cause.__cause__
     return None
 
 
 def one_line_user_errors(task: Callable[..., T]) -> Callable[..., T]:
-    """Print a ``UserError`` as the last line (``Error: ...``) and exit 1; ``HYDRA_FULL_ERROR=1`` keeps the traceback."""
+    """Print a ``UserError`` as the last line (``Error: ...``) and exit 1.
+
+    ``HYDRA_FULL_ERROR=1`` keeps the traceback; any other exception is a bug and keeps it always.
+    """
 
     @functools.wraps(task)
     def reporting(*args: object, **kwargs: object) -> T:

@@ -22,11 +22,17 @@ class PretrainedWeightsMissing(UserError, FileNotFoundError):
     """ImageNet weights were asked for but are not on this machine."""
 
 
+def hub_id_of(model_name: str) -> str | None:
+    """The Hugging Face repository timm would download the weights from (never contacted here)."""
+    pretrained = timm.models.get_pretrained_cfg(model_name)
+    return pretrained.hf_hub_id if pretrained is not None else None
+
+
 def cached_hub_weights(model_name: str) -> Path | None:
     """Path of the model's weights in the local Hugging Face cache, without any network call."""
     from huggingface_hub import try_to_load_from_cache
 
-    hub_id = timm.models.get_pretrained_cfg(model_name).hf_hub_id
+    hub_id = hub_id_of(model_name)
     if not hub_id:
         return None
     for filename in WEIGHT_FILENAMES:
@@ -40,14 +46,17 @@ def pretrained_weights_file(model_name: str, weights: str | None) -> Path:
     if weights:
         path = Path(weights).expanduser()
         if not path.is_file():
-            raise PretrainedWeightsMissing(f"model.weights={weights} does not exist; point it at the {model_name} ImageNet weights file.")
+            raise PretrainedWeightsMissing(
+                f"model.weights={weights} does not exist; point it at the {model_name} ImageNet weights file."
+            )
         return path
     cached = cached_hub_weights(model_name)
     if cached is None:
-        hub_id = timm.models.get_pretrained_cfg(model_name).hf_hub_id or model_name
+        hub_id = hub_id_of(model_name) or model_name
         raise PretrainedWeightsMissing(
             f"ImageNet weights for {model_name} are not on this machine and lss never downloads at run time; "
-            f"set model.weights=/path/to/model.safetensors (from https://huggingface.co/{hub_id}, copied here by hand), "
+            "set model.weights=/path/to/model.safetensors "
+            f"(from https://huggingface.co/{hub_id}, copied here by hand), "
             f"or populate the Hugging Face cache on a connected machine "
             f"(python -c \"import timm; timm.create_model('{model_name}', pretrained=True)\") and copy $HF_HOME here, "
             f"or train from scratch with model.pretrained=false"
@@ -61,7 +70,9 @@ def create_backbone(name: str, num_classes: int = 2, pretrained: bool = False, w
         return timm.create_model(name, pretrained=False, num_classes=num_classes)
     weights_file = pretrained_weights_file(name, weights)
     # timm drops the 1000-class classifier weights itself when num_classes differs
-    return timm.create_model(name, pretrained=True, num_classes=num_classes, pretrained_cfg_overlay={"file": str(weights_file)})
+    return timm.create_model(
+        name, pretrained=True, num_classes=num_classes, pretrained_cfg_overlay={"file": str(weights_file)}
+    )
 
 
 def input_config(name: str) -> dict[str, Any]:

@@ -14,7 +14,9 @@ def confusion_table(targets: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:
     """Rows = true class, columns = predicted class, in CLASS_NAMES order."""
     counts = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), dtype=int)
     np.add.at(counts, (np.asarray(targets, dtype=int), np.asarray(predicted, dtype=int)), 1)
-    return pd.DataFrame(counts, index=[f"true_{name}" for name in CLASS_NAMES], columns=[f"pred_{name}" for name in CLASS_NAMES])
+    return pd.DataFrame(
+        counts, index=[f"true_{name}" for name in CLASS_NAMES], columns=[f"pred_{name}" for name in CLASS_NAMES]
+    )
 
 
 def plot_confusion(table: pd.DataFrame, title: str, path: Path) -> None:

@@ -10,8 +10,8 @@ import torch
 
 from lss.manifest import MID
 from lss.model.confusion import confusion_table, plot_confusion
-from lss.model.mid_rule import choose_mid, is_mid
 from lss.model.metrics import metrics_of_labels
+from lss.model.mid_rule import choose_mid, is_mid
 
 TESTED_COLUMNS = ["sop_uid", "series_uid", "slice_index", "label"]
 """Slice identity and truth of test_predictions.csv, before the model's p_mid."""

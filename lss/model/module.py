@@ -15,8 +15,8 @@ from torchmetrics import MeanMetric
 
 from lss.errors import ConfigError
 from lss.model.backbone import create_backbone
-from lss.model.mid_rule import MID_THRESHOLD
 from lss.model.metrics import paper_metrics
+from lss.model.mid_rule import MID_THRESHOLD
 from lss.model.param_groups import transfer_learning_param_groups
 
 
@@ -56,7 +56,9 @@ class MidSliceClassifier(L.LightningModule):
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
     ) -> None:
-        """``optimizer`` is called with the parameter groups; its ``lr`` is the transferred layers' (None to predict only).
+        """``optimizer`` is called with the parameter groups; its ``lr`` is the transferred layers'.
+
+        ``optimizer=None`` builds a classifier for prediction only.
 
         ``modality``, ``input_size``, ``mean`` and ``std`` are stored in checkpoints so prediction needs nothing else.
         """
@@ -84,7 +86,9 @@ class MidSliceClassifier(L.LightningModule):
         per_image = F.cross_entropy(self(images), targets, reduction="none")
         self.train_loss.update(per_image.detach().mean(), weight=len(targets))
         self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True)
-        global_batch = self.trainer.strategy.reduce(torch.tensor(float(len(targets)), device=per_image.device), reduce_op="sum")
+        global_batch = self.trainer.strategy.reduce(
+            torch.tensor(float(len(targets)), device=per_image.device), reduce_op="sum"
+        )
         return global_mean_loss(per_image, global_batch, self.trainer.world_size)
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], batch_idx: int) -> None:
@@ -122,4 +126,6 @@ class MidSliceClassifier(L.LightningModule):
         if self.optimizer_factory is None:
             raise ConfigError("this classifier was loaded for prediction only (no optimizer); train with train.py")
         lr = float(self.optimizer_factory.keywords["lr"])
-        return self.optimizer_factory(transfer_learning_param_groups(self.network, lr, self.hparams.head_lr_multiplier))
+        return self.optimizer_factory(
+            transfer_learning_param_groups(self.network, lr, self.hparams["head_lr_multiplier"])
+        )

@@ -7,9 +7,10 @@ from typing import Any
 import torch.nn as nn
 
 
-def transfer_learning_param_groups(model: nn.Module, lr: float, head_lr_multiplier: float) -> list[dict[str, Any]]:
-    """Split by timm's classifier (``get_classifier``), so the head is found for any architecture."""
-    head_ids = {id(parameter) for parameter in model.get_classifier().parameters()}
+def transfer_learning_param_groups(model: Any, lr: float, head_lr_multiplier: float) -> list[dict[str, Any]]:
+    """Split a timm model by its classifier (``get_classifier``), so the head is found for any architecture."""
+    classifier: nn.Module = model.get_classifier()
+    head_ids = {id(parameter) for parameter in classifier.parameters()}
     head = [parameter for parameter in model.parameters() if id(parameter) in head_ids]
     body = [parameter for parameter in model.parameters() if id(parameter) not in head_ids]
     if not head:

@@ -1,4 +1,4 @@
-"""New studies -> the trained model -> their Mid sagittal slices (issue 5): what ``predict.py`` runs."""
+"""New studies -> the trained model -> their Mid sagittal slices: what ``predict.py`` runs."""
 
 from lss.selection.accuracy import selection_accuracy
 from lss.selection.demo import demo_selection

@@ -29,8 +29,18 @@ def demo_selection(out: Path, patients: int = 4, tracking_uri: str | None = None
     for modality in MODALITIES:
         run_id = tracking.best_train_run(uri, experiment_name, metric="test/f1", modality=modality)
         if run_id is None:
-            raise UserError(f"no FINISHED {modality} training run in {uri} (experiment {experiment_name}); run the demo sweep first")
-        command = [sys.executable, "predict.py", f"run_id={run_id}", f"input={fresh}", f"output={out / 'selection' / modality}",
-                   f"mlflow.tracking_uri={uri}", f"hydra.run.dir={out / 'selection' / modality / 'hydra'}", "progress=false"]
+            raise UserError(
+                f"no FINISHED {modality} training run in {uri} (experiment {experiment_name}); run the demo sweep first"
+            )
+        command = [
+            sys.executable,
+            "predict.py",
+            f"run_id={run_id}",
+            f"input={fresh}",
+            f"output={out / 'selection' / modality}",
+            f"mlflow.tracking_uri={uri}",
+            f"hydra.run.dir={out / 'selection' / modality / 'hydra'}",
+            "progress=false",
+        ]
         print(f"\n{modality}: best run by test/f1 = {run_id}\n$ " + " ".join(command), flush=True)
         subprocess.run(command, cwd=REPO, check=True, stdin=subprocess.DEVNULL)

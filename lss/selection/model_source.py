@@ -30,18 +30,38 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-HPARAM_CONTAINERS = [ListConfig, DictConfig, ContainerMetadata, Metadata, AnyNode, typing.Any, collections.defaultdict, list, dict, int, float, str]
+HPARAM_CONTAINERS: list[typing.Any] = [
+    ListConfig,
+    DictConfig,
+    ContainerMetadata,
+    Metadata,
+    AnyNode,
+    typing.Any,
+    collections.defaultdict,
+    list,
+    dict,
+    int,
+    float,
+    str,
+]
 """Hparams composed by Hydra may be pickled as OmegaConf containers; allowing exactly these keeps
 ``torch.load(weights_only=True)`` (no arbitrary code from a checkpoint file) and still loads them."""
 
 
 def load_checkpoint(path: Path) -> MidSliceClassifier:
     if not path.is_file():
-        raise ConfigError(f"checkpoint={path} does not exist; give a .ckpt written by train.py, or run_id=<MLflow run id> to use the checkpoint a training run logged")
+        raise ConfigError(
+            f"checkpoint={path} does not exist; give a .ckpt written by train.py, "
+            "or run_id=<MLflow run id> to use the checkpoint a training run logged"
+        )
     with torch.serialization.safe_globals(HPARAM_CONTAINERS):
-        model = MidSliceClassifier.load_from_checkpoint(path, optimizer=None, pretrained=False, compile=False, map_location="cpu")
+        model = MidSliceClassifier.load_from_checkpoint(
+            path, optimizer=None, pretrained=False, compile=False, map_location="cpu"
+        )
     if model.hparams.get("modality") is None:
-        raise ConfigError(f"checkpoint={path} does not say which modality it was trained on; retrain it with the current train.py")
+        raise ConfigError(
+            f"checkpoint={path} does not say which modality it was trained on; retrain it with the current train.py"
+        )
     return model.eval()
 
 
@@ -57,7 +77,9 @@ def load_classifier(
     if checkpoint is not None:
         return load_checkpoint(Path(checkpoint).expanduser())
     with tempfile.TemporaryDirectory(prefix="lss-checkpoint-") as scratch:
-        weights, config = tracking.download_run_checkpoint(tracking.resolve_tracking_uri(tracking_uri), run_id, Path(scratch))
+        weights, config = tracking.download_run_checkpoint(
+            tracking.resolve_tracking_uri(tracking_uri), str(run_id), Path(scratch)
+        )
         if keep_run_config is not None and config is not None:
             keep_run_config.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(config, keep_run_config)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from lss.manifest import MID
 from lss.selection.accuracy import selection_accuracy
 from lss.selection.model_source import load_classifier
-from lss.manifest import MID
 from lss.selection.select import SelectionResult, select_mid_slices
 
 LABELS_BESIDE_INPUT = "labels.csv"
@@ -18,14 +18,17 @@ LABELS_BESIDE_INPUT = "labels.csv"
 def summary(result: SelectionResult, accuracy: dict[str, float] | None) -> str:
     scored = result.series[result.series["status"] == "selected"]
     lines = [
-        f"{len(result.predictions)} {result.modality}-model slices scored in {len(scored)} series ({result.mid_rule} rule); "
-        f"{int((result.predictions['label'] == MID).sum())} chosen as Mid, mean series confidence {scored['confidence'].mean():.3f}",
-        f"{len(result.series) - len(scored)} series of another modality not scored; {len(result.skipped)} input files skipped (skipped.csv)",
+        f"{len(result.predictions)} {result.modality}-model slices scored in {len(scored)} series "
+        f"({result.mid_rule} rule); {int((result.predictions['label'] == MID).sum())} chosen as Mid, "
+        f"mean series confidence {scored['confidence'].mean():.3f}",
+        f"{len(result.series) - len(scored)} series of another modality not scored; "
+        f"{len(result.skipped)} input files skipped (skipped.csv)",
         f"{result.n_selected_files} files under {result.output_dir / 'selected'}; tables in {result.output_dir}",
     ]
     if accuracy is not None:
         lines.append(
-            f"against {LABELS_BESIDE_INPUT}: accuracy {accuracy['accuracy']:.3f}, F1 {accuracy['f1']:.3f} over {accuracy['n_slices']} slices; "
+            f"against {LABELS_BESIDE_INPUT}: accuracy {accuracy['accuracy']:.3f}, F1 {accuracy['f1']:.3f} "
+            f"over {accuracy['n_slices']} slices; "
             f"mid-sagittal slice chosen in {accuracy['mid_sagittal_chosen']:.0%} of {accuracy['n_series']} series"
         )
     return "\n".join(lines)
@@ -33,11 +36,21 @@ def summary(result: SelectionResult, accuracy: dict[str, float] | None) -> str:
 
 def predict(cfg: DictConfig) -> SelectionResult:
     output = Path(cfg.output)
-    model = load_classifier(cfg.checkpoint, cfg.run_id, cfg.mlflow.tracking_uri, keep_run_config=output / "run_config.yaml")
+    model = load_classifier(
+        cfg.checkpoint, cfg.run_id, cfg.mlflow.tracking_uri, keep_run_config=output / "run_config.yaml"
+    )
     result = select_mid_slices(
-        model, cfg.input, output, mode=cfg.mode, mid_rule=cfg.mid_rule, band_size=int(cfg.index.band_size),
-        allow_modality_mismatch=bool(cfg.allow_modality_mismatch), batch_size=int(cfg.batch_size),
-        device=str(cfg.device), cache_dir=cfg.cache_dir, progress=bool(cfg.progress),
+        model,
+        cfg.input,
+        output,
+        mode=cfg.mode,
+        mid_rule=cfg.mid_rule,
+        band_size=int(cfg.index.band_size),
+        allow_modality_mismatch=bool(cfg.allow_modality_mismatch),
+        batch_size=int(cfg.batch_size),
+        device=str(cfg.device),
+        cache_dir=cfg.cache_dir,
+        progress=bool(cfg.progress),
     )
     labels = Path(cfg.input) / LABELS_BESIDE_INPUT
     accuracy = selection_accuracy(result, labels) if labels.is_file() and len(result.predictions) else None

@@ -12,12 +12,16 @@ from lss.model.module import MidSliceClassifier, p_mid_of
 
 
 @torch.inference_mode()
-def score_slices(model: MidSliceClassifier, images: np.ndarray, batch_size: int, device: torch.device, progress: bool = True) -> np.ndarray:
+def score_slices(
+    model: MidSliceClassifier, images: np.ndarray, batch_size: int, device: torch.device, progress: bool = True
+) -> np.ndarray:
     """Softmax probability of Mid (class 1) for each preprocessed (N, H, W) uint8 image, in input order."""
     if len(images) == 0:
         return np.empty(0, dtype=np.float32)
     rows = np.arange(len(images))
-    dataset = SliceDataset(images, np.zeros(len(images), dtype=np.int64), rows, model.hparams.mean, model.hparams.std)
+    dataset = SliceDataset(
+        images, np.zeros(len(images), dtype=np.int64), rows, model.hparams["mean"], model.hparams["std"]
+    )
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, pin_memory=device.type == "cuda")
     model = model.to(device).eval()
     p_mid = []

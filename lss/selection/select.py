@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from lss.data.cache import manifest_images
-from lss.errors import ConfigError
-from lss.manifest import BAND_SIZE, LATERAL, MID, PREDICTION_COLUMNS
 from lss.data.preprocess import PreprocessParams
 from lss.dicom.index import index_repository
+from lss.errors import ConfigError
+from lss.manifest import BAND_SIZE, LATERAL, MID, PREDICTION_COLUMNS
 from lss.model.mid_rule import MidRule, choose_mid
 from lss.model.module import MidSliceClassifier
 from lss.selection.export import ExportMode, export_selected
@@ -30,7 +30,16 @@ from lss.selection.scoring import score_slices
 
 log = logging.getLogger(__name__)
 
-SERIES_COLUMNS = ["series_uid", "modality", "n_slices", "status", "n_mid", "mid_slice_indices", "mid_sop_uids", "confidence"]
+SERIES_COLUMNS = [
+    "series_uid",
+    "modality",
+    "n_slices",
+    "status",
+    "n_mid",
+    "mid_slice_indices",
+    "mid_sop_uids",
+    "confidence",
+]
 
 
 @dataclass
@@ -48,10 +57,15 @@ class SelectionResult:
 
 def refuse_output_inside_input(input_dir: Path, output_dir: Path) -> None:
     if output_dir == input_dir or output_dir.is_relative_to(input_dir):
-        raise ConfigError(f"output={output_dir} is inside input={input_dir}; the input is never written to, choose an output outside it")
+        raise ConfigError(
+            f"output={output_dir} is inside input={input_dir}; "
+            "the input is never written to, choose an output outside it"
+        )
 
 
-def slices_to_score(manifest: pd.DataFrame, modality: str, allow_modality_mismatch: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+def slices_to_score(
+    manifest: pd.DataFrame, modality: str, allow_modality_mismatch: bool
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(slices of the model's modality, slices of other series): a T1 model says nothing reliable about T2."""
     if allow_modality_mismatch:
         return manifest, manifest.iloc[:0]
@@ -60,7 +74,11 @@ def slices_to_score(manifest: pd.DataFrame, modality: str, allow_modality_mismat
     if len(other):
         counts = other.groupby("modality")["series_uid"].nunique()
         found = ", ".join(f"{count} {name} series" for name, count in counts.items())
-        log.warning("skipping %s: the model was trained on %s (allow_modality_mismatch=true scores them anyway)", found, modality)
+        log.warning(
+            "skipping %s: the model was trained on %s (allow_modality_mismatch=true scores them anyway)",
+            found,
+            modality,
+        )
     return manifest[matches], other
 
 
@@ -90,14 +108,28 @@ def series_table(predictions: pd.DataFrame, not_scored: pd.DataFrame, model_moda
     rows = []
     for series_uid, series in predictions.sort_values(["series_uid", "slice_index"]).groupby("series_uid"):
         mid = series[series["label"] == MID]
-        rows.append({
-            "series_uid": series_uid, "modality": series["modality"].iloc[0], "n_slices": len(series), "status": "selected",
-            "n_mid": len(mid), "mid_slice_indices": " ".join(map(str, mid["slice_index"])), "mid_sop_uids": " ".join(mid["sop_uid"]),
-            "confidence": series_confidence(series),
-        })
+        rows.append(
+            {
+                "series_uid": series_uid,
+                "modality": series["modality"].iloc[0],
+                "n_slices": len(series),
+                "status": "selected",
+                "n_mid": len(mid),
+                "mid_slice_indices": " ".join(map(str, mid["slice_index"])),
+                "mid_sop_uids": " ".join(mid["sop_uid"]),
+                "confidence": series_confidence(series),
+            }
+        )
     for series_uid, series in not_scored.groupby("series_uid"):
         modality = series["modality"].iloc[0]
-        rows.append({"series_uid": series_uid, "modality": modality, "n_slices": len(series), "status": f"skipped: {modality} series, {model_modality} model"})
+        rows.append(
+            {
+                "series_uid": series_uid,
+                "modality": modality,
+                "n_slices": len(series),
+                "status": f"skipped: {modality} series, {model_modality} model",
+            }
+        )
     return pd.DataFrame(rows, columns=SERIES_COLUMNS).astype({"n_mid": "Int64"})
 
 
@@ -118,9 +150,9 @@ def select_mid_slices(
     input_dir, output_dir = Path(input_dir).resolve(), Path(output_dir).resolve()
     refuse_output_inside_input(input_dir, output_dir)
     index = index_repository(input_dir, progress=progress)
-    modality = model.hparams.modality
+    modality = model.hparams["modality"]
     slices, not_scored = slices_to_score(index.manifest, modality, allow_modality_mismatch)
-    size = model.hparams.input_size
+    size = model.hparams["input_size"]
     params = PreprocessParams(height=int(size[-2]), width=int(size[-1]))
     with image_cache(Path(cache_dir) if cache_dir is not None else None, output_dir) as cache:
         images = manifest_images(slices, input_dir, params, cache, progress)
@@ -131,5 +163,7 @@ def select_mid_slices(
     predictions.to_csv(output_dir / "predictions.csv", index=False)
     series.to_csv(output_dir / "series.csv", index=False)
     index.skipped.to_csv(output_dir / "skipped.csv", index=False)
-    n_files = export_selected(predictions.loc[predictions["label"] == MID, "path"], input_dir, output_dir / "selected", mode)
+    n_files = export_selected(
+        predictions.loc[predictions["label"] == MID, "path"], input_dir, output_dir / "selected", mode
+    )
     return SelectionResult(predictions, series, index.skipped, output_dir, modality, mid_rule, n_files)

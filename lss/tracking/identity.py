@@ -6,6 +6,7 @@ process on this host is gone (SIGKILL, OOM, power loss) is marked KILLED at the 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -32,8 +33,16 @@ HOST_TAG = "lss.host"
 PID_TAG = "lss.pid"
 
 VOLATILE_KEYS = (
-    "paths", "mlflow", "resume", "log_checkpoint", "hydra", "data.cache_dir",
-    "data.num_workers", "data.pin_memory", "data.progress", "trainer.enable_progress_bar",
+    "paths",
+    "mlflow",
+    "resume",
+    "log_checkpoint",
+    "hydra",
+    "data.cache_dir",
+    "data.num_workers",
+    "data.pin_memory",
+    "data.progress",
+    "trainer.enable_progress_bar",
 )
 """Keys that say where a job writes or how it shows progress, not what it computes: outside every hash."""
 REPEAT_KEYS = ("seed", "modality")
@@ -56,7 +65,9 @@ def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def is_setting(key: str, ignored: tuple[str, ...] = VOLATILE_KEYS) -> bool:
     """Whether a dotted key is part of what a job computes (not volatile, not an outcome)."""
-    return not (key in ignored or key.startswith(tuple(f"{name}." for name in ignored)) or key.startswith(OUTCOME_PREFIX))
+    return not (
+        key in ignored or key.startswith(tuple(f"{name}." for name in ignored)) or key.startswith(OUTCOME_PREFIX)
+    )
 
 
 def config_hash(resolved: dict[str, Any]) -> str:
@@ -72,7 +83,9 @@ def design_keys(keys: list[str]) -> list[str]:
 
 def git_commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=5).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=5
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
@@ -107,7 +120,7 @@ def close_dead_runs(tracking_uri: str, experiment_name: str) -> list[str]:
         and not _process_alive(int(run.data.tags[PID_TAG]))
     ]
     for run_id in dead:
-        with_retries(lambda run_id=run_id: client.set_terminated(run_id, RunStatus.to_string(RunStatus.KILLED)))
+        with_retries(functools.partial(client.set_terminated, run_id, RunStatus.to_string(RunStatus.KILLED)))
     return dead
 
 
@@ -118,7 +131,8 @@ def find_finished_run(tracking_uri: str, experiment_name: str, digest: str) -> s
         return None
     runs = client_for(tracking_uri).search_runs(
         [found],
-        f"attributes.status = 'FINISHED' and tags.`{CONFIG_HASH_TAG}` = '{digest}' and tags.`{KIND_TAG}` = '{TRAIN_KIND}'",
+        f"attributes.status = 'FINISHED' and tags.`{CONFIG_HASH_TAG}` = '{digest}' "
+        f"and tags.`{KIND_TAG}` = '{TRAIN_KIND}'",
         order_by=["attributes.start_time DESC"],
         max_results=1,
     )

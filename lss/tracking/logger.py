@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from lightning.pytorch.loggers import MLFlowLogger
 
 
@@ -15,10 +17,10 @@ class EpochMLFlowLogger(MLFlowLogger):
       owns the run status.
     """
 
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         metrics = dict(metrics)
         epoch = metrics.pop("epoch", None)
         super().log_metrics(metrics, step=int(epoch) if epoch is not None else step)
 
-    def finalize(self, status: str = "success") -> None:  # noqa: ARG002 - status owned by tracked_run
+    def finalize(self, status: str = "success") -> None:
         return None

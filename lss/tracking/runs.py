@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,15 @@ MAX_TAG_CHARACTERS = 5000
 
 
 @contextlib.contextmanager
-def tracked_run(tracking_uri: str, experiment_name: str, run_name: str, tags: dict[str, str], params: dict[str, Any]) -> Iterator[str]:
+def tracked_run(
+    tracking_uri: str, experiment_name: str, run_name: str, tags: dict[str, str], params: dict[str, Any]
+) -> Iterator[str]:
     """Open a run, yield its id, end it FINISHED on success and FAILED (with ``lss.error``) on any exception."""
     experiment = ensure_experiment(tracking_uri, experiment_name)
     client = client_for(tracking_uri)
-    run_id = with_retries(lambda: client.create_run(experiment, run_name=run_name, tags={**tags, **owner_tags()})).info.run_id
+    run_id = with_retries(
+        lambda: client.create_run(experiment, run_name=run_name, tags={**tags, **owner_tags()})
+    ).info.run_id
     try:
         log_params(tracking_uri, run_id, params)
         yield run_id
@@ -42,7 +47,7 @@ def log_params(tracking_uri: str, run_id: str, params: dict[str, Any]) -> None:
     client = client_for(tracking_uri)
     items = [Param(key, str(value)[:6000]) for key, value in params.items()]
     for start in range(0, len(items), 100):
-        with_retries(lambda start=start: client.log_batch(run_id, params=items[start : start + 100]))
+        with_retries(functools.partial(client.log_batch, run_id, params=items[start : start + 100]))
 
 
 def log_metrics(tracking_uri: str, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
@@ -76,16 +81,24 @@ def runs_frame(tracking_uri: str, experiment_name: str, filter_string: str = "")
 def metric_history(tracking_uri: str, run_ids: list[str], key: str) -> pd.DataFrame:
     """``run_id, step, value`` of one metric's history for each run (step = epoch for epoch metrics)."""
     client = client_for(tracking_uri)
-    records = [{"run_id": run_id, "step": point.step, "value": point.value} for run_id in run_ids for point in client.get_metric_history(run_id, key)]
+    records = [
+        {"run_id": run_id, "step": point.step, "value": point.value}
+        for run_id in run_ids
+        for point in client.get_metric_history(run_id, key)
+    ]
     return pd.DataFrame(records, columns=["run_id", "step", "value"])
 
 
-def best_train_run(tracking_uri: str, experiment_name: str, metric: str = "test/f1", modality: str | None = None) -> str | None:
+def best_train_run(
+    tracking_uri: str, experiment_name: str, metric: str = "test/f1", modality: str | None = None
+) -> str | None:
     """The FINISHED training run (of one modality) with the highest ``metric``: the model a demo deploys."""
     found = experiment_id(tracking_uri, experiment_name)
     if found is None:
         return None
-    query = f"attributes.status = 'FINISHED' and tags.`{KIND_TAG}` = '{TRAIN_KIND}'" + (f" and params.modality = '{modality}'" if modality else "")
+    query = f"attributes.status = 'FINISHED' and tags.`{KIND_TAG}` = '{TRAIN_KIND}'" + (
+        f" and params.modality = '{modality}'" if modality else ""
+    )
     runs = client_for(tracking_uri).search_runs([found], query, order_by=[f"metrics.`{metric}` DESC"], max_results=1)
     return runs[0].info.run_id if runs else None
 
@@ -96,12 +109,22 @@ def download_run_checkpoint(tracking_uri: str, run_id: str, dst_dir: Path) -> tu
     try:
         client.get_run(run_id)
     except MlflowException as error:
-        raise UserError(f"run_id={run_id} is not a run in {tracking_uri}; check the id in the MLflow UI (make ui) or set mlflow.tracking_uri=") from error
-    checkpoints = sorted(item.path for item in client.list_artifacts(run_id, CHECKPOINT_ARTIFACTS) if item.path.endswith(".ckpt"))
+        raise UserError(
+            f"run_id={run_id} is not a run in {tracking_uri}; "
+            "check the id in the MLflow UI (make ui) or set mlflow.tracking_uri="
+        ) from error
+    checkpoints = sorted(
+        item.path for item in client.list_artifacts(run_id, CHECKPOINT_ARTIFACTS) if item.path.endswith(".ckpt")
+    )
     if not checkpoints:
-        raise UserError(f"run {run_id} logged no checkpoint artifact (trained with log_checkpoint=false?); retrain with log_checkpoint=true or pass checkpoint=PATH")
+        raise UserError(
+            f"run {run_id} logged no checkpoint artifact (trained with log_checkpoint=false?); "
+            "retrain with log_checkpoint=true or pass checkpoint=PATH"
+        )
     dst_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = Path(client.download_artifacts(run_id, checkpoints[0], str(dst_dir)))
     logged = {item.path for item in client.list_artifacts(run_id)}
-    config = Path(client.download_artifacts(run_id, CONFIG_ARTIFACT, str(dst_dir))) if CONFIG_ARTIFACT in logged else None
+    config = (
+        Path(client.download_artifacts(run_id, CONFIG_ARTIFACT, str(dst_dir))) if CONFIG_ARTIFACT in logged else None
+    )
     return checkpoint, config

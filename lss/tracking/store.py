@@ -43,7 +43,7 @@ def with_retries(action: Callable[[], T], attempts: int = 8, first_wait_s: float
     for attempt in range(attempts):
         try:
             return action()
-        except Exception as error:  # noqa: BLE001 - MLflow wraps sqlite errors in several types
+        except Exception as error:
             transient = "locked" in str(error).lower() or "busy" in str(error).lower()
             if not transient or attempt == attempts - 1:
                 raise
@@ -92,7 +92,9 @@ def ensure_experiment(tracking_uri: str, experiment_name: str) -> str:
             return found
         root = artifact_root_for(tracking_uri)
         try:
-            return client.create_experiment(experiment_name, artifact_location=f"{root}/{experiment_name}" if root else None)
+            return client.create_experiment(
+                experiment_name, artifact_location=f"{root}/{experiment_name}" if root else None
+            )
         except Exception:  # another job created it between our two calls
             found = experiment_id(tracking_uri, experiment_name)
             if found is None:

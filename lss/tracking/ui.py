@@ -11,7 +11,18 @@ from lss.tracking.store import artifact_root_for, resolve_tracking_uri
 
 def serve_ui(tracking_uri: str, host: str = "127.0.0.1", port: int = 5000) -> None:
     """Serve the MLflow UI over the same store; loopback only unless a host is given."""
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri, "--host", host, "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        tracking_uri,
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
     artifacts = artifact_root_for(tracking_uri)
     if artifacts:
         command += ["--default-artifact-root", artifacts]

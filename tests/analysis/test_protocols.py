@@ -16,14 +16,34 @@ T1 = [0.90, 0.91, 0.89, 0.90, 0.92, 0.88]
 T2 = [0.93, 0.94, 0.92, 0.93, 0.95, 0.92]
 
 
-def runs_frame(t1: list[float], t2: list[float], split_by: str = "patient", same_partitions: bool = True,
-               backbone: str = "inception_resnet_v2", data_source: str = "dicom", n_train: int = 80, n_test: int = 20) -> pd.DataFrame:
+def runs_frame(
+    t1: list[float],
+    t2: list[float],
+    split_by: str = "patient",
+    same_partitions: bool = True,
+    backbone: str = "inception_resnet_v2",
+    data_source: str = "dicom",
+    n_train: int = 80,
+    n_test: int = 20,
+) -> pd.DataFrame:
     """A tidy runs frame (the shape runs.resolve_sweep returns): one seed per position."""
-    rows = [{"run_id": f"{modality}-{seed}", "modality": modality, "seed": seed, "model": backbone, "pretrained": "True",
-             "data_source": data_source, "split_by": split_by, "n_train": n_train, "n_test": n_test,
-             "partition_id": f"p{seed}" if same_partitions or modality == "T1" else f"q{seed}",
-             **{metric: value for metric in METRICS}}
-            for modality, values in (("T1", t1), ("T2", t2)) for seed, value in enumerate(values)]
+    rows = [
+        {
+            "run_id": f"{modality}-{seed}",
+            "modality": modality,
+            "seed": seed,
+            "model": backbone,
+            "pretrained": "True",
+            "data_source": data_source,
+            "split_by": split_by,
+            "n_train": n_train,
+            "n_test": n_test,
+            "partition_id": f"p{seed}" if same_partitions or modality == "T1" else f"q{seed}",
+            **{metric: value for metric in METRICS},
+        }
+        for modality, values in (("T1", t1), ("T2", t2))
+        for seed, value in enumerate(values)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -55,9 +75,13 @@ def test_paired_normality_is_checked_on_the_per_seed_differences_and_unpaired_on
 
 def test_hedges_g_and_normality_use_only_the_matched_runs_of_the_paired_test():
     frame = runs_frame(T1, T2)
-    unmatched = frame.iloc[[0]].assign(seed=99, run_id="T1-99", accuracy=0.5, precision=0.5, recall=0.5, f1=0.5, partition_id="p99")
+    unmatched = frame.iloc[[0]].assign(
+        seed=99, run_id="T1-99", accuracy=0.5, precision=0.5, recall=0.5, f1=0.5, partition_id="p99"
+    )
     with_extra = pd.concat([frame, unmatched], ignore_index=True)
-    assert protocols.table3(with_extra)["hedges_g"].tolist() == pytest.approx(protocols.table3(frame)["hedges_g"].tolist())
+    assert protocols.table3(with_extra)["hedges_g"].tolist() == pytest.approx(
+        protocols.table3(frame)["hedges_g"].tolist()
+    )
     assert "seeds [99] lack a partner" in protocols.table3(with_extra)["pairing"].iloc[0]
 
 
@@ -87,8 +111,10 @@ def test_conclusions_say_whether_the_papers_claim_holds():
 
 
 def test_a_phantom_or_another_backbone_says_nothing_about_the_papers_claim():
-    for frame, reason in ((runs_frame(T1, T2, data_source="phantom (patients=24 seed=0 slices=15)"), "Phantom data"),
-                          (runs_frame(T1, T2, backbone="test_resnet"), "Test_resnet backbone")):
+    for frame, reason in (
+        (runs_frame(T1, T2, data_source="phantom (patients=24 seed=0 slices=15)"), "Phantom data"),
+        (runs_frame(T1, T2, backbone="test_resnet"), "Test_resnet backbone"),
+    ):
         sentences = protocols.conclusions(protocols.table3(frame), caveat_text=protocols.caveat(frame))
         for sentence in sentences.values():
             assert reason in sentence and "says nothing about the paper's claim" in sentence

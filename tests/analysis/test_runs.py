@@ -46,7 +46,9 @@ def test_runs_carry_the_split_sizes_and_partition_for_the_corrected_test(messy_s
 def test_validation_history_has_one_point_per_epoch_and_run(messy_store):
     tracking_uri, _ = messy_store
     selection = select_runs(fetch_training_runs(tracking_uri, EXPERIMENT), None)
-    history = runs.validation_history(metric_history(tracking_uri, list(selection.runs["run_id"]), "val/accuracy"), selection.runs)
+    history = runs.validation_history(
+        metric_history(tracking_uri, list(selection.runs["run_id"]), "val/accuracy"), selection.runs
+    )
     assert len(history) == 3 * len(selection.runs)
     assert sorted(history["epoch"].unique()) == [0, 1, 2]
     assert set(history.columns) == {"run_id", "modality", "seed", "epoch", "val_accuracy"}
@@ -65,7 +67,7 @@ def test_too_few_finished_runs_is_a_clear_error(tmp_path: Path):
 
 def test_an_unknown_experiment_says_where_it_looked(tmp_path: Path):
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    with pytest.raises(UserError, match="mlflow.experiment_name="):
+    with pytest.raises(UserError, match=r"mlflow\.experiment_name="):
         fetch_training_runs(tracking_uri, "no-such-experiment")
 
 
@@ -77,7 +79,9 @@ def two_designs(tracking_uri: str) -> None:
     time.sleep(0.01)
     for seed in range(3):
         for modality in ("T1", "T2"):
-            write_training_run(tracking_uri, modality, seed, 0.8, sweep_id="ablation", backbone="resnet18", split_by="image")
+            write_training_run(
+                tracking_uri, modality, seed, 0.8, sweep_id="ablation", backbone="resnet18", split_by="image"
+            )
 
 
 def test_by_default_table_3_rests_on_the_newest_sweep_only_and_says_so(tmp_path: Path, capsys):

@@ -78,8 +78,7 @@ def test_corrected_resampled_t_paired_by_hand():
 def test_corrected_resampled_t_unpaired_analogue_by_hand():
     # s1^2 = 0.0004, s2^2 = 0.0001, J = 3, r = 1/4: V1 = 0.0004*7/12, V2 = 0.0001*7/12
     # t = 0.09 / sqrt(0.0005*7/12); df = (5c)^2 / ((4c)^2/2 + c^2/2) = 50/17
-    result = stats.corrected_resampled_t([0.80, 0.82, 0.84], [0.90, 0.91, 0.92], (0.25, 0.25),
-                                         paired=False)
+    result = stats.corrected_resampled_t([0.80, 0.82, 0.84], [0.90, 0.91, 0.92], (0.25, 0.25), paired=False)
     assert result.difference == pytest.approx(0.09, abs=1e-12)
     assert result.t == pytest.approx(0.09 / math.sqrt(0.0005 * 7 / 12), abs=1e-10)
     assert result.df == pytest.approx(50 / 17, abs=1e-10)
@@ -88,14 +87,12 @@ def test_corrected_resampled_t_unpaired_analogue_by_hand():
 
 def test_hedges_g_by_hand():
     # s_pooled = 1, d = 2, m = 4: J = Gamma(2) / (sqrt(2) Gamma(3/2)) = sqrt(2/pi)
-    assert stats.hedges_g([1, 2, 3], [3, 4, 5]) == pytest.approx(2 * math.sqrt(2 / math.pi),
-                                                                 abs=1e-12)
+    assert stats.hedges_g([1, 2, 3], [3, 4, 5]) == pytest.approx(2 * math.sqrt(2 / math.pi), abs=1e-12)
 
 
 def test_holm_by_hand():
     # sorted 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 -> max(0.04, 0.06) = 0.06
-    np.testing.assert_allclose(stats.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02],
-                               atol=1e-15)
+    np.testing.assert_allclose(stats.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02], atol=1e-15)
 
 
 def _normal_cdf(x: float, mean: float, sd: float) -> float:
@@ -133,7 +130,9 @@ def test_bartlett_matches_its_formula():
     a, b = np.array(SLEEP_DRUG_1), np.array(SLEEP_DRUG_2) * 1.7
     n_a, n_b = len(a), len(b)
     pooled = ((n_a - 1) * a.var(ddof=1) + (n_b - 1) * b.var(ddof=1)) / (n_a + n_b - 2)
-    numerator = (n_a + n_b - 2) * math.log(pooled) - (n_a - 1) * math.log(a.var(ddof=1)) - (n_b - 1) * math.log(b.var(ddof=1))
+    numerator = (
+        (n_a + n_b - 2) * math.log(pooled) - (n_a - 1) * math.log(a.var(ddof=1)) - (n_b - 1) * math.log(b.var(ddof=1))
+    )
     t = numerator / (1 + (1 / (n_a - 1) + 1 / (n_b - 1) - 1 / (n_a + n_b - 2)) / 3)
     assert stats.bartlett_p(a, b) == pytest.approx(math.erfc(math.sqrt(t / 2)), abs=1e-12)
 
@@ -143,8 +142,13 @@ def test_lilliefors_matches_dallal_and_wilkinsons_approximation_below_p_0_1():
     sqrt(n + 2.78019) - 0.122119 + 0.974598 / sqrt(n) + 1.67997 / n) (Dallal & Wilkinson 1986), not floored at 0.001."""
     sample = np.array([0.90, 0.91, 0.90, 0.92, 0.90, 0.91, 0.90, 0.99, 0.90, 0.90, 0.90, 0.92, 0.90, 0.90, 0.91])
     n, d = len(sample), _ks_distance(sample, lambda x: _normal_cdf(x, sample.mean(), sample.std(ddof=1)))
-    expected = math.exp(-7.01256 * d**2 * (n + 2.78019) + 2.99587 * d * math.sqrt(n + 2.78019) - 0.122119
-                        + 0.974598 / math.sqrt(n) + 1.67997 / n)
+    expected = math.exp(
+        -7.01256 * d**2 * (n + 2.78019)
+        + 2.99587 * d * math.sqrt(n + 2.78019)
+        - 0.122119
+        + 0.974598 / math.sqrt(n)
+        + 1.67997 / n
+    )
     assert expected < 0.001
     assert stats.lilliefors_p(sample) == pytest.approx(expected, rel=1e-6)
 
@@ -158,9 +162,13 @@ def test_fewer_than_three_runs_is_a_clear_error():
 
 def test_a_t_test_with_zero_variance_is_undefined_not_certain():
     perfect, also_perfect, worse = [1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [0.9, 0.9, 0.9]
-    for result in (stats.welch_t(perfect, also_perfect), stats.paired_t(perfect, also_perfect),
-                   stats.student_t(worse, perfect), stats.paired_t([0.8, 0.85, 0.9], [0.9, 0.95, 1.0]),
-                   stats.corrected_resampled_t(perfect, also_perfect, (0.25, 0.25), paired=False)):
+    for result in (
+        stats.welch_t(perfect, also_perfect),
+        stats.paired_t(perfect, also_perfect),
+        stats.student_t(worse, perfect),
+        stats.paired_t([0.8, 0.85, 0.9], [0.9, 0.95, 1.0]),
+        stats.corrected_resampled_t(perfect, also_perfect, (0.25, 0.25), paired=False),
+    ):
         assert result.undefined == "zero variance"
         assert all(math.isnan(value) for value in (result.t, result.p, result.ci_low, result.ci_high))
     assert math.isnan(stats.hedges_g(worse, perfect))

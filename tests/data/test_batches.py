@@ -7,7 +7,9 @@ from pathlib import Path
 from lss.data.batches import GlobalBatchSampler
 
 
-def epoch_of(length: int, world_size: int, seed: int = 0, epoch: int = 0, batch_size: int = 10) -> list[list[list[int]]]:
+def epoch_of(
+    length: int, world_size: int, seed: int = 0, epoch: int = 0, batch_size: int = 10
+) -> list[list[list[int]]]:
     """Per rank, the batches that rank trains on in one epoch."""
     ranks = []
     for rank in range(world_size):
@@ -29,7 +31,7 @@ def test_one_epoch_on_four_devices_sees_each_image_exactly_once_and_the_same_bat
     one, four = epoch_of(40, 1), epoch_of(40, 4)
     seen = [image for rank in four for batch in rank for image in batch]
     assert sorted(seen) == list(range(40))
-    assert [sorted(sum((rank[step] for rank in four), [])) for step in range(4)] == [sorted(batch) for batch in one[0]]
+    assert [sorted(image for rank in four for image in rank[step]) for step in range(4)] == [sorted(b) for b in one[0]]
 
 
 def test_the_incomplete_last_global_batch_is_dropped_as_matlab_does_and_nothing_is_repeated() -> None:
@@ -46,11 +48,22 @@ def test_the_training_order_changes_every_epoch_and_the_seed_alone_fixes_it() ->
 
 
 def test_the_phantoms_training_split_on_four_devices_at_batch_ten(phantom_manifest: Path, phantom_dir: Path) -> None:
-    """The phantom's real training split dealt to 4 ranks: every training image once per epoch (the remainder dropped)."""
+    """The phantom's real training split dealt to 4 ranks: each training image once per epoch, remainder dropped."""
     from lss.data.datamodule import MidSliceDataModule
 
-    datamodule = MidSliceDataModule("T2", 0, [32, 32], [0.5] * 3, [0.5] * 3, str(phantom_dir.parent / "cache"),
-                                    str(phantom_dir), str(phantom_manifest), batch_size=10, split_by="patient", progress=False)
+    datamodule = MidSliceDataModule(
+        "T2",
+        0,
+        [32, 32],
+        [0.5] * 3,
+        [0.5] * 3,
+        str(phantom_dir.parent / "cache"),
+        str(phantom_dir),
+        str(phantom_manifest),
+        batch_size=10,
+        split_by="patient",
+        progress=False,
+    )
     datamodule.setup()
     n_train = len(datamodule.split.train)
     ranks = epoch_of(n_train, 4)

@@ -20,8 +20,8 @@ import pytest
 from helpers.training import REPO
 from lss.data import cache
 from lss.data.cache import cached_images
-from lss.data.slices import labelled_slices
 from lss.data.preprocess import PreprocessParams, preprocess_slice
+from lss.data.slices import labelled_slices
 from lss.dicom.pixels import read_slice_pixels
 
 PARAMS = PreprocessParams(height=32, width=32)
@@ -74,14 +74,18 @@ def rewrite_pixels(path: Path) -> None:
     dataset.save_as(path)
 
 
-def test_first_request_decodes_each_slice_once_and_matches_direct_preprocessing(phantom, decode_log, tmp_path: Path) -> None:
+def test_first_request_decodes_each_slice_once_and_matches_direct_preprocessing(
+    phantom, decode_log, tmp_path: Path
+) -> None:
     paths, frames = phantom
     images = cached_images(paths, frames, PARAMS, tmp_path / "cache", progress=False, workers=1)
     assert sorted(decode_log) == sorted(map(str, paths))
     assert images.shape == (len(paths), 32, 32) and images.dtype == np.uint8
     assert isinstance(images, np.memmap) and not images.flags.writeable
     for index in (0, len(paths) // 2, len(paths) - 1):
-        np.testing.assert_array_equal(images[index], preprocess_slice(read_slice_pixels(paths[index], frames[index]), PARAMS))
+        np.testing.assert_array_equal(
+            images[index], preprocess_slice(read_slice_pixels(paths[index], frames[index]), PARAMS)
+        )
 
 
 def test_a_second_job_reads_the_cache_without_decoding(phantom, decode_log, tmp_path: Path) -> None:
@@ -130,10 +134,16 @@ def test_touching_files_without_changing_them_reuses_the_entry(phantom, decode_l
 
 @pytest.mark.parametrize(
     "changed",
-    [PreprocessParams(height=32, width=32, high_percentile=99.0), PreprocessParams(height=32, width=32, version=2), PreprocessParams(height=48, width=32)],
+    [
+        PreprocessParams(height=32, width=32, high_percentile=99.0),
+        PreprocessParams(height=32, width=32, version=2),
+        PreprocessParams(height=48, width=32),
+    ],
     ids=["window", "algorithm-version", "size"],
 )
-def test_a_changed_preprocessing_parameter_gives_a_new_entry(phantom, tmp_path: Path, changed: PreprocessParams) -> None:
+def test_a_changed_preprocessing_parameter_gives_a_new_entry(
+    phantom, tmp_path: Path, changed: PreprocessParams
+) -> None:
     paths, frames = phantom
     original = cached_images(paths, frames, PARAMS, tmp_path / "cache", progress=False, workers=1)
     other = cached_images(paths, frames, changed, tmp_path / "cache", progress=False, workers=1)
@@ -167,7 +177,8 @@ cache._decode_one = logged
 Path(args["ready"]).touch()
 while not Path(args["go"]).exists():
     time.sleep(0.005)
-images = cache.cached_images([Path(p) for p in args["paths"]], args["frames"], PreprocessParams(32, 32), Path(args["cache"]), progress=False, workers=1)
+paths, params = [Path(p) for p in args["paths"]], PreprocessParams(32, 32)
+images = cache.cached_images(paths, args["frames"], params, Path(args["cache"]), progress=False, workers=1)
 np.save(args["out"], np.asarray(images))
 """
 
@@ -178,8 +189,20 @@ def test_parallel_jobs_build_one_entry_once_and_all_read_it(phantom, tmp_path: P
     go, log = tmp_path / "go", tmp_path / "decoded.log"
     writers = []
     for number in range(4):
-        args = {"paths": list(map(str, paths)), "frames": frames, "cache": str(tmp_path / "cache"), "log": str(log), "go": str(go), "out": str(tmp_path / f"out{number}.npy"), "ready": str(tmp_path / f"ready{number}")}
-        writers.append(subprocess.Popen([sys.executable, "-c", WRITER, json.dumps(args)], cwd=REPO, stderr=subprocess.PIPE, text=True))
+        args = {
+            "paths": list(map(str, paths)),
+            "frames": frames,
+            "cache": str(tmp_path / "cache"),
+            "log": str(log),
+            "go": str(go),
+            "out": str(tmp_path / f"out{number}.npy"),
+            "ready": str(tmp_path / f"ready{number}"),
+        }
+        writers.append(
+            subprocess.Popen(
+                [sys.executable, "-c", WRITER, json.dumps(args)], cwd=REPO, stderr=subprocess.PIPE, text=True
+            )
+        )
     deadline = time.monotonic() + 120
     while not all((tmp_path / f"ready{number}").exists() for number in range(4)) and time.monotonic() < deadline:
         time.sleep(0.05)  # every process imported and waits at the start line

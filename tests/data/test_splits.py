@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from lss.data.slices import labelled_slices
-from lss.manifest import read_manifest
 from lss.data.splits import split_slices
+from lss.manifest import read_manifest
 
 
 def patients(slices, rows) -> set[str]:

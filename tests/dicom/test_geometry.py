@@ -44,8 +44,13 @@ def test_plane_follows_the_dominant_normal_component() -> None:
 
 def test_bundled_mr_file_matches_a_hand_computed_cross_product() -> None:
     dataset = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
-    row, col = np.array(dataset.ImageOrientationPatient[:3], float), np.array(dataset.ImageOrientationPatient[3:], float)
-    by_hand = np.array([row[1] * col[2] - row[2] * col[1], row[2] * col[0] - row[0] * col[2], row[0] * col[1] - row[1] * col[0]])
+    row, col = (
+        np.array(dataset.ImageOrientationPatient[:3], float),
+        np.array(dataset.ImageOrientationPatient[3:], float),
+    )
+    by_hand = np.array(
+        [row[1] * col[2] - row[2] * col[1], row[2] * col[0] - row[0] * col[2], row[0] * col[1] - row[1] * col[0]]
+    )
     expected = float(by_hand @ np.array(dataset.ImagePositionPatient, float))
     assert slice_location_mm(dataset.ImageOrientationPatient, dataset.ImagePositionPatient) == pytest.approx(expected)
 

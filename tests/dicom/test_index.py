@@ -5,11 +5,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from helpers import unpadded
 from helpers.dicom_factory import AXIAL, mr_dataset, write, write_sagittal_series
 from lss.dicom.index import index_repository
-from lss.manifest import COLUMNS
 from lss.dicom.index_cli import main
 from lss.dicom.privacy import load_patient_secret, patient_key
+from lss.manifest import COLUMNS
 
 PATIENT_ID = "PATIENT-ID-7c1f-UNIQUE"
 
@@ -23,12 +24,21 @@ def patient_secret(monkeypatch: pytest.MonkeyPatch) -> None:
 def two_series_repository(tmp_path: Path) -> Path:
     """A study with sagittal T1 and T2 (15 slices each, shuffled file names, no extensions) and an axial series."""
     root = tmp_path / "repo"
-    write_sagittal_series(root / "study" / "t1", series_uid="1.2.1", te_ms=11.0, tr_ms=600.0, description="t1_tse_sag",
-                          patient_id=PATIENT_ID, EchoTrainLength=200)  # fmt: skip
+    write_sagittal_series(
+        root / "study" / "t1",
+        series_uid="1.2.1",
+        te_ms=11.0,
+        tr_ms=600.0,
+        description="t1_tse_sag",
+        patient_id=PATIENT_ID,
+        EchoTrainLength=200,
+    )
     write_sagittal_series(root / "study" / "t2", series_uid="1.2.2", te_ms=90.0, tr_ms=3500.0, patient_id=PATIENT_ID)
     for index in range(3):
-        write(mr_dataset(series_uid="1.2.3", orientation=AXIAL, position=(0, 0, 10.0 * index), patient_id=PATIENT_ID),
-              root / "study" / "ax" / f"ax{index}.dcm")  # fmt: skip
+        write(
+            mr_dataset(series_uid="1.2.3", orientation=AXIAL, position=(0, 0, 10.0 * index), patient_id=PATIENT_ID),
+            root / "study" / "ax" / f"ax{index}.dcm",
+        )
     return root
 
 
@@ -70,17 +80,26 @@ def test_stored_slice_location_is_reported_but_never_used_for_order(tmp_path: Pa
 def test_multi_echo_series_is_split_into_one_series_per_echo(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     for echo, te_ms in ((1, 15.0), (2, 90.0)):
-        write_sagittal_series(root, n_slices=5, series_uid="1.6", name_prefix=f"e{echo}_", te_ms=te_ms, tr_ms=3000.0, EchoNumbers=echo)
+        write_sagittal_series(
+            root, n_slices=5, series_uid="1.6", name_prefix=f"e{echo}_", te_ms=te_ms, tr_ms=3000.0, EchoNumbers=echo
+        )
     manifest = index_repository(root, progress=False).manifest
     assert sorted(set(manifest["series_uid"])) == ["1.6.echo1", "1.6.echo2"]
-    assert set(manifest["source_series_uid"]) == {"1.6"} and set(manifest["series_split"]) == {"echo_number=1", "echo_number=2"}
+    assert set(manifest["source_series_uid"]) == {"1.6"} and set(manifest["series_split"]) == {
+        "echo_number=1",
+        "echo_number=2",
+    }
     assert set(manifest.groupby("series_uid")["n_slices"].first()) == {5}
 
 
 def test_magnitude_and_phase_are_split_and_inseparable_copies_are_skipped(tmp_path: Path) -> None:
     root = tmp_path / "repo"
-    write_sagittal_series(root / "mp", n_slices=3, series_uid="1.7", name_prefix="m", ImageType=["ORIGINAL", "PRIMARY", "M"])
-    write_sagittal_series(root / "mp", n_slices=3, series_uid="1.7", name_prefix="p", ImageType=["ORIGINAL", "PRIMARY", "P"])
+    write_sagittal_series(
+        root / "mp", n_slices=3, series_uid="1.7", name_prefix="m", ImageType=["ORIGINAL", "PRIMARY", "M"]
+    )
+    write_sagittal_series(
+        root / "mp", n_slices=3, series_uid="1.7", name_prefix="p", ImageType=["ORIGINAL", "PRIMARY", "P"]
+    )
     write_sagittal_series(root / "dup", n_slices=3, series_uid="1.8", name_prefix="a")
     write_sagittal_series(root / "dup", n_slices=3, series_uid="1.8", name_prefix="b")
     result = index_repository(root, progress=False)
@@ -95,7 +114,9 @@ def test_non_parallel_slices_in_one_series_are_skipped_as_mixed_orientation(tmp_
     assert index_repository(root, progress=False).skipped["reason"].tolist() == ["mixed_orientation"] * 2
 
 
-def test_patient_key_is_a_stable_keyed_hash_and_the_raw_id_is_nowhere(two_series_repository: Path, tmp_path: Path) -> None:
+def test_patient_key_is_a_stable_keyed_hash_and_the_raw_id_is_nowhere(
+    two_series_repository: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     result = index_repository(two_series_repository, out, progress=False, montage=True)
     assert set(result.manifest["patient_key"]) == {patient_key(PATIENT_ID, b"test-secret")}
@@ -114,10 +135,12 @@ def test_secret_file_is_created_once_and_reused(tmp_path: Path, monkeypatch: pyt
     assert oct(secret_file.stat().st_mode & 0o777) == "0o600"
 
 
-def test_cli_writes_outputs_montages_and_prints_table_2(two_series_repository: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_writes_outputs_montages_and_prints_table_2(
+    two_series_repository: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out"
     main(["--root", str(two_series_repository), "--out", str(out), "--montage", "--no-progress", "--workers", "2"])
-    printed = capsys.readouterr().out
+    printed = unpadded(capsys.readouterr().out)
     assert "| Class \\ Sequence Types | T1-weighted | T2-weighted |" in printed
     assert "| Mid | 5 | 5 |" in printed and "| Total | 15 | 15 |" in printed
     assert sorted(p.name for p in (out / "montages").iterdir()) == ["1.2.1.png", "1.2.2.png"]

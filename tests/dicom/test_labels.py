@@ -39,14 +39,18 @@ def test_the_mid_band_shifts_inside_the_series_at_its_edges() -> None:
 
 
 def test_per_series_csv_centres_on_the_given_mid_slice(tmp_path: Path) -> None:
-    labels = read_labels_csv(write_csv(tmp_path / "series.csv", "series_instance_uid,mid_sop_instance_uid\n1.1,1.1.4\n"))
+    labels = read_labels_csv(
+        write_csv(tmp_path / "series.csv", "series_instance_uid,mid_sop_instance_uid\n1.1,1.1.4\n")
+    )
     labelled = label_slices(series_rows("1.1", 15), labels, band_size=3)
     assert labelled.loc[labelled["label"] == "Mid", "slice_index"].tolist() == [3, 4, 5]
     assert set(labelled["label_source"]) == {"labels"}
 
 
 def test_per_slice_csv_wins_and_other_series_fall_back_to_the_rule(tmp_path: Path) -> None:
-    labels = read_labels_csv(write_csv(tmp_path / "slices.csv", "sop_instance_uid,label\n1.1.0,mid\n1.1.1,Lateral\n1.1.2,Lateral\n"))
+    labels = read_labels_csv(
+        write_csv(tmp_path / "slices.csv", "sop_instance_uid,label\n1.1.0,mid\n1.1.1,Lateral\n1.1.2,Lateral\n")
+    )
     manifest = pd.concat([series_rows("1.1", 3), series_rows("2.2", 5)], ignore_index=True)
     labelled = label_slices(manifest, labels).set_index("sop_uid")
     assert labelled.loc[["1.1.0", "1.1.1", "1.1.2"], "label"].tolist() == ["Mid", "Lateral", "Lateral"]

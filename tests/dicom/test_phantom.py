@@ -23,10 +23,20 @@ def phantom(tmp_path_factory: pytest.TempPathFactory) -> PhantomResult:
 @pytest.fixture(scope="module")
 def headers(phantom: PhantomResult) -> pd.DataFrame:
     rows = []
-    for path in sorted(p for p in phantom.out_dir.rglob("*") if p.is_file() and p.suffix != ".csv" and p.name != writer.PHANTOM_STAMP):
+    for path in sorted(
+        p for p in phantom.out_dir.rglob("*") if p.is_file() and p.suffix != ".csv" and p.name != writer.PHANTOM_STAMP
+    ):
         dataset = pydicom.dcmread(path)
-        rows.append(dict(path=path, dataset=dataset, series=dataset.SeriesInstanceUID, sop=dataset.SOPInstanceUID,
-                         description=str(dataset.SeriesDescription), instance=int(dataset.InstanceNumber)))
+        rows.append(
+            dict(
+                path=path,
+                dataset=dataset,
+                series=dataset.SeriesInstanceUID,
+                sop=dataset.SOPInstanceUID,
+                description=str(dataset.SeriesDescription),
+                instance=int(dataset.InstanceNumber),
+            )
+        )
     return pd.DataFrame(rows)
 
 
@@ -36,7 +46,11 @@ def _values(value: object) -> list[str]:
 
 
 def _digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_the_same_seed_writes_byte_identical_files_and_another_seed_does_not(tmp_path: Path) -> None:
@@ -60,7 +74,9 @@ def test_writing_into_a_non_empty_folder_is_refused(tmp_path: Path) -> None:
         write_phantom(tmp_path, n_patients=1, seed=0)
 
 
-def test_every_sagittal_series_has_exactly_five_mid_slices_around_its_truth(phantom: PhantomResult, headers: pd.DataFrame) -> None:
+def test_every_sagittal_series_has_exactly_five_mid_slices_around_its_truth(
+    phantom: PhantomResult, headers: pd.DataFrame
+) -> None:
     sagittal = headers[headers["description"].str.lower().str.contains("sag")]
     assert set(phantom.labels["sop_instance_uid"]) == set(sagittal["sop"])
     labels = sagittal.assign(label=sagittal["sop"].map(phantom.labels.set_index("sop_instance_uid")["label"]))
@@ -82,20 +98,39 @@ def test_headers_are_inside_the_table_1_ranges(headers: pd.DataFrame) -> None:
     for dataset in headers["dataset"]:
         weighting = "T1" if "t1" in str(dataset.SeriesDescription).lower() else "T2"
         ranges = TABLE_1[weighting]
-        assert (dataset.SOPClassUID, dataset.Modality, dataset.Manufacturer) == (pydicom.uid.MRImageStorage, "MR", "SIEMENS")
-        assert (float(dataset.MagneticFieldStrength), float(dataset.ImagingFrequency), float(dataset.FlipAngle)) == (1.5, 63.7, 150.0)
+        assert (dataset.SOPClassUID, dataset.Modality, dataset.Manufacturer) == (
+            pydicom.uid.MRImageStorage,
+            "MR",
+            "SIEMENS",
+        )
+        assert (float(dataset.MagneticFieldStrength), float(dataset.ImagingFrequency), float(dataset.FlipAngle)) == (
+            1.5,
+            63.7,
+            150.0,
+        )
         assert ranges.repetition_time_ms[0] <= float(dataset.RepetitionTime) <= ranges.repetition_time_ms[1]
         assert ranges.echo_time_ms[0] <= float(dataset.EchoTime) <= ranges.echo_time_ms[1]
         assert float(dataset.SliceThickness) in ranges.slice_thicknesses_mm
-        assert ranges.spacing_between_slices_mm[0] <= float(dataset.SpacingBetweenSlices) <= ranges.spacing_between_slices_mm[1]
-        assert ranges.phase_encoding_steps[0] <= int(dataset.NumberOfPhaseEncodingSteps) <= ranges.phase_encoding_steps[1]
+        assert (
+            ranges.spacing_between_slices_mm[0]
+            <= float(dataset.SpacingBetweenSlices)
+            <= ranges.spacing_between_slices_mm[1]
+        )
+        assert (
+            ranges.phase_encoding_steps[0] <= int(dataset.NumberOfPhaseEncodingSteps) <= ranges.phase_encoding_steps[1]
+        )
         assert ranges.percent_sampling[0] <= float(dataset.PercentSampling) <= ranges.percent_sampling[1]
         assert int(dataset.EchoTrainLength) in ranges.echo_train_lengths
         assert int(dataset.NumberOfAverages) in ranges.numbers_of_averages
         assert float(dataset.PixelBandwidth) in ranges.pixel_bandwidths_hz
         assert _values(dataset.ScanOptions) == list(ranges.scan_options)
         assert list(dataset.SequenceVariant) == ["SK", "SP", "OSP"] and dataset.ScanningSequence == "SE"
-        assert (dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit, dataset.PixelRepresentation) == (16, 12, 11, 0)
+        assert (dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit, dataset.PixelRepresentation) == (
+            16,
+            12,
+            11,
+            0,
+        )
         assert dataset.pixel_array.max() <= 4095
         assert float(dataset.PixelSpacing[0]) * dataset.Rows == pytest.approx(280.0, abs=1e-3)
 

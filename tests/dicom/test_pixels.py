@@ -18,7 +18,14 @@ def reference_mr_small() -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    "name", ["MR_small.dcm", "MR_small_RLE.dcm", "MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_bigendian.dcm"]
+    "name",
+    [
+        "MR_small.dcm",
+        "MR_small_RLE.dcm",
+        "MR_small_jp2klossless.dcm",
+        "MR_small_jpeg_ls_lossless.dcm",
+        "MR_small_bigendian.dcm",
+    ],
 )
 def test_compressed_and_big_endian_copies_of_mr_small_decode_to_the_same_floats(name: str) -> None:
     pixels = read_slice_pixels(get_testdata_file(name))

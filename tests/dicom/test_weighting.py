@@ -42,7 +42,15 @@ def test_description_breaks_ties_but_not_against_tr() -> None:
 
 @pytest.mark.parametrize(
     ("description", "expected"),
-    [("t2_tse_sag", T2), ("T1W_SE", T1), ("SAG T1 FLAIR", T1), ("t1_mp-rage", T1), ("T1 and T2", None), ("localizer", None), ("t12 map", None)],
+    [
+        ("t2_tse_sag", T2),
+        ("T1W_SE", T1),
+        ("SAG T1 FLAIR", T1),
+        ("t1_mp-rage", T1),
+        ("T1 and T2", None),
+        ("localizer", None),
+        ("t12 map", None),
+    ],
 )
 def test_series_description_vote(description: str, expected: str | None) -> None:
     assert description_vote(description) == expected

@@ -18,16 +18,22 @@ def last_line_error(script: str, args: list[str], env: dict[str, str] | None = N
     return last
 
 
-def test_train_py_refuses_a_missing_root_and_a_missing_labels_file_in_one_line(phantom_dir: Path, tmp_path: Path) -> None:
+def test_train_py_refuses_a_missing_root_and_a_missing_labels_file_in_one_line(
+    phantom_dir: Path, tmp_path: Path
+) -> None:
     assert "Error: data.root=/no/such/root does not exist" in last_line_error(
-        "train.py", [*tiny_overrides(phantom_dir, tmp_path), "data.root=/no/such/root"])
+        "train.py", [*tiny_overrides(phantom_dir, tmp_path), "data.root=/no/such/root"]
+    )
     assert "Error: data.labels=/no/labels.csv does not exist" in last_line_error(
-        "train.py", [*tiny_overrides(phantom_dir, tmp_path), "data.labels=/no/labels.csv"])
+        "train.py", [*tiny_overrides(phantom_dir, tmp_path), "data.labels=/no/labels.csv"]
+    )
     assert finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}").empty  # refused before a run was opened
 
 
 def test_missing_imagenet_weights_end_in_one_line_naming_model_weights(phantom_dir: Path, tmp_path: Path) -> None:
-    line = last_line_error("train.py", [*tiny_overrides(phantom_dir, tmp_path), "model=inception_resnet_v2", "model.pretrained=true"])
+    line = last_line_error(
+        "train.py", [*tiny_overrides(phantom_dir, tmp_path), "model=inception_resnet_v2", "model.pretrained=true"]
+    )
     assert "model.weights=" in line and "model.pretrained=false" in line
 
 
@@ -40,15 +46,32 @@ def test_a_split_without_a_class_fails_its_run_with_the_reason_as_a_tag(phantom_
 
 
 def test_hydra_full_error_keeps_the_traceback(phantom_dir: Path, tmp_path: Path) -> None:
-    result = run_script("train.py", [*tiny_overrides(phantom_dir, tmp_path), "data.root=/no/such/root"], check=False,
-                        env={"HYDRA_FULL_ERROR": "1"})
+    result = run_script(
+        "train.py",
+        [*tiny_overrides(phantom_dir, tmp_path), "data.root=/no/such/root"],
+        check=False,
+        env={"HYDRA_FULL_ERROR": "1"},
+    )
     assert result.returncode != 0 and "Traceback" in result.stderr and "ConfigError" in result.stderr
 
 
-@pytest.mark.parametrize(("script", "args", "expected"), [
-    ("predict.py", ["checkpoint=/no/model.ckpt", "input=/tmp", "output=/tmp/lss-out"], "checkpoint=/no/model.ckpt does not exist"),
-    ("analyze.py", ["mlflow.tracking_uri=sqlite:///{tmp}/empty.db", "mlflow.experiment_name=none"], "expected an MLflow experiment 'none'"),
-])
-def test_predict_and_analyze_end_user_errors_in_one_line(script: str, args: list[str], expected: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("script", "args", "expected"),
+    [
+        (
+            "predict.py",
+            ["checkpoint=/no/model.ckpt", "input=/tmp", "output=/tmp/lss-out"],
+            "checkpoint=/no/model.ckpt does not exist",
+        ),
+        (
+            "analyze.py",
+            ["mlflow.tracking_uri=sqlite:///{tmp}/empty.db", "mlflow.experiment_name=none"],
+            "expected an MLflow experiment 'none'",
+        ),
+    ],
+)
+def test_predict_and_analyze_end_user_errors_in_one_line(
+    script: str, args: list[str], expected: str, tmp_path: Path
+) -> None:
     args = [arg.format(tmp=tmp_path) for arg in args] + [f"hydra.run.dir={tmp_path / 'hydra'}"]
     assert expected in last_line_error(script, args)

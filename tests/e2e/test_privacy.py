@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import os
 import stat
-
 from pathlib import Path
 
 import pytest
 
 from helpers.phantom import PATIENT_MARKER
 from helpers.training import finished_runs, run_script
-
 from lss.dicom.phantom.identity import MARKED_BIRTH_DATE
 from lss.dicom.privacy import PATIENT_KEY_ENV, PATIENT_KEY_HEX_DIGITS, load_patient_secret, patient_key
 
@@ -57,12 +55,24 @@ def pipeline_outputs(marked_phantom: Path, tiny_sweep: dict, tmp_path_factory: p
 
     outputs = tmp_path_factory.mktemp("privacy") / "outputs"
     tracking_uri = tiny_sweep["tracking_uri"]
-    index_repository(marked_phantom, outputs / "index", labels_csv=marked_phantom / "labels.csv", progress=False, montage=True)
+    index_repository(
+        marked_phantom, outputs / "index", labels_csv=marked_phantom / "labels.csv", progress=False, montage=True
+    )
     run_analysis(outputs / "analysis", tracking_uri, "lss")
     run_id = finished_runs(tracking_uri).query("`params.modality` == 'T1'")["run_id"].iloc[0]
-    run_script("predict.py", [f"run_id={run_id}", f"input={marked_phantom}", f"output={outputs / 'predict'}",
-                              f"mlflow.tracking_uri={tracking_uri}", "mode=symlink", "progress=false",
-                              f"hydra.run.dir={outputs / 'predict_job'}"], cwd=outputs.parent)
+    run_script(
+        "predict.py",
+        [
+            f"run_id={run_id}",
+            f"input={marked_phantom}",
+            f"output={outputs / 'predict'}",
+            f"mlflow.tracking_uri={tracking_uri}",
+            "mode=symlink",
+            "progress=false",
+            f"hydra.run.dir={outputs / 'predict_job'}",
+        ],
+        cwd=outputs.parent,
+    )
     return [outputs, Path(tiny_sweep["workdir"])]
 
 
@@ -87,7 +97,9 @@ def test_prediction_writes_no_patient_identifier(pipeline_outputs: list[Path]) -
     assert identifier_hits(pipeline_outputs[0] / "predict") == {}
 
 
-def test_the_manifest_carries_the_keyed_hash_of_each_patient_id_and_never_the_id(marked_phantom: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_manifest_carries_the_keyed_hash_of_each_patient_id_and_never_the_id(
+    marked_phantom: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from lss.dicom.index import index_repository
 
     monkeypatch.setenv(PATIENT_KEY_ENV, SECRET)
@@ -100,7 +112,9 @@ def test_patient_key_is_keyed_stable_and_not_the_raw_id() -> None:
     patient_id = "12345678"
     key = patient_key(patient_id, b"hospital-secret")
     assert key == patient_key(patient_id, b"hospital-secret")  # stable: same splits run after run
-    assert key != patient_key(patient_id, b"another-secret")  # keyed: without the secret, IDs cannot be tried one by one
+    assert key != patient_key(
+        patient_id, b"another-secret"
+    )  # keyed: without the secret, IDs cannot be tried one by one
     assert key != patient_key("12345679", b"hospital-secret")
     assert len(key) == PATIENT_KEY_HEX_DIGITS and int(key, 16) >= 0 and patient_id not in key
     assert patient_key("", b"hospital-secret") == ""  # no PatientID: no key, not a hash of nothing

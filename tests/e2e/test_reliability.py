@@ -1,7 +1,8 @@
-"""Issue 7 §1-§3: training refuses unusable data up front; sweeps resume after SIGKILL; parallel jobs share one store."""
+"""Training refuses unusable data up front; sweeps resume after SIGKILL; parallel jobs share one store."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import sqlite3
@@ -13,15 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pydicom
-
-from lss.dicom.phantom.writer import PHANTOM_STAMP
 import pytest
 from mlflow.tracking import MlflowClient
 
-from helpers.training import REPO, run_train, tiny_overrides
-from helpers.training import composed, finished_runs
-
+from helpers.training import REPO, composed, finished_runs, run_train, tiny_overrides
 from lss.data.slices import TrainingDataError
+from lss.dicom.phantom.writer import PHANTOM_STAMP
 from lss.manifest import read_manifest
 
 SWEEP_4_JOBS = ["-m", "seed=0,1", "modality=T1,T2"]
@@ -30,8 +28,12 @@ SECRET_ENV = {"LSS_PATIENT_KEY": "reliability-test-secret"}
 
 # -- §1: training refuses clearly, before any epoch -----------------------------------------
 
+
 def manifest_copy(phantom_manifest: Path, out_dir: Path, relabel) -> Path:
-    """A copy of the phantom's manifest, labels changed by ``relabel(frame) -> frame``, readable by data.manifest= (paths relative to data.root, the phantom)."""
+    """A copy of the phantom's manifest, labels changed by ``relabel(frame) -> frame``.
+
+    Readable with data.manifest= (its paths are relative to data.root, the phantom).
+    """
     out_dir.mkdir(parents=True)
     relabel(read_manifest(phantom_manifest)).to_csv(out_dir / "manifest.csv", index=False)
     return out_dir / "manifest.csv"
@@ -51,7 +53,9 @@ def train_refuses(phantom_dir: Path, workdir: Path, data_overrides: list[str]) -
     return refusal.value
 
 
-def test_training_a_modality_without_labelled_slices_is_refused(phantom_dir: Path, phantom_manifest: Path, tmp_path: Path) -> None:
+def test_training_a_modality_without_labelled_slices_is_refused(
+    phantom_dir: Path, phantom_manifest: Path, tmp_path: Path
+) -> None:
     def unlabel_t1(manifest: pd.DataFrame) -> pd.DataFrame:
         return manifest.assign(label=manifest["label"].where(manifest["modality"] != "T1", ""))
 
@@ -63,6 +67,7 @@ def test_training_a_modality_without_labelled_slices_is_refused(phantom_dir: Pat
 
 def test_a_split_without_mid_slices_is_refused(phantom_dir: Path, phantom_manifest: Path, tmp_path: Path) -> None:
     """Only one patient keeps Mid labels; patient-grouped splits then leave Mid out of at least two splits."""
+
     def one_patient_has_mid(manifest: pd.DataFrame) -> pd.DataFrame:
         keeper = sorted(manifest["patient_key"].unique())[0]
         demoted = (manifest["label"] == "Mid") & (manifest["patient_key"] != keeper)
@@ -101,6 +106,7 @@ def test_the_readme_explains_every_skip_reason() -> None:
 
 # -- §2: a sweep killed with SIGKILL resumes without losing or duplicating runs --------------
 
+
 def run_states(db: Path) -> list[tuple[str, str]]:
     """(status, job number) of every training run, read straight from SQLite in read-only mode.
 
@@ -112,7 +118,8 @@ def run_states(db: Path) -> list[tuple[str, str]]:
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as connection:
             return connection.execute(
-                "SELECT runs.status, tags.value FROM runs JOIN tags ON tags.run_uuid = runs.run_uuid AND tags.key = 'lss.job_num'"
+                "SELECT runs.status, tags.value FROM runs "
+                "JOIN tags ON tags.run_uuid = runs.run_uuid AND tags.key = 'lss.job_num'"
             ).fetchall()
     except sqlite3.OperationalError:  # store not migrated yet, or locked for a moment
         return []
@@ -122,14 +129,20 @@ def kill_during_second_job(args: list[str], db: Path, timeout_s: float = 400) ->
     """Start ``train.py ARGS`` and SIGKILL its whole process group once job 1's run is RUNNING."""
     sweep = subprocess.Popen(
         [sys.executable, str(REPO / "train.py"), *args],
-        cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, **SECRET_ENV}, start_new_session=True,
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **SECRET_ENV},
+        start_new_session=True,
     )
     deadline = time.monotonic() + timeout_s
     try:
         while ("RUNNING", "1") not in run_states(db):
             if sweep.poll() is not None:
-                pytest.fail(f"the sweep ended (exit {sweep.returncode}) before its second job started; runs: {run_states(db)}")
+                pytest.fail(
+                    f"the sweep ended (exit {sweep.returncode}) before its second job started; runs: {run_states(db)}"
+                )
             if time.monotonic() > deadline:
                 pytest.fail(f"the second job did not start within {timeout_s} s; runs: {run_states(db)}")
             time.sleep(0.5)
@@ -167,6 +180,7 @@ def test_a_killed_sweep_resumes_without_losing_or_duplicating_runs(phantom_dir: 
 
 # -- §3: two parallel jobs on one SQLite store -----------------------------------------------
 
+
 @pytest.mark.slow
 def test_a_parallel_sweep_on_one_sqlite_store_loses_no_run(phantom_dir: Path, tmp_path: Path) -> None:
     """joblib with 2 workers on a store that does not exist yet: migrations and writes race unless handled."""
@@ -178,9 +192,11 @@ def test_a_parallel_sweep_on_one_sqlite_store_loses_no_run(phantom_dir: Path, tm
     assert sorted(runs["job"]) == sorted((modality, seed) for modality in ("T1", "T2") for seed in (0, 1))
     assert runs["tags.lss.sweep_id"].nunique() == 1 and sorted(runs["tags.lss.job_num"].astype(int)) == [0, 1, 2, 3]
     spans = sorted(zip(runs["start_time"], runs["end_time"]))
-    assert any(later_start < end for (_, end), (later_start, _) in zip(spans, spans[1:]))  # two jobs really overlapped
+    assert any(later_start < end for (_, end), (later_start, _) in itertools.pairwise(spans))  # two jobs overlapped
     client = MlflowClient(tracking_uri)
     for run_id in runs["run_id"]:  # every epoch and every artifact of every run arrived
         assert [point.step for point in client.get_metric_history(run_id, "val/accuracy")] == [0, 1]
         assert len(client.get_metric_history(run_id, "test/accuracy")) == 1
-        assert {"config.yaml", "test_predictions.csv", "checkpoint"} <= {item.path for item in client.list_artifacts(run_id)}
+        assert {"config.yaml", "test_predictions.csv", "checkpoint"} <= {
+            item.path for item in client.list_artifacts(run_id)
+        }

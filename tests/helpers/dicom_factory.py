@@ -114,9 +114,16 @@ def write_sagittal_series(
 
 def write_enhanced_mr(path: Path, x_positions_mm: list[float], te_ms: float = 12.0, tr_ms: float = 600.0) -> Path:
     """Enhanced MR Image Storage: orientation and timing in shared groups, one position per frame."""
-    dataset = mr_dataset(series_uid=generate_uid(), sop_class=ENHANCED_MR_STORAGE, orientation=None, position=None,
-                         te_ms=None, tr_ms=None, description="t1_3d_sag",
-                         pixels=ramp_pixels())  # fmt: skip
+    dataset = mr_dataset(
+        series_uid=generate_uid(),
+        sop_class=ENHANCED_MR_STORAGE,
+        orientation=None,
+        position=None,
+        te_ms=None,
+        tr_ms=None,
+        description="t1_3d_sag",
+        pixels=ramp_pixels(),
+    )
     frames = np.stack([ramp_pixels(offset=100 * index) for index in range(len(x_positions_mm))])
     dataset.NumberOfFrames = len(x_positions_mm)
     dataset.PixelData = frames.astype(np.uint16).tobytes()
@@ -180,10 +187,17 @@ def jpeg_lossless_sv1(image: np.ndarray, precision: int = 16) -> bytes:
     huffman = bytes([0x00]) + bytes(counts) + bytes(range(17))
     frame = struct.pack(">BHHB", precision, rows, columns, 1) + bytes([1, 0x11, 0])
     start_of_scan = bytes([1, 1, 0x00]) + bytes([1, 0, 0])  # component 1, table 0; Ss=1 (predictor), Se=0, Ah/Al=0
+
     def segment(marker: int, body: bytes) -> bytes:
         return struct.pack(">HH", marker, len(body) + 2) + body
+
     return (
-        b"\xff\xd8" + segment(0xFFC4, huffman) + segment(0xFFC3, frame) + segment(0xFFDA, start_of_scan) + bytes(scan) + b"\xff\xd9"
+        b"\xff\xd8"
+        + segment(0xFFC4, huffman)
+        + segment(0xFFC3, frame)
+        + segment(0xFFDA, start_of_scan)
+        + bytes(scan)
+        + b"\xff\xd9"
     )
 
 

@@ -36,21 +36,34 @@ def composed(overrides: list[str], output_dir: Path) -> DictConfig:
     return compose_train_config(overrides, output_dir)
 
 
-def run_script(script: str, args: list[str], cwd: Path = REPO, timeout: float = 600, env: dict[str, str] | None = None,
-               check: bool = True) -> subprocess.CompletedProcess:
+def run_script(
+    script: str,
+    args: list[str],
+    cwd: Path = REPO,
+    timeout: float = 600,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess:
     """``python <script> ARGS`` exactly as a user types it; with ``check``, fails the test with its output on error."""
     result = subprocess.run(
         [sys.executable, str(REPO / script), *args],
-        cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     if check and result.returncode != 0:
-        pytest.fail(f"{script} {' '.join(args)} exited {result.returncode}\n--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-6000:]}")
+        pytest.fail(
+            f"{script} {' '.join(args)} exited {result.returncode}\n"
+            f"--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-6000:]}"
+        )
     return result
 
 
 def run_train(args: list[str], **kwargs: object) -> subprocess.CompletedProcess:
-    return run_script("train.py", args, **kwargs)  # type: ignore[arg-type]
+    return run_script("train.py", args, **kwargs)  # type: ignore[arg-type]  # kwargs are run_script's own
 
 
 def finished_runs(tracking_uri: str, experiment_name: str = "lss") -> pd.DataFrame:

@@ -21,10 +21,10 @@ def sequence(n: int, mid: range) -> np.ndarray:
 @pytest.mark.parametrize(
     ("n", "mid", "expected"),
     [
-        (15, range(5, 10), (5, 10)),   # the middle of the series
-        (15, range(0, 5), (0, 5)),     # at the first edge
-        (15, range(10, 15), (10, 15)), # at the last edge
-        (15, range(0, 3), (0, 5)),     # a band cut by the edge: the window stays inside the series
+        (15, range(5, 10), (5, 10)),  # the middle of the series
+        (15, range(0, 5), (0, 5)),  # at the first edge
+        (15, range(10, 15), (10, 15)),  # at the last edge
+        (15, range(0, 3), (0, 5)),  # a band cut by the edge: the window stays inside the series
         (15, range(13, 15), (10, 15)),
     ],
 )
@@ -103,4 +103,4 @@ def test_one_rule_for_mid_a_tie_is_lateral_in_metrics_confusion_and_the_independ
 def test_an_unknown_rule_is_refused() -> None:
     table = pd.DataFrame({"series_uid": ["a"], "slice_index": [0], "p_mid": [0.5]})
     with pytest.raises(ConfigError, match="'independent' or 'band'"):
-        choose_mid(table, "viterbi", 5)  # type: ignore[arg-type]
+        choose_mid(table, "viterbi", 5)  # type: ignore[arg-type]  # the wrong value is the point

@@ -1,4 +1,4 @@
-"""Selecting Mid slices of new studies (issue 5): a model trained here picks the phantom's Mid band."""
+"""Selecting Mid slices of new studies: a model trained here picks the phantom's Mid band."""
 
 from __future__ import annotations
 
@@ -13,9 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers.training import REPO, tiny_overrides
-from helpers.training import composed
-
+from helpers.training import REPO, composed, tiny_overrides
 from lss.dicom.phantom import write_phantom
 from lss.errors import ConfigError, UserError
 from lss.selection import load_classifier, select_mid_slices, selection_accuracy
@@ -63,8 +61,12 @@ def tree_digest(root: Path) -> dict[str, str]:
     return digest
 
 
-def test_a_model_trained_on_the_phantom_selects_mid_slices_that_agree_with_its_labels(model, new_studies: Path, trained_t1: dict, tmp_path: Path) -> None:
-    result = select_mid_slices(model, new_studies, tmp_path / "out", mode="none", cache_dir=trained_t1["cache_dir"], progress=False)
+def test_a_model_trained_on_the_phantom_selects_mid_slices_that_agree_with_its_labels(
+    model, new_studies: Path, trained_t1: dict, tmp_path: Path
+) -> None:
+    result = select_mid_slices(
+        model, new_studies, tmp_path / "out", mode="none", cache_dir=trained_t1["cache_dir"], progress=False
+    )
     accuracy = selection_accuracy(result, new_studies / "labels.csv")
     assert accuracy["n_series"] == 3 and accuracy["n_slices"] == len(result.predictions) > 0
     # chance: all-Lateral scores 0.67 (5 Mid of 15) and a randomly placed band about 0.64
@@ -79,7 +81,9 @@ def test_each_export_mode_mirrors_the_input_layout_and_leaves_the_input_byte_for
     mode: str, model, new_studies: Path, trained_t1: dict, tmp_path: Path
 ) -> None:
     before = tree_digest(new_studies)
-    result = select_mid_slices(model, new_studies, tmp_path / "out", mode=mode, cache_dir=trained_t1["cache_dir"], progress=False)
+    result = select_mid_slices(
+        model, new_studies, tmp_path / "out", mode=mode, cache_dir=trained_t1["cache_dir"], progress=False
+    )
     assert tree_digest(new_studies) == before
     selected_dir = tmp_path / "out" / "selected"
     chosen = set(result.predictions.loc[result.predictions["label"] == MID, "path"])
@@ -96,10 +100,22 @@ def test_each_export_mode_mirrors_the_input_layout_and_leaves_the_input_byte_for
             assert target.resolve() == (new_studies / relative).resolve()
 
 
-def test_the_tables_are_written_with_the_documented_columns(model, new_studies: Path, trained_t1: dict, tmp_path: Path) -> None:
+def test_the_tables_are_written_with_the_documented_columns(
+    model, new_studies: Path, trained_t1: dict, tmp_path: Path
+) -> None:
     select_mid_slices(model, new_studies, tmp_path, mode="none", cache_dir=trained_t1["cache_dir"], progress=False)
     predictions = pd.read_csv(tmp_path / "predictions.csv")
-    assert list(predictions.columns) == ["path", "series_uid", "sop_uid", "frame", "slice_index", "slice_location_mm", "modality", "p_mid", "label"]
+    assert list(predictions.columns) == [
+        "path",
+        "series_uid",
+        "sop_uid",
+        "frame",
+        "slice_index",
+        "slice_location_mm",
+        "modality",
+        "p_mid",
+        "label",
+    ]
     assert predictions["p_mid"].between(0, 1).all() and set(predictions["label"]) == {"Mid", "Lateral"}
     series = pd.read_csv(tmp_path / "series.csv")
     assert {"series_uid", "n_mid", "mid_slice_indices", "mid_sop_uids", "confidence", "status"} <= set(series.columns)
@@ -107,14 +123,18 @@ def test_the_tables_are_written_with_the_documented_columns(model, new_studies: 
     assert (tmp_path / "skipped.csv").is_file()
 
 
-def test_unreadable_input_files_are_listed_in_skipped_csv_and_the_rest_is_still_scored(model, new_studies: Path, trained_t1: dict, tmp_path: Path) -> None:
+def test_unreadable_input_files_are_listed_in_skipped_csv_and_the_rest_is_still_scored(
+    model, new_studies: Path, trained_t1: dict, tmp_path: Path
+) -> None:
     damaged = tmp_path / "damaged"
     shutil.copytree(new_studies, damaged)
     a_dicom = next(path for path in sorted(damaged.rglob("*")) if path.is_file() and path.suffix != ".csv")
     (damaged / "notes.dcm").write_bytes(b"this is not DICOM")
     (damaged / "empty.dcm").write_bytes(b"")
     (damaged / "truncated.dcm").write_bytes(a_dicom.read_bytes()[:300])
-    result = select_mid_slices(model, damaged, tmp_path / "out", mode="none", cache_dir=tmp_path / "cache", progress=False)
+    result = select_mid_slices(
+        model, damaged, tmp_path / "out", mode="none", cache_dir=tmp_path / "cache", progress=False
+    )
     skipped = pd.read_csv(tmp_path / "out" / "skipped.csv").set_index("path")
     assert {"notes.dcm", "empty.dcm", "truncated.dcm"} <= set(skipped.index)
     assert skipped.loc["empty.dcm", "reason"] == "empty_file"
@@ -125,46 +145,80 @@ def test_series_of_the_other_modality_are_skipped_with_a_warning_unless_allowed(
     model, new_studies: Path, trained_t1: dict, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="lss.selection"):
-        strict = select_mid_slices(model, new_studies, tmp_path / "strict", mode="none", cache_dir=trained_t1["cache_dir"], progress=False)
+        strict = select_mid_slices(
+            model, new_studies, tmp_path / "strict", mode="none", cache_dir=trained_t1["cache_dir"], progress=False
+        )
     assert "3 T2 series" in caplog.text and "allow_modality_mismatch=true" in caplog.text
     skipped_series = strict.series[strict.series["status"] != "selected"]
     assert len(skipped_series) == 3 and set(skipped_series["modality"]) == {"T2"}
-    allowed = select_mid_slices(model, new_studies, tmp_path / "allowed", mode="none", allow_modality_mismatch=True, cache_dir=trained_t1["cache_dir"], progress=False)
+    allowed = select_mid_slices(
+        model,
+        new_studies,
+        tmp_path / "allowed",
+        mode="none",
+        allow_modality_mismatch=True,
+        cache_dir=trained_t1["cache_dir"],
+        progress=False,
+    )
     assert set(allowed.predictions["modality"]) == {"T1", "T2"} and (allowed.series["status"] == "selected").all()
 
 
-def test_the_independent_rule_labels_each_slice_by_its_own_probability(model, new_studies: Path, trained_t1: dict, tmp_path: Path) -> None:
-    result = select_mid_slices(model, new_studies, tmp_path, mode="none", mid_rule="independent", cache_dir=trained_t1["cache_dir"], progress=False)
+def test_the_independent_rule_labels_each_slice_by_its_own_probability(
+    model, new_studies: Path, trained_t1: dict, tmp_path: Path
+) -> None:
+    result = select_mid_slices(
+        model,
+        new_studies,
+        tmp_path,
+        mode="none",
+        mid_rule="independent",
+        cache_dir=trained_t1["cache_dir"],
+        progress=False,
+    )
     assert ((result.predictions["label"] == MID) == (result.predictions["p_mid"] >= 0.5)).all()
 
 
-def test_predict_py_with_a_run_id_writes_the_selection_and_reports_accuracy_against_labels_csv(trained_t1: dict, new_studies: Path, tmp_path: Path) -> None:
+def test_predict_py_with_a_run_id_writes_the_selection_and_reports_accuracy_against_labels_csv(
+    trained_t1: dict, new_studies: Path, tmp_path: Path
+) -> None:
     """The command a user types: the run's logged checkpoint and config, default symlinks and scratch cache."""
     out = tmp_path / "selection"
     command = [
-        sys.executable, str(REPO / "predict.py"), f"run_id={trained_t1['run_id']}", f"input={new_studies}", f"output={out}",
-        f"mlflow.tracking_uri={trained_t1['tracking_uri']}", f"hydra.run.dir={tmp_path / 'hydra'}", "progress=false",
+        sys.executable,
+        str(REPO / "predict.py"),
+        f"run_id={trained_t1['run_id']}",
+        f"input={new_studies}",
+        f"output={out}",
+        f"mlflow.tracking_uri={trained_t1['tracking_uri']}",
+        f"hydra.run.dir={tmp_path / 'hydra'}",
+        "progress=false",
     ]
-    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     assert "against labels.csv: accuracy" in result.stdout
-    assert {"predictions.csv", "series.csv", "skipped.csv", "run_config.yaml", "selected"} == {path.name for path in out.iterdir()}
+    assert {"predictions.csv", "series.csv", "skipped.csv", "run_config.yaml", "selected"} == {
+        path.name for path in out.iterdir()
+    }
     assert "modality: T1" in (out / "run_config.yaml").read_text()
     assert all(path.is_symlink() for path in (out / "selected").rglob("*") if not path.is_dir())
 
 
-def test_a_missing_checkpoint_an_unknown_run_and_a_run_without_checkpoint_fail_clearly(trained_t1: dict, tmp_path: Path) -> None:
+def test_a_missing_checkpoint_an_unknown_run_and_a_run_without_checkpoint_fail_clearly(
+    trained_t1: dict, tmp_path: Path
+) -> None:
     from mlflow.tracking import MlflowClient
 
     from lss import tracking
 
-    with pytest.raises(ConfigError, match="checkpoint=.*does not exist"):
+    with pytest.raises(ConfigError, match=r"checkpoint=.*does not exist"):
         load_classifier(checkpoint=tmp_path / "absent.ckpt")
     with pytest.raises(UserError, match="run_id=0123456789abcdef is not a run"):
         load_classifier(run_id="0123456789abcdef", tracking_uri=trained_t1["tracking_uri"])
     experiment_id = tracking.ensure_experiment(trained_t1["tracking_uri"], "lss")
     bare_run = MlflowClient(trained_t1["tracking_uri"]).create_run(experiment_id).info.run_id
-    with pytest.raises(UserError, match="logged no checkpoint.*log_checkpoint=true"):
+    with pytest.raises(UserError, match=r"logged no checkpoint.*log_checkpoint=true"):
         load_classifier(run_id=bare_run, tracking_uri=trained_t1["tracking_uri"])
     with pytest.raises(ConfigError, match="exactly one of checkpoint=PATH or run_id"):
         load_classifier(checkpoint=trained_t1["checkpoint"], run_id=bare_run)

@@ -1,4 +1,7 @@
-"""A realistic DICOM phantom of the paper's sagittal lumbar-spine MRI repository (§3, Tables 1-2), with its Mid / Lateral truth."""
+"""A realistic DICOM phantom of the paper's sagittal lumbar-spine MRI repository (§3, Tables 1-2).
+
+It comes with its Mid / Lateral truth (labels.csv, series_truth.csv).
+"""
 
 from lss.dicom.phantom.writer import PhantomResult, phantom_parameters, write_phantom
 

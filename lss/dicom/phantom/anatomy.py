@@ -29,7 +29,7 @@ _SIGNAL: dict[Weighting, dict[str, float]] = {
                csf=850, cord=1000, ligament=350, bowel=1500, vessel=250, joint=800, nerve=1150),
     "T2": dict(air=10, fat=2300, muscle=650, marrow=1500, cortex=180, annulus=520, nucleus=2900,
                csf=3400, cord=1350, ligament=220, bowel=1700, vessel=200, joint=2400, nerve=1300),
-}
+}  # fmt: skip  # a table: one row per weighting
 _NOISE_SIGMA: dict[Weighting, tuple[float, float]] = {"T1": (170.0, 260.0), "T2": (70.0, 120.0)}
 
 # Vertebrae from caudal to cranial, with their typical body height (mm) and relative AP depth.
@@ -119,12 +119,12 @@ def draw_patient_anatomy(rng: np.random.Generator) -> PatientAnatomy:
         lordosis_radius_mm=rng.uniform(260, 600),
         lordosis_apex_mm=rng.uniform(-40, 0),
         lean=rng.normal(0.05, 0.06),
-        segment_bounds_mm=np.float32(bounds),
+        segment_bounds_mm=bounds.astype(np.float32),
         segment_is_disc=is_disc,
-        segment_hydration=np.float32(segment_hydration),
-        segment_depth_mm=np.float32(segment_depths),
-        body_centres_mm=np.float32(centres),
-        body_heights_mm=np.float32(body_heights),
+        segment_hydration=segment_hydration.astype(np.float32),
+        segment_depth_mm=np.asarray(segment_depths, dtype=np.float32),
+        body_centres_mm=centres.astype(np.float32),
+        body_heights_mm=np.asarray(body_heights, dtype=np.float32),
         body_half_width_mm=rng.uniform(20, 25) * scale,
         canal_depth_mm=rng.uniform(12, 18),
         canal_half_width_mm=rng.uniform(8, 14),
@@ -155,7 +155,9 @@ class ImageFrame:
 
     def plane_coordinates(self, block: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """(first, second) in-plane anatomy coordinates of the centres of block x block pixel tiles."""
-        across = (np.arange(self.columns // block) * block + (block - 1) / 2 - (self.columns - 1) / 2) * self.pixel_spacing_mm
+        across = (
+            np.arange(self.columns // block) * block + (block - 1) / 2 - (self.columns - 1) / 2
+        ) * self.pixel_spacing_mm
         down = (np.arange(self.rows // block) * block + (block - 1) / 2 - (self.rows - 1) / 2) * self.pixel_spacing_mm
         a, b = np.meshgrid(across.astype(np.float32), -down.astype(np.float32))
         cos, sin = np.cos(np.radians(self.roll_deg)), np.sin(np.radians(self.roll_deg))
@@ -232,8 +234,14 @@ def render_sagittal_stack(
     muscle_back = _inside(soft_d + patient.back_depth_mm - patient.subcutaneous_fat_mm, 2) * _inside(-bony_canal - d, 2)
     _paint(image, muscle_back, signal["muscle"] * (1 + 0.12 * texture))
     bowel = _smooth_texture(s.shape, 6, rng)
-    _paint(image, _inside(d - 1.3 * patient.segment_depth_mm.max() - 8 - 6 * texture, 4), signal["bowel"] * (1 + 0.2 * bowel))
-    far_lateral_muscle = _inside(x - (bony_half_width + 12), 6) * _inside(0.4 * width - d, 4) * _inside(d + bony_canal, 2)
+    _paint(
+        image,
+        _inside(d - 1.3 * patient.segment_depth_mm.max() - 8 - 6 * texture, 4),
+        signal["bowel"] * (1 + 0.2 * bowel),
+    )
+    far_lateral_muscle = (
+        _inside(x - (bony_half_width + 12), 6) * _inside(0.4 * width - d, 4) * _inside(d + bony_canal, 2)
+    )
     _paint(image, far_lateral_muscle, signal["muscle"])
 
     # Psoas: beside the vertebral bodies, growing caudally from L1 to L5.
@@ -253,7 +261,9 @@ def render_sagittal_stack(
         _paint(image, vessel, value)
 
     # Vertebral bodies and discs: a column whose AP extent shrinks laterally (flat posterior wall, round front).
-    index = np.clip(np.searchsorted(patient.segment_bounds_mm, s, side="right") - 1, 0, patient.segment_is_disc.size - 1)
+    index = np.clip(
+        np.searchsorted(patient.segment_bounds_mm, s, side="right") - 1, 0, patient.segment_is_disc.size - 1
+    )
     low, high = patient.segment_bounds_mm[index], patient.segment_bounds_mm[index + 1]
     is_disc, depth = patient.segment_is_disc[index], patient.segment_depth_mm[index]
     along = np.minimum(s - low, high - s)
@@ -264,10 +274,18 @@ def render_sagittal_stack(
     rounding = 1.3 + 4 * (x / width) ** 2  # cortical endplates, and the bodies grow rounder laterally
     inner = _inside(d - rear - 1.3) * _inside(front - 1.3 - d) * _inside(along - rounding)
     middle = (low + high) / 2
-    nucleus_distance = ((s - middle) / (0.42 * (high - low))) ** 2 + ((d - 0.5 * depth) / (0.38 * depth)) ** 2 + (x / (0.6 * width)) ** 2
+    nucleus_distance = (
+        ((s - middle) / (0.42 * (high - low))) ** 2
+        + ((d - 0.5 * depth) / (0.38 * depth)) ** 2
+        + (x / (0.6 * width)) ** 2
+    )
     nucleus = np.clip(1.5 * (1 - nucleus_distance), 0, 1) * patient.segment_hydration[index]
     disc_signal = signal["annulus"] + nucleus * (signal["nucleus"] - signal["annulus"])
-    _paint(image, np.where(is_disc, column, inner * column), np.where(is_disc, disc_signal, signal["marrow"] * (1 + 0.08 * texture)))
+    _paint(
+        image,
+        np.where(is_disc, column, inner * column),
+        np.where(is_disc, disc_signal, signal["marrow"] * (1 + 0.08 * texture)),
+    )
 
     # Nearest vertebra for the posterior elements, which attach to the upper half of each body.
     nearest = np.abs(s[..., None] - patient.body_centres_mm).argmin(axis=-1)
@@ -277,7 +295,12 @@ def render_sagittal_stack(
     behind_canal = -d - bony_canal  # mm posterior of the bony canal's back wall
 
     # Spinal canal: epidural fat in the bony canal, the CSF-filled dural sac, the cord above the conus.
-    _paint(image, _inside(0.5 * bony_canal * _chord(x, bony_half_width) - np.abs(d + 0.5 * bony_canal)) * _inside(s - patient.thecal_end_mm + 30, 5), signal["fat"])
+    _paint(
+        image,
+        _inside(0.5 * bony_canal * _chord(x, bony_half_width) - np.abs(d + 0.5 * bony_canal))
+        * _inside(s - patient.thecal_end_mm + 30, 5),
+        signal["fat"],
+    )
     stenosis = np.where(is_disc, 3.5 * (1 - patient.segment_hydration[index]), 0)
     sac_half_depth = (0.5 * canal - stenosis) * _chord(x, patient.canal_half_width_mm)
     sac = _inside(sac_half_depth - np.abs(d + 0.5 * canal + 0.5), 1.2) * _inside(s - patient.thecal_end_mm, 6)
@@ -296,27 +319,46 @@ def render_sagittal_stack(
     _paint(image, pedicle, bone)
 
     # Laminae, articular pillars with their facet joints, transverse processes, spinous processes.
-    lamina = _inside(7 - np.abs(behind_canal - 3.5), 1.5) * _inside(0.4 * height - np.abs(from_centre + 0.15 * height), 2)
+    lamina = _inside(7 - np.abs(behind_canal - 3.5), 1.5) * _inside(
+        0.4 * height - np.abs(from_centre + 0.15 * height), 2
+    )
     _paint(image, lamina * _inside(bony_half_width + 6 - x, 3), bone)
-    pillar = _inside(x - bony_half_width + 2, 3) * _inside(bony_half_width + 14 - x, 4) * _inside(7 - np.abs(behind_canal - 5), 2)
+    pillar = (
+        _inside(x - bony_half_width + 2, 3)
+        * _inside(bony_half_width + 14 - x, 4)
+        * _inside(7 - np.abs(behind_canal - 5), 2)
+    )
     _paint(image, pillar, bone)
     joint = _inside(0.8 - np.abs(from_centre + 0.55 * height - 0.4 * (behind_canal - 5)), 0.8)
     _paint(image, pillar * joint, signal["joint"])
     transverse = _inside(x - bony_half_width - 6, 3) * _inside(bony_half_width + 35 - x, 6)
-    _paint(image, transverse * _inside(4 - np.abs(d + 0.5 * canal), 1.5) * _inside(5 - np.abs(from_centre - 0.2 * height), 1.5), bone)
+    _paint(
+        image,
+        transverse * _inside(4 - np.abs(d + 0.5 * canal), 1.5) * _inside(5 - np.abs(from_centre - 0.2 * height), 1.5),
+        bone,
+    )
     along_process = np.clip(behind_canal / patient.spinous_length_mm, 0, 1)
     spinous = (
         _inside(patient.spinous_half_width_mm - x, 1.5)
-        * _inside(behind_canal) * _inside(patient.spinous_length_mm - behind_canal, 2)
-        * _inside(0.3 * height * (1 - 0.3 * along_process) - np.abs(from_centre + 0.25 * height + 0.2 * behind_canal), 1.5)
+        * _inside(behind_canal)
+        * _inside(patient.spinous_length_mm - behind_canal, 2)
+        * _inside(
+            0.3 * height * (1 - 0.3 * along_process) - np.abs(from_centre + 0.25 * height + 0.2 * behind_canal), 1.5
+        )
     )
-    interspinous = _inside(patient.spinous_half_width_mm + 1 - x, 2) * _inside(behind_canal) * _inside(patient.spinous_length_mm + 5 - behind_canal, 3)
+    interspinous = (
+        _inside(patient.spinous_half_width_mm + 1 - x, 2)
+        * _inside(behind_canal)
+        * _inside(patient.spinous_length_mm + 5 - behind_canal, 3)
+    )
     _paint(image, interspinous, signal["ligament"] + 0.3 * (signal["fat"] - signal["ligament"]) * (texture > 0))
     _paint(image, spinous, bone)
     return _acquire(image, weighting, rng)
 
 
-def render_axial_stack(patient: PatientAnatomy, offsets_mm: np.ndarray, weighting: Weighting, frame: ImageFrame, rng: np.random.Generator) -> np.ndarray:
+def render_axial_stack(
+    patient: PatientAnatomy, offsets_mm: np.ndarray, weighting: Weighting, frame: ImageFrame, rng: np.random.Generator
+) -> np.ndarray:
     """Render an axial series through the L4-L5 disc, (n_slices, rows, columns); only for the indexer to filter out."""
     signal = {tissue: value * rng.lognormal(0, 0.06) for tissue, value in _SIGNAL[weighting].items()}
     across, up = frame.plane_coordinates(block=2)
@@ -324,18 +366,33 @@ def render_axial_stack(patient: PatientAnatomy, offsets_mm: np.ndarray, weightin
     disc_half_height = 4.0
     in_disc = (np.abs(np.asarray(offsets_mm, np.float32)) < disc_half_height)[:, None, None]
     image = np.full((len(offsets_mm), *x.shape), signal["air"], np.float32)
-    width, depth, canal, back = patient.body_half_width_mm, float(patient.segment_depth_mm.max()), patient.canal_depth_mm, patient.back_depth_mm
+    width, depth, canal, back = (
+        patient.body_half_width_mm,
+        float(patient.segment_depth_mm.max()),
+        patient.canal_depth_mm,
+        patient.back_depth_mm,
+    )
 
     def ellipse(centre_x: float, centre_y: float, half_x: float, half_y: float, edge: float) -> np.ndarray:
         return _inside((1 - ((x - centre_x) / half_x) ** 2 - ((y - centre_y) / half_y) ** 2) * edge)
 
     _paint(image, ellipse(0, -40, 170, back + 40, 40), signal["fat"])
-    _paint(image, ellipse(0, -40, 150, back + 40 - patient.subcutaneous_fat_mm, 40) * _inside(-depth - 10 - y, 4), signal["bowel"])
+    _paint(
+        image,
+        ellipse(0, -40, 150, back + 40 - patient.subcutaneous_fat_mm, 40) * _inside(-depth - 10 - y, 4),
+        signal["bowel"],
+    )
     for side in (-1, 1):
         _paint(image, ellipse(side * 24, 0.55 * back, 24, 0.35 * back, 10), signal["muscle"])
         _paint(image, ellipse(side * (width + 12), -0.4 * depth, 14 * patient.psoas_scale, 16, 10), signal["muscle"])
-    _paint(image, ellipse(0, -0.5 * depth, width, 0.5 * depth, 20), np.where(in_disc, signal["annulus"], signal["marrow"]))
-    _paint(image, ellipse(0, -0.5 * depth, 0.5 * width, 0.3 * depth, 10) * in_disc, signal["nucleus"] * patient.segment_hydration.max())
+    _paint(
+        image, ellipse(0, -0.5 * depth, width, 0.5 * depth, 20), np.where(in_disc, signal["annulus"], signal["marrow"])
+    )
+    _paint(
+        image,
+        ellipse(0, -0.5 * depth, 0.5 * width, 0.3 * depth, 10) * in_disc,
+        signal["nucleus"] * patient.segment_hydration.max(),
+    )
     _paint(image, ellipse(0, 0.5 * canal + 1, patient.canal_half_width_mm, 0.5 * canal, 10), signal["csf"])
     return _acquire(image, weighting, rng)
 
@@ -355,4 +412,3 @@ def _acquire(tiles: np.ndarray, weighting: Weighting, rng: np.random.Generator) 
     real = image + sigma * rng.standard_normal(image.shape, dtype=np.float32)
     imaginary = sigma * rng.standard_normal(image.shape, dtype=np.float32)
     return np.clip(np.sqrt(real * real + imaginary * imaginary), 0, MAX_SIGNAL)
-

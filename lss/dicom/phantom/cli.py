@@ -12,14 +12,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="empty or new directory to write into")
     parser.add_argument("--patients", type=int, required=True, help="number of patients (one study each)")
     parser.add_argument("--seed", type=int, required=True, help="same seed, byte-identical files")
-    parser.add_argument("--slices", type=int, default=15, help="slices per sagittal series (default 15, as in the paper's Fig. 2)")
-    parser.add_argument("--identity-marker", default=None, help="put this string into PatientName and PatientID (privacy tests)")
+    parser.add_argument(
+        "--slices", type=int, default=15, help="slices per sagittal series (default 15, as in the paper's Fig. 2)"
+    )
+    parser.add_argument(
+        "--identity-marker", default=None, help="put this string into PatientName and PatientID (privacy tests)"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     result = write_phantom(args.out, args.patients, args.seed, args.slices, args.identity_marker, progress=True)
     seconds = time.perf_counter() - started
     n_mid = int((result.labels["label"] == "Mid").sum())
     print(
-        f"wrote {result.n_files} files ({len(result.series_truth)} sagittal series, {n_mid} Mid / {len(result.labels) - n_mid} Lateral) "
+        f"wrote {result.n_files} files ({len(result.series_truth)} sagittal series, "
+        f"{n_mid} Mid / {len(result.labels) - n_mid} Lateral) "
         f"for {args.patients} patients to {result.out_dir} in {seconds:.1f} s ({result.n_files / seconds:.0f} files/s)"
     )

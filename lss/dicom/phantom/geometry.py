@@ -48,7 +48,10 @@ def draw_sagittal_stack(n_slices: int, spacing_mm: float, rng: np.random.Generat
     The off-centre series keep mid +- 2 inside the stack, as every real series of the paper does.
     """
     if n_slices < 2 * MID_HALF_WIDTH + 1:
-        raise ValueError(f"a sagittal series needs at least {2 * MID_HALF_WIDTH + 1} slices to hold the Mid group; got n_slices={n_slices}")
+        raise ValueError(
+            f"a sagittal series needs at least {2 * MID_HALF_WIDTH + 1} slices to hold the Mid band; "
+            f"got n_slices={n_slices}"
+        )
     centre = (n_slices - 1) // 2
     room = min(MID_HALF_WIDTH, centre - MID_HALF_WIDTH, n_slices - 1 - MID_HALF_WIDTH - centre)
     shifts = np.arange(-MID_HALF_WIDTH, MID_HALF_WIDTH + 1)
@@ -95,4 +98,6 @@ def stack_orientation(
     """
     row, column = {"sagittal": ([0.0, 1.0, 0.0], [0.0, 0.0, -1.0]), "axial": ([1.0, 0.0, 0.0], [0.0, 1.0, 0.0])}[plane]
     rotation = _rotation(tilt_about_y_deg, tilt_about_z_deg)
-    return StackOrientation(rotation @ np.array(row), rotation @ np.array(column), np.asarray(reference_centre_mm, float))
+    return StackOrientation(
+        rotation @ np.array(row), rotation @ np.array(column), np.asarray(reference_centre_mm, float)
+    )

@@ -7,7 +7,20 @@ import numpy as np
 
 MARKED_BIRTH_DATE = "19010203"  # an unusual date no real patient of the phantom gets
 
-_FAMILY_NAMES = ("Santoso", "Wijaya", "Smith", "Jones", "Taylor", "Brown", "Nguyen", "Kurniawan", "Evans", "Hughes", "Patel", "Lestari")
+_FAMILY_NAMES = (
+    "Santoso",
+    "Wijaya",
+    "Smith",
+    "Jones",
+    "Taylor",
+    "Brown",
+    "Nguyen",
+    "Kurniawan",
+    "Evans",
+    "Hughes",
+    "Patel",
+    "Lestari",
+)
 _GIVEN_NAMES = ("Adi", "Budi", "Citra", "Dewi", "Emma", "Oliver", "Amelia", "Harry", "Sari", "Putri", "George", "Isla")
 _FIRST_STUDY = dt.date(2015, 1, 5)
 
