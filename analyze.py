@@ -7,6 +7,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from lss.analysis.report import run_analysis
 from lss.launch.entry import one_line_user_errors
+from lss.tracking import flatten
 
 CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")  # absolute: also found when imported
 
@@ -22,7 +23,7 @@ def main(cfg: DictConfig) -> None:
         sweep_id=sweep_id,
         alpha=cfg.alpha,
         log_to_mlflow=cfg.log_to_mlflow,
-        filter_string=cfg.filter,
+        where=flatten(OmegaConf.to_container(cfg.where, resolve=True)),
     )
 
 

@@ -32,9 +32,14 @@ class AnalysisReport:
     analysis_run_id: str | None
 
 
-def fetch_training_runs(tracking_uri: str, experiment_name: str, filter_string: str | None = None) -> pd.DataFrame:
-    """Every training run of the experiment (any status, any sweep), tidied; ``filter_string`` narrows it."""
-    query = f"tags.`{tracking.KIND_TAG}` = '{tracking.TRAIN_KIND}'" + (f" and {filter_string}" if filter_string else "")
+def fetch_training_runs(
+    tracking_uri: str, experiment_name: str, where: dict[str, object] | None = None
+) -> pd.DataFrame:
+    """Every training run of the experiment (any status, any sweep), tidied; ``where`` keeps the runs whose
+    dotted params equal the given values (``{"model.backbone": "test_resnet"}``)."""
+    conditions = [f"tags.`{tracking.KIND_TAG}` = '{tracking.TRAIN_KIND}'"]
+    conditions += [f"params.`{key}` = '{value}'" for key, value in (where or {}).items()]
+    query = " and ".join(conditions)
     found = tracking.runs_frame(tracking_uri, experiment_name, query)
     if found is None:
         raise UserError(
@@ -99,13 +104,13 @@ def run_analysis(
     sweep_id: str | Sequence[str] | None = None,
     alpha: float = 0.05,
     log_to_mlflow: bool = True,
-    filter_string: str | None = None,
+    where: dict[str, object] | None = None,
 ) -> AnalysisReport:
     """Pull one design's runs, print its bookkeeping and Table 3, write and log every output."""
     uri = tracking.resolve_tracking_uri(tracking_uri)
     if isinstance(sweep_id, int):  # Hydra reads sweep_id=17 as an int
         sweep_id = str(sweep_id)
-    selection = select_runs(fetch_training_runs(uri, experiment_name, filter_string), sweep_id)
+    selection = select_runs(fetch_training_runs(uri, experiment_name, where), sweep_id)
     print(selection.summary())
     table = protocols.table3(selection.runs, alpha)
     conclusions = protocols.conclusions(table, alpha, protocols.caveat(selection.runs))

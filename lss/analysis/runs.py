@@ -82,8 +82,8 @@ def refuse_mixed_designs(runs: pd.DataFrame, scope: str) -> None:
     differing = differing_settings(runs)
     if differing:
         raise UserError(
-            f"{scope} mixes experiment designs that differ in {', '.join(differing)}; "
-            "analyse one design at a time with sweep_id=<one sweep> or filter=\"params.<key> = '<value>'\""
+            f"the runs of {scope} mix experiment designs that differ in {', '.join(differing)}; "
+            "analyse one design at a time with sweep_id=<one sweep> or +where.<key>=<value>"
         )
 
 

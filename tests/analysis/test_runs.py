@@ -101,7 +101,7 @@ def test_several_sweeps_of_different_designs_are_refused_naming_the_settings_tha
         with pytest.raises(UserError, match=r"differ in data\.split_by, model\.backbone;"):
             select_runs(fetch_training_runs(tracking_uri, EXPERIMENT), sweep_id)
     assert len(select_runs(fetch_training_runs(tracking_uri, EXPERIMENT), "inception").runs) == 8
-    filtered = fetch_training_runs(tracking_uri, EXPERIMENT, "params.`model.backbone` = 'inception_resnet_v2'")
+    filtered = fetch_training_runs(tracking_uri, EXPERIMENT, {"model.backbone": "inception_resnet_v2"})
     assert len(select_runs(filtered, "all").runs) == 8
 
 
