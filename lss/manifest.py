@@ -19,6 +19,19 @@ MODALITIES = (T1, T2)
 BAND_SIZE = 5
 """Slices in the Mid band: the mid-sagittal slice and its four nearest neighbours (paper §3, Figs 1-2)."""
 
+
+def centre_index(n_slices: int) -> int:
+    """The slice at the centre of a stack of ``n_slices`` (the lower one of two): what the centre rule calls mid."""
+    return (n_slices - 1) // 2
+
+
+def mid_band(mid_index: int, n_slices: int, band_size: int = BAND_SIZE) -> range:
+    """Slice indices of the Mid band centred on ``mid_index`` ((band_size - 1) // 2 before), kept inside the series."""
+    size = min(band_size, n_slices)
+    start = min(max(mid_index - (band_size - 1) // 2, 0), n_slices - size)
+    return range(start, start + size)
+
+
 SERIES_COLUMNS: dict[str, str] = {
     "path": "string",
     "patient_key": "string",
@@ -47,7 +60,16 @@ COLUMNS: dict[str, str] = SERIES_COLUMNS | LABEL_COLUMNS
 PREDICTION_COLUMNS: dict[str, str] = {
     **{
         name: COLUMNS[name]
-        for name in ("path", "series_uid", "sop_uid", "frame", "slice_index", "slice_location_mm", "modality")
+        for name in (
+            "path",
+            "series_uid",
+            "sop_uid",
+            "frame",
+            "slice_index",
+            "n_slices",
+            "slice_location_mm",
+            "modality",
+        )
     },
     "p_mid": "float64",
     "label": "string",

@@ -27,7 +27,7 @@ from lss.errors import ConfigError
 from lss.launch.ddp_multirun import ddp_children_run_this_job, is_launched_ddp_child
 from lss.launch.job import sweep_identity
 from lss.model.backbone import input_config
-from lss.model.evaluation import band_metrics, tested_slices, write_confusion
+from lss.model.evaluation import rule_and_series_metrics, tested_slices, write_confusion
 from lss.model.module import MidSliceClassifier
 from lss.tracking.logger import EpochMLFlowLogger
 
@@ -132,10 +132,14 @@ def record(
         {f"split.{key}": value for key, value in split.sizes().items()} | {"split.partition_id": split.partition_id},
     )
     predictions = tested_slices(slices, *scored)
-    metrics: dict[str, float] = {}
-    if cfg.data.split_by == "patient":  # the band rule needs whole series in the test set
-        metrics = band_metrics(predictions, int(cfg.index.band_size))
-        tracking.log_metrics(tracking_uri, run_id, metrics)
+    whole_series = cfg.data.split_by == "patient"  # the band rule and series metrics need whole series
+    if not whole_series:
+        log.info(
+            "split_by=image: series are split between train and test, so the band rule and "
+            "test/mid_hit, test/mid_error_mm are not logged (the centre rule is)"
+        )
+    metrics = rule_and_series_metrics(predictions, int(cfg.index.band_size), whole_series)
+    tracking.log_metrics(tracking_uri, run_id, metrics)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         (folder / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))

@@ -92,7 +92,7 @@ def paper_protocol(runs: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("metric")
 
 
-def test_train_ratios(runs: pd.DataFrame) -> tuple[float, float]:
+def split_ratios(runs: pd.DataFrame) -> tuple[float, float]:
     """n_test / n_train of each modality (median over its runs): the Nadeau-Bengio correction term."""
     ratios = []
     for modality in MODALITIES:
@@ -110,7 +110,7 @@ def corrected_protocol(runs: pd.DataFrame) -> pd.DataFrame:
     would bias the p-value.
     """
     pairing = pairing_by_seed(runs)
-    ratio = test_train_ratios(runs)
+    ratio = split_ratios(runs)
     rows = []
     for metric, label in METRICS.items():
         t1, t2 = _groups(runs, metric, pairing.seeds) if pairing.paired else _groups(runs, metric)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from lss import tracking
-from lss.analysis import figures, protocols, runs, tables
+from lss.analysis import baseline, figures, protocols, runs, tables
 from lss.errors import UserError
 from lss.manifest import MODALITIES, T1, T2
 
@@ -59,6 +59,8 @@ def write_outputs(
     history: pd.DataFrame,
     table: pd.DataFrame,
     conclusions: dict[str, str],
+    baseline_comparison: pd.DataFrame,
+    alpha: float,
     output_dir: Path,
 ) -> list[Path]:
     """Every output file into ``output_dir``; no MLflow needed."""
@@ -72,6 +74,7 @@ def write_outputs(
         runs_csv,
         output_dir / "val_accuracy_history.csv",
         *tables.write_tables(table, conclusions, output_dir),
+        *baseline.write_baseline(baseline_comparison, alpha, output_dir),
         figures.metric_boxplot(selection.runs, T1, output_dir / "fig6_t1_boxplot.png"),
         figures.metric_boxplot(selection.runs, T2, output_dir / "fig7_t2_boxplot.png"),
         figures.modality_comparison(selection.runs, output_dir / "t1_vs_t2_runs.png"),
@@ -117,8 +120,10 @@ def run_analysis(
     history = runs.validation_history(
         tracking.metric_history(uri, list(selection.runs["run_id"]), VAL_ACCURACY), selection.runs
     )
-    files = write_outputs(selection, history, table, conclusions, output_dir)
+    baseline_comparison = baseline.baseline_table(selection.runs)
+    files = write_outputs(selection, history, table, conclusions, baseline_comparison, alpha, output_dir)
     print(tables.render_markdown(table, conclusions))
+    print(baseline.render_markdown(baseline_comparison, alpha))
     analysis_run_id = (
         log_analysis_run(uri, experiment_name, output_dir, selection.runs, sweep_id, alpha) if log_to_mlflow else None
     )

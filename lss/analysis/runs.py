@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from lss.analysis import stats
-from lss.analysis.schema import METRICS
+from lss.analysis.schema import EXTRA_METRICS, METRICS
 from lss.errors import UserError
 from lss.manifest import MODALITIES
 from lss.tracking import DATA_SOURCE_TAG, JOB_TAG, SWEEP_TAG, design_keys
@@ -38,6 +38,7 @@ RUN_COLUMNS = [
     "n_val",
     "n_test",
     *METRICS,
+    *EXTRA_METRICS,
 ]
 MLFLOW_COLUMNS = {
     "params.modality": "modality",
@@ -52,7 +53,7 @@ MLFLOW_COLUMNS = {
     "params.split.n_test": "n_test",
     f"tags.{SWEEP_TAG}": "sweep_id",
     f"tags.{JOB_TAG}": "job_num",
-    **{f"metrics.test/{name}": name for name in METRICS},
+    **{f"metrics.test/{name}": name for name in (*METRICS, *EXTRA_METRICS)},
 }
 
 
@@ -61,7 +62,7 @@ def tidy_runs(mlflow_runs: pd.DataFrame) -> pd.DataFrame:
     frame = mlflow_runs.rename(columns=MLFLOW_COLUMNS).reindex(columns=RUN_COLUMNS)
     for column in ("seed", "n_train", "n_val", "n_test"):
         frame[column] = pd.to_numeric(frame[column]).astype("Int64")
-    for column in METRICS:
+    for column in (*METRICS, *EXTRA_METRICS):
         frame[column] = pd.to_numeric(frame[column]).astype(float)
     settings = design_keys(
         [column.removeprefix("params.") for column in mlflow_runs.columns if column.startswith("params.")]

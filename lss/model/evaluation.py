@@ -1,4 +1,12 @@
-"""What a run reports about its test slices beyond the paper's four metrics: the band rule, the confusion matrix."""
+"""What a run reports about its test slices beyond the paper's four metrics.
+
+- The band rule and the centre rule (the baseline a user tries first) on the same test slices:
+  ``test/<metric>_band`` and ``test/<metric>_centre``.
+- Series-level metrics, when whole series are tested (``data.split_by=patient``): ``test/mid_hit``
+  (share of series whose chosen mid slice is the true mid-sagittal slice) and ``test/mid_error_mm``
+  (mean distance between them), for the band rule and for the centre rule (``_centre``).
+- The confusion matrix of the per-slice decisions.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +19,11 @@ import torch
 from lss.manifest import MID
 from lss.model.confusion import confusion_table, plot_confusion
 from lss.model.metrics import metrics_of_labels
-from lss.model.mid_rule import choose_mid, is_mid
+from lss.model.mid_rule import MidRule, choose_mid, chosen_mid_index, is_mid
 
-TESTED_COLUMNS = ["sop_uid", "series_uid", "slice_index", "label"]
-"""Slice identity and truth of test_predictions.csv, before the model's p_mid."""
+TESTED_COLUMNS = ["sop_uid", "series_uid", "slice_index", "n_slices", "slice_location_mm", "is_mid_sagittal", "label"]
+"""Slice identity, position and truth of test_predictions.csv, before the model's p_mid."""
+RULE_SUFFIX: dict[MidRule, str] = {"independent": "", "band": "_band", "centre": "_centre"}
 
 
 def tested_slices(slices: pd.DataFrame, rows: np.ndarray, p_mid: np.ndarray) -> pd.DataFrame:
@@ -22,11 +31,36 @@ def tested_slices(slices: pd.DataFrame, rows: np.ndarray, p_mid: np.ndarray) -> 
     return slices.iloc[rows][TESTED_COLUMNS].reset_index(drop=True).assign(p_mid=p_mid)
 
 
-def band_metrics(predictions: pd.DataFrame, band_size: int) -> dict[str, float]:
-    """The paper's metrics of the same test predictions under the band rule: ``test/<metric>_band``."""
-    decided = choose_mid(predictions, "band", band_size).to_numpy().astype(np.int64)
+def rule_metrics(predictions: pd.DataFrame, rule: MidRule, band_size: int) -> dict[str, float]:
+    """The paper's four metrics (Eqs 1-7) of one Mid rule on the test slices: ``test/<metric><suffix>``."""
+    decided = choose_mid(predictions, rule, band_size).to_numpy().astype(np.int64)
     target = (predictions["label"] == MID).to_numpy().astype(np.int64)
-    return metrics_of_labels(torch.from_numpy(decided), torch.from_numpy(target), prefix="test/", suffix="_band")
+    return metrics_of_labels(torch.from_numpy(decided), torch.from_numpy(target), "test/", RULE_SUFFIX[rule])
+
+
+def series_metrics(predictions: pd.DataFrame, rule: MidRule, band_size: int) -> dict[str, float]:
+    """``test/mid_hit`` and ``test/mid_error_mm`` of a series rule over the test series that have a true mid slice."""
+    hits, errors_mm = [], []
+    for _, series in predictions.groupby("series_uid", sort=False):
+        truth = series[series["is_mid_sagittal"].astype(bool)]
+        if truth.empty:
+            continue
+        chosen = series[series["slice_index"] == chosen_mid_index(series, rule, band_size)]
+        hits.append(float(chosen["slice_index"].iloc[0] == truth["slice_index"].iloc[0]))
+        errors_mm.append(abs(float(chosen["slice_location_mm"].iloc[0]) - float(truth["slice_location_mm"].iloc[0])))
+    suffix = "_centre" if rule == "centre" else ""
+    if not hits:
+        return {}
+    return {f"test/mid_hit{suffix}": float(np.mean(hits)), f"test/mid_error_mm{suffix}": float(np.mean(errors_mm))}
+
+
+def rule_and_series_metrics(predictions: pd.DataFrame, band_size: int, whole_series: bool) -> dict[str, float]:
+    """Everything beyond the paper's four: the centre rule always; the band rule and series metrics on whole series."""
+    metrics = rule_metrics(predictions, "centre", band_size)
+    if whole_series:
+        metrics |= rule_metrics(predictions, "band", band_size)
+        metrics |= series_metrics(predictions, "band", band_size) | series_metrics(predictions, "centre", band_size)
+    return metrics
 
 
 def write_confusion(predictions: pd.DataFrame, title: str, folder: Path) -> None:

@@ -40,6 +40,8 @@ def test_the_full_report_on_a_messy_store(messy_store: str, tmp_path: Path, caps
             "fig6_t1_boxplot.png",
             "fig7_t2_boxplot.png",
             "t1_vs_t2_runs.png",
+            "baseline.csv",
+            "baseline.md",
             "fig5_val_accuracy.png",
         ]
     )

@@ -5,7 +5,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lss.dicom.labels import NORMAL_LUMBAR_IVD_WIDTH_MM, label_slices, mid_band, read_labels_csv, validate_labels
+from lss.dicom.labels import NORMAL_LUMBAR_IVD_WIDTH_MM, label_slices, read_labels_csv, validate_labels
+from lss.manifest import mid_band
 
 
 def series_rows(series_uid: str, n_slices: int, spacing_mm: float = 4.0) -> pd.DataFrame:

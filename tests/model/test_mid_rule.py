@@ -102,5 +102,22 @@ def test_one_rule_for_mid_a_tie_is_lateral_in_metrics_confusion_and_the_independ
 
 def test_an_unknown_rule_is_refused() -> None:
     table = pd.DataFrame({"series_uid": ["a"], "slice_index": [0], "p_mid": [0.5]})
-    with pytest.raises(ConfigError, match="'independent' or 'band'"):
+    with pytest.raises(ConfigError, match="one of independent, band, centre"):
         choose_mid(table, "viterbi", 5)  # type: ignore[arg-type]  # the wrong value is the point
+
+
+def test_the_centre_rule_marks_the_centre_slice_and_its_neighbours_whatever_p_mid_says() -> None:
+    """15 slices: centre 7, band 5..9; 8 slices: centre 3 (the lower of two), band 1..5; a subset keeps its own."""
+    table = pd.DataFrame(
+        {
+            "series_uid": ["a"] * 15 + ["b"] * 8,
+            "slice_index": [*range(15), *range(8)],
+            "n_slices": [15] * 15 + [8] * 8,
+            "p_mid": 0.99,
+        }
+    )
+    centre = choose_mid(table, "centre", 5)
+    assert table.loc[centre & (table["series_uid"] == "a"), "slice_index"].tolist() == [5, 6, 7, 8, 9]
+    assert table.loc[centre & (table["series_uid"] == "b"), "slice_index"].tolist() == [1, 2, 3, 4, 5]
+    subset = table[table["slice_index"].isin([0, 6, 9, 10])]  # a split by image tests only some slices
+    assert choose_mid(subset, "centre", 5).tolist() == [False, True, True, False, False, False]
