@@ -37,7 +37,7 @@ def test_the_real_set_indexes_into_28_labelled_series_with_one_mid_band_each(rea
 
 
 @pytest.mark.slow
-def test_experiment_real_trains_one_epoch_on_eight_patients_and_logs_every_metric(real_index: Path, tmp_path: Path) -> None:
+def test_experiment_real_trains_one_epoch_on_eight_patients_and_logs_every_metric(real_index: Path, tmp_path: Path):
     from lss.training import train
 
     manifest = read_manifest(real_index / "manifest.csv")
