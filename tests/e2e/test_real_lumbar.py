@@ -45,9 +45,20 @@ def test_experiment_real_trains_one_epoch_on_eight_patients_and_logs_every_metri
     eight = sorted(t2["patient_key"].unique())[:8]
     subset = tmp_path / "manifest.csv"
     write_manifest(manifest[manifest["patient_key"].isin(eight)], subset)
-    cfg = composed(["experiment=real", "modality=T2", "seed=0", "trainer.max_epochs=1", f"data.manifest={subset}",
-                    f"paths.cache_dir={tmp_path / 'cache'}", f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}",
-                    "data.progress=false", "trainer.enable_progress_bar=false"], tmp_path / "job")
+    cfg = composed(
+        [
+            "experiment=real",
+            "modality=T2",
+            "seed=0",
+            "trainer.max_epochs=1",
+            f"data.manifest={subset}",
+            f"paths.cache_dir={tmp_path / 'cache'}",
+            f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}",
+            "data.progress=false",
+            "trainer.enable_progress_bar=false",
+        ],
+        tmp_path / "job",
+    )
     assert cfg.model.backbone == "tf_efficientnet_lite0" and cfg.model.pretrained and cfg.data.split_by == "patient"
     train(cfg)
     run = finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}").iloc[0]
