@@ -111,6 +111,7 @@ def test_the_tables_are_written_with_the_documented_columns(
         "sop_uid",
         "frame",
         "slice_index",
+        "n_slices",
         "slice_location_mm",
         "modality",
         "p_mid",
