@@ -9,6 +9,7 @@ import yaml
 
 from lss import CONF_DIR
 from lss.dicom.index import IndexParams, index_repository
+from lss.launch.entry import one_line_user_errors
 
 
 def configured_index_params() -> IndexParams:
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@one_line_user_errors
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     result = index_repository(

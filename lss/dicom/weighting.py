@@ -81,6 +81,8 @@ class WeightingTable:
 
 def read_weighting_csv(path: Path) -> WeightingTable:
     """Read the CSV, refusing missing columns, values other than T1 / T2 and contradicting rows (naming the row)."""
+    if not Path(path).is_file():
+        raise UserError(f"weighting CSV {path} does not exist; give a CSV with columns series_instance_uid,modality")
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = [column for column in WEIGHTING_CSV_COLUMNS if column not in table.columns]
     if missing:

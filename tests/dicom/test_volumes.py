@@ -53,6 +53,17 @@ def test_read_slice_pixels_reads_the_frame_the_manifest_names(spider_mha: Replic
         assert np.array_equal(pixels, stack[row.frame])
 
 
+def test_the_decoded_image_cache_reads_volume_slices(spider_mha: Replica, tmp_path: Path) -> None:
+    from lss.data.cache import manifest_images
+    from lss.data.preprocess import PreprocessParams
+
+    manifest = index_repository(spider_mha.root / "images", progress=False).manifest.head(20)
+    images = manifest_images(
+        manifest, spider_mha.root / "images", PreprocessParams(32, 32), tmp_path / "cache", progress=False
+    )
+    assert images.shape == (20, 32, 32) and all(image.std() > 0 for image in images)
+
+
 @pytest.mark.parametrize("suffix", [".nii", ".nii.gz"])
 def test_nifti_volumes_index_like_the_same_mha_volumes(spider_mha: Replica, suffix: str, tmp_path: Path) -> None:
     nifti = write_spider_replica(tmp_path / "nifti", n_patients=2, seed=4, suffix=suffix)

@@ -139,3 +139,14 @@ def test_lss_index_takes_a_weighting_csv_and_the_cache_keys_on_its_content(
     without = indexed_manifest(t1_and_t2_repository, cache, None, IndexParams(), progress=False)
     assert len({as_t2, as_t1, without}) == 3
     assert set(pd.read_csv(as_t1)["modality"]) == {"T1"}
+
+
+def test_lss_index_names_a_missing_weighting_csv_in_one_line(
+    t1_and_t2_repository: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--root", str(t1_and_t2_repository), "--out", str(tmp_path / "out"), "--weighting", "/no/such.csv"])
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err == (
+        "Error: weighting CSV /no/such.csv does not exist; give a CSV with columns series_instance_uid,modality\n"
+    )
