@@ -33,6 +33,8 @@ SERIES_FILE, COORDINATES_FILE, IMAGES_FOLDER = (
 )
 SERIES_COLUMNS = ("study_id", "series_id", "series_description")
 COORDINATE_COLUMNS = ("study_id", "series_id", "instance_number", "condition", "level")
+SAGITTAL_T1, SAGITTAL_T2_STIR, AXIAL_T2 = "Sagittal T1", "Sagittal T2/STIR", "Axial T2"
+"""The values of series_description."""
 CANAL = "Spinal Canal Stenosis"
 LEFT_FORAMEN, RIGHT_FORAMEN = "Left Neural Foraminal Narrowing", "Right Neural Foraminal Narrowing"
 LABEL_COLUMNS = [
@@ -78,10 +80,10 @@ class MidRule:
 
 
 RULES: dict[str, MidRule] = {
-    "Sagittal T2/STIR": MidRule(T2, (CANAL,)),
-    "Sagittal T1": MidRule(T1, (LEFT_FORAMEN, RIGHT_FORAMEN)),
+    SAGITTAL_T2_STIR: MidRule(T2, (CANAL,)),
+    SAGITTAL_T1: MidRule(T1, (LEFT_FORAMEN, RIGHT_FORAMEN)),
 }
-"""series_description -> how its mid slice is found; other descriptions ("Axial T2") are not labelled."""
+"""series_description -> how its mid slice is found; other descriptions (AXIAL_T2) are not labelled."""
 
 
 @dataclass(frozen=True)

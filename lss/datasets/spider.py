@@ -19,7 +19,8 @@ from lss.errors import UserError
 from lss.manifest import centre_index
 from lss.text import markdown_table
 
-CANAL_LABEL = 100
+VERTEBRA_LABELS, CANAL_LABEL, DISC_LABEL_BASE = range(1, 26), 100, 200
+"""SPIDER's mask values: vertebrae 1-25, the spinal canal 100, discs 201-225."""
 LABEL_COLUMNS = ["series_instance_uid", "mid_sop_instance_uid", "volume", "mid_frame", "n_slices", "canal_voxels"]
 """labels.csv: the indexer's per-series columns first, then the volume, its mid slice and that slice's canal area."""
 STATUS_COLUMNS = ["volume", "status", "detail"]

@@ -8,16 +8,9 @@ import pandas as pd
 import pytest
 
 from lss.datasets.cli import main
+from lss.datasets.rsna2024 import COORDINATES_FILE, IMAGES_FOLDER, LEFT_FORAMEN, RIGHT_FORAMEN, SERIES_FILE
 from lss.dicom.index import IndexResult, index_repository
-from lss.dicom.phantom.replicas import (
-    LEFT_FORAMEN,
-    RIGHT_FORAMEN,
-    RSNA_COORDINATES_FILE,
-    RSNA_IMAGES,
-    RSNA_SERIES_FILE,
-    Replica,
-    write_rsna2024_replica,
-)
+from lss.dicom.phantom.replicas import Replica, write_rsna2024_replica
 from lss.manifest import centre_index
 
 
@@ -37,7 +30,7 @@ def labelled(replica: Replica, tmp_path_factory: pytest.TempPathFactory) -> Path
 @pytest.fixture(scope="module")
 def index(replica: Replica, labelled: Path) -> IndexResult:
     return index_repository(
-        replica.root / RSNA_IMAGES,
+        replica.root / IMAGES_FOLDER,
         labels_csv=labelled / "labels.csv",
         weighting_csv=labelled / "weighting.csv",
         progress=False,
@@ -62,7 +55,7 @@ def test_the_off_centre_t1_is_labelled_between_its_left_and_right_marks_not_at_t
     t1 = labels[labels["series_description"] == "Sagittal T1"].merge(replica.expected, on="series_instance_uid")
     off_centre = t1[~t1["centred"]].iloc[0]
     assert off_centre["mid_slice_index"] != centre_index(off_centre["n_slices"])
-    marks = pd.read_csv(replica.root / RSNA_COORDINATES_FILE, dtype={"study_id": str, "series_id": str})
+    marks = pd.read_csv(replica.root / COORDINATES_FILE, dtype={"study_id": str, "series_id": str})
     marks = marks[(marks["study_id"] == off_centre["study_id"]) & (marks["series_id"] == off_centre["series_id"])]
     left = marks.loc[marks["condition"] == LEFT_FORAMEN, "instance_number"]
     right = marks.loc[marks["condition"] == RIGHT_FORAMEN, "instance_number"]
@@ -93,7 +86,7 @@ def test_the_printed_report_counts_series_by_description_and_status(
 def test_a_stir_series_is_t2_from_the_weighting_csv_whatever_its_te_and_tr(
     replica: Replica, labelled: Path, index: IndexResult
 ) -> None:
-    by_headers = index_repository(replica.root / RSNA_IMAGES, progress=False).manifest
+    by_headers = index_repository(replica.root / IMAGES_FOLDER, progress=False).manifest
     assert (by_headers.groupby("series_uid")["modality"].first() == "unknown").sum() == 1  # the STIR: TE 25 ms
     weighting = pd.read_csv(labelled / "weighting.csv")
     assert len(weighting) == 8 and set(weighting["modality"]) == {"T1", "T2"}
@@ -107,7 +100,7 @@ def test_marks_are_matched_by_folder_and_instance_number_not_by_file_name(
 ) -> None:
     renamed = tmp_path / "renamed"
     shutil.copytree(replica.root, renamed)
-    for number, path in enumerate(sorted((renamed / RSNA_IMAGES).rglob("*.dcm"))):
+    for number, path in enumerate(sorted((renamed / IMAGES_FOLDER).rglob("*.dcm"))):
         path.rename(path.with_name(f"IMG{(number * 7919) % 1000:04d}.dcm"))  # file names no longer say the instance
     main(["rsna2024", "--root", str(renamed), "--out", str(tmp_path / "out"), "--no-progress"])
     assert (tmp_path / "out" / "labels.csv").read_text() == (labelled / "labels.csv").read_text()
@@ -118,9 +111,9 @@ def test_missing_competition_files_and_an_output_inside_the_dataset_are_one_line
 ) -> None:
     partial = tmp_path / "partial"
     partial.mkdir()
-    shutil.copy(replica.root / RSNA_SERIES_FILE, partial)
+    shutil.copy(replica.root / SERIES_FILE, partial)
     for root, out, message in (
-        (partial, tmp_path / "out", f"{partial / RSNA_COORDINATES_FILE} does not exist; point --root at"),
+        (partial, tmp_path / "out", f"{partial / COORDINATES_FILE} does not exist; point --root at"),
         (replica.root, replica.root / "labels", "lies inside the dataset"),
     ):
         with pytest.raises(SystemExit) as exit_info:

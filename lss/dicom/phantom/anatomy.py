@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from lss.datasets.spider import CANAL_LABEL, DISC_LABEL_BASE
 from lss.dicom.phantom.protocol import Weighting
 
 MAX_SIGNAL = 4095.0  # 12-bit pixel data (BitsStored 12)
@@ -227,11 +228,6 @@ def _dural_sac(patient: PatientAnatomy, index: np.ndarray, s: np.ndarray, d: np.
     stenosis = np.where(patient.segment_is_disc[index], 3.5 * (1 - patient.segment_hydration[index]), 0)
     sac_half_depth = (0.5 * canal - stenosis) * _chord(x, patient.canal_half_width_mm)
     return _inside(sac_half_depth - np.abs(d + 0.5 * canal + 0.5), 1.2) * _inside(s - patient.thecal_end_mm, 6)
-
-
-CANAL_LABEL = 100
-DISC_LABEL_BASE = 200
-"""SPIDER's mask values: vertebrae 1-25, the spinal canal 100, discs 201-225."""
 
 
 def render_label_mask(patient: PatientAnatomy, lateral_mm: np.ndarray, frame: ImageFrame) -> np.ndarray:

@@ -28,6 +28,17 @@ import pandas as pd
 import pydicom
 import SimpleITK as sitk
 
+from lss.datasets.rsna2024 import (
+    AXIAL_T2,
+    CANAL,
+    COORDINATES_FILE,
+    IMAGES_FOLDER,
+    LEFT_FORAMEN,
+    RIGHT_FORAMEN,
+    SAGITTAL_T1,
+    SAGITTAL_T2_STIR,
+    SERIES_FILE,
+)
 from lss.dicom.phantom import protocol
 from lss.dicom.phantom.anatomy import (
     draw_image_frame,
@@ -41,18 +52,8 @@ from lss.dicom.volumes import volume_series_uid, volume_sop_uid
 
 EXPECTED_COLUMNS = ["series_instance_uid", "mid_sop_instance_uid", "centred"]
 RSNA_LEVELS = ("L1/L2", "L2/L3", "L3/L4", "L4/L5", "L5/S1")
-RSNA_T1, RSNA_T2, RSNA_AXIAL = "Sagittal T1", "Sagittal T2/STIR", "Axial T2"
-CANAL, LEFT_FORAMEN, RIGHT_FORAMEN = (
-    "Spinal Canal Stenosis",
-    "Left Neural Foraminal Narrowing",
-    "Right Neural Foraminal Narrowing",
-)
 LEFT_SUBARTICULAR = "Left Subarticular Stenosis"
-RSNA_SERIES_FILE, RSNA_COORDINATES_FILE, RSNA_IMAGES = (
-    "train_series_descriptions.csv",
-    "train_label_coordinates.csv",
-    "train_images",
-)
+"""Marked on axial series, which the adapter does not read."""
 
 CANAL_OFFSETS = (0, 0, 1, 0, -1)
 """Slices (from the mid slice) on which the replica's radiologist marks canal stenosis at L1/L2 … L5/S1."""
@@ -94,15 +95,15 @@ def write_rsna2024_replica(out_dir: Path, n_studies: int, seed: int) -> Replica:
             for series_uid, series in study[1].groupby("series", sort=False):
                 series_id = int(rng.integers(10**8, 10**9))
                 description = _rsna_description(series["description"].iloc[0])
-                folder = out_dir / RSNA_IMAGES / str(study_id) / str(series_id)
+                folder = out_dir / IMAGES_FOLDER / str(study_id) / str(series_id)
                 folder.mkdir(parents=True)
                 for path, instance in zip(series["path"], series["instance"]):
                     dataset = pydicom.dcmread(path)
-                    if study_number == 0 and description == RSNA_T2:  # a STIR
+                    if study_number == 0 and description == SAGITTAL_T2_STIR:  # a STIR
                         dataset.EchoTime, dataset.SeriesDescription = 25.0, "stir_sag"
                     dataset.save_as(folder / f"{instance}.dcm", enforce_file_format=True)
                 series_rows.append({"study_id": study_id, "series_id": series_id, "series_description": description})
-                if description == RSNA_AXIAL:
+                if description == AXIAL_T2:
                     if annotated:
                         coordinates += _marks(study_id, series_id, LEFT_SUBARTICULAR, [2, 3], RSNA_LEVELS[3:])
                     continue
@@ -118,14 +119,14 @@ def write_rsna2024_replica(out_dir: Path, n_studies: int, seed: int) -> Replica:
                 )
                 if not annotated:
                     continue
-                if description == RSNA_T1:
+                if description == SAGITTAL_T1:
                     coordinates += _marks(study_id, series_id, LEFT_FORAMEN, _around(mid, LEFT_FORAMEN_OFFSETS))
                     right = _around(mid, RIGHT_FORAMEN_OFFSETS)
                     coordinates += _marks(study_id, series_id, RIGHT_FORAMEN, right, RSNA_LEVELS[2:])
                 else:
                     coordinates += _marks(study_id, series_id, CANAL, _around(mid, CANAL_OFFSETS))
-    pd.DataFrame(series_rows).to_csv(out_dir / RSNA_SERIES_FILE, index=False)
-    pd.DataFrame(coordinates).to_csv(out_dir / RSNA_COORDINATES_FILE, index=False)
+    pd.DataFrame(series_rows).to_csv(out_dir / SERIES_FILE, index=False)
+    pd.DataFrame(coordinates).to_csv(out_dir / COORDINATES_FILE, index=False)
     return Replica(out_dir, pd.DataFrame(expected, columns=EXPECTED_COLUMNS))
 
 
@@ -251,8 +252,8 @@ def _phantom_headers(root: Path) -> pd.DataFrame:
 def _rsna_description(phantom_description: str) -> str:
     description = phantom_description.lower()
     if "tra" in description:
-        return RSNA_AXIAL
-    return RSNA_T1 if description.startswith("t1") else RSNA_T2
+        return AXIAL_T2
+    return SAGITTAL_T1 if description.startswith("t1") else SAGITTAL_T2_STIR
 
 
 def _around(mid_instance: int, offsets: tuple[int, ...]) -> list[int]:
