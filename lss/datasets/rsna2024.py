@@ -145,7 +145,8 @@ def rsna2024_labels(root: Path, workers: int | None = None, progress: bool = Tru
         ],
         columns=["study_id", "series_id", "instance_number", "series_instance_uid", "sop_instance_uid", "location_mm"],
     ).drop_duplicates(["study_id", "series_id", "instance_number"])
-    marks["instance_number"] = pd.to_numeric(marks["instance_number"], errors="coerce").astype("Int64")
+    numbers = pd.to_numeric(marks["instance_number"], errors="coerce")
+    marks["instance_number"] = numbers.where(numbers % 1 == 0).astype("Int64")  # "5", "5.0"; else no match
     slices["instance_number"] = slices["instance_number"].astype("Int64")
     located = marks.merge(slices, on=["study_id", "series_id", "instance_number"], how="left")
     in_sagittal = located.set_index(["study_id", "series_id"]).index.isin(list(folders))

@@ -32,7 +32,9 @@ def index(replica: Replica, labelled: Path) -> IndexResult:
     return index_repository(replica.root / "images", labels_csv=labelled / "labels.csv", progress=False)
 
 
-def test_the_widest_canal_is_the_mid_slice_of_every_volume(replica: Replica, index: IndexResult) -> None:
+def test_the_widest_canal_puts_the_mid_slice_on_the_phantoms_midline(replica: Replica, index: IndexResult) -> None:
+    """Exact on these 10 volumes; the phantom's scoliotic drift can put the widest canal one slice off the midline
+    (20 patients, seed 0: 44 of 50 volumes exact, all 50 within one slice)."""
     assert len(replica.expected) == 10 and (~replica.expected["centred"]).sum() == 2
     mid = index.manifest[index.manifest["is_mid_sagittal"]].set_index("series_uid")["sop_uid"]
     expected = replica.expected.set_index("series_instance_uid")["mid_sop_instance_uid"]
