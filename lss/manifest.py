@@ -40,6 +40,7 @@ SERIES_COLUMNS: dict[str, str] = {
     "sop_uid": "string",
     "frame": "int64",
     "modality": "string",
+    "modality_source": "string",
     "plane": "string",
     "slice_location_mm": "float64",
     "stored_slice_location_mm": "float64",
@@ -51,7 +52,8 @@ SERIES_COLUMNS: dict[str, str] = {
     "series_split": "string",
 }
 """Column -> dtype of what series assembly gives per slice. ``path`` is relative to the indexed root;
-``slice_location_mm`` is n·p; ``source_series_uid`` / ``series_split`` are set when a series was split
+``slice_location_mm`` is n·p; ``modality_source`` says where the weighting came from (headers | file_name |
+weighting_csv, lss/dicom/weighting.py); ``source_series_uid`` / ``series_split`` are set when a series was split
 (multi-echo, magnitude + phase) into parts with series_uid ``<uid>.echo<N>`` etc."""
 LABEL_COLUMNS: dict[str, str] = {"label": "string", "label_source": "string", "is_mid_sagittal": "bool"}
 """What labelling adds: Mid | Lateral | "" (unlabelled), where the label came from, the slice the band centres on."""

@@ -45,7 +45,7 @@ def check_job_config(cfg: DictConfig) -> None:
         raise ConfigError(f"test_weights must be 'last' (paper) or 'best' (by val/loss), got {cfg.test_weights!r}")
     if cfg.data.root is None:
         raise ConfigError("data.root is not set; point it at the DICOM repository (data.root=/path/to/dicom)")
-    for key in ("root", "manifest", "labels"):
+    for key in ("root", "manifest", "labels", "weighting"):
         value = cfg.data.get(key)
         if value is not None and not Path(value).exists():
             raise ConfigError(f"data.{key}={value} does not exist; point data.{key} at an existing path")
@@ -56,9 +56,15 @@ def job_manifest(cfg: DictConfig) -> Path:
     if cfg.data.manifest is not None:
         return Path(cfg.data.manifest)
     labels = Path(cfg.data.labels) if cfg.data.labels else None
+    weighting = Path(cfg.data.weighting) if cfg.data.weighting else None
     params = IndexParams(**plain(cfg.index))
     return indexed_manifest(
-        Path(cfg.data.root), Path(cfg.data.cache_dir) / "index", labels, params, bool(cfg.data.progress)
+        Path(cfg.data.root),
+        Path(cfg.data.cache_dir) / "index",
+        labels,
+        params,
+        bool(cfg.data.progress),
+        weighting=weighting,
     )
 
 
@@ -71,7 +77,7 @@ def build(cfg: DictConfig) -> tuple[MidSliceDataModule, MidSliceClassifier]:
         "std": list(cfg.data.std or model_input["std"]),
     }
     data = plain(cfg.data)
-    del data["labels"]  # an input of the indexer, not of the DataModule
+    del data["labels"], data["weighting"]  # inputs of the indexer, not of the DataModule
     data["manifest"] = str(job_manifest(cfg))
     datamodule = instantiate(data, modality=cfg.modality, seed=int(cfg.seed), **image, _convert_="all")
     model = instantiate(

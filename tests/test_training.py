@@ -10,6 +10,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
+from helpers.dicom_factory import write_sagittal_series
 from helpers.training import TEST_METRICS, composed, finished_runs, tiny_overrides
 
 
@@ -140,7 +141,7 @@ def test_the_demo_labels_follow_data_root(tmp_path: Path) -> None:
     assert cfg.data.labels == str(tmp_path / "other_phantom" / "labels.csv")
 
 
-@pytest.mark.parametrize("key", ["root", "labels", "manifest"])
+@pytest.mark.parametrize("key", ["root", "labels", "manifest", "weighting"])
 def test_a_path_that_does_not_exist_is_refused_before_a_run_opens_naming_its_key(
     key: str, phantom_dir: Path, tmp_path: Path
 ) -> None:
@@ -219,3 +220,17 @@ def test_changing_the_band_size_reindexes_the_root(phantom_dir: Path, tmp_path: 
         for path in (five, three)
     ]
     assert counts == [[5], [3]]
+
+
+def test_data_weighting_reaches_the_indexer_and_keys_the_index_cache(tmp_path: Path) -> None:
+    from lss.training import job_manifest
+
+    root = tmp_path / "repo"
+    write_sagittal_series(root, n_slices=5, series_uid="1.2.2", te_ms=25.0, tr_ms=3500.0, description="stir_sag")
+    weighting = tmp_path / "weighting.csv"
+    weighting.write_text("series_instance_uid,modality\n1.2.2,T2\n")
+    overrides = [*tiny_overrides(root, tmp_path), "data.labels=null"]
+    by_headers = job_manifest(composed(overrides, tmp_path / "a"))
+    by_csv = job_manifest(composed([*overrides, f"data.weighting={weighting}"], tmp_path / "b"))
+    assert by_headers != by_csv
+    assert set(pd.read_csv(by_headers)["modality"]) == {"unknown"} and set(pd.read_csv(by_csv)["modality"]) == {"T2"}

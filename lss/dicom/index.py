@@ -1,4 +1,5 @@
-"""index_repository: DICOM repository -> manifest.csv (one row per sagittal slice), skipped.csv, summary.md."""
+"""index_repository: DICOM repository (and sagittal volumes) -> manifest.csv (one row per sagittal slice),
+skipped.csv, summary.md."""
 
 from __future__ import annotations
 
@@ -18,11 +19,13 @@ from lss.dicom.series import assemble_series, drop_duplicate_instances
 from lss.dicom.skips import Skip
 from lss.dicom.summary import summarize
 from lss.dicom.walk import walk_repository
+from lss.dicom.weighting import apply_weighting_table, read_weighting_csv
 from lss.manifest import BAND_SIZE, COLUMNS, SERIES_COLUMNS, SKIPPED_COLUMNS, write_manifest
 from lss.workers import worker_count
 
-INDEX_VERSION = 2
-"""Bump whenever labelling, weighting or series assembly changes: cached manifests then re-index."""
+INDEX_VERSION = 3
+"""Bump whenever labelling, weighting or series assembly changes: cached manifests then re-index.
+3: volumes (.mha/.nii/.nii.gz), the modality_source column, the weighting CSV."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ def index_repository(
     root: Path,
     out_dir: Path | None = None,
     labels_csv: Path | None = None,
+    weighting_csv: Path | None = None,
     params: IndexParams = IndexParams(),
     workers: int | None = None,
     progress: bool = True,
@@ -63,16 +67,20 @@ def index_repository(
     """Index every file under root exactly once: a manifest row per sagittal slice, or a skipped row saying why.
 
     Reads headers only and never writes under root (out_dir inside root is excluded from the walk).
+    A weighting CSV (series_instance_uid, modality) overrides the weighting the headers or file names give.
     """
     root = Path(root)
     if not root.is_dir():
         raise NotADirectoryError(f"--root {root} is not a directory")
     labels = read_labels_csv(Path(labels_csv)) if labels_csv is not None else None
+    weighting = read_weighting_csv(Path(weighting_csv)) if weighting_csv is not None else None
     files, skips = walk_repository(root, exclude=out_dir)
     headers, read_skips = read_all_headers(files, root, workers=workers, progress=progress)
     headers, duplicate_skips = drop_duplicate_instances(headers)
     rows, series_skips = assemble_series(headers)
     manifest = pd.DataFrame(rows, columns=list(SERIES_COLUMNS))
+    if weighting is not None:
+        manifest = apply_weighting_table(manifest, weighting)
     manifest = label_slices(manifest, labels, params.band_size)
     manifest = manifest[list(COLUMNS)].sort_values(["series_uid", "slice_index"], ignore_index=True)
     findings = validate_labels(manifest, labels, params.ivd_width_mm)
@@ -80,7 +88,7 @@ def index_repository(
         [vars(skip) for skip in skips + read_skips + duplicate_skips + series_skips], columns=SKIPPED_COLUMNS
     )
     skipped = skipped.sort_values("path", ignore_index=True)
-    result = IndexResult(manifest, skipped, summarize(manifest, skipped, findings), findings)
+    result = IndexResult(manifest, skipped, summarize(manifest, skipped, findings, weighting), findings)
     if out_dir is not None:
         write_index(result, Path(out_dir), root if montage else None)
     return result

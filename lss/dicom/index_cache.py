@@ -2,8 +2,8 @@
 
 Indexing reads every header (~seconds per thousand files); a 40-job sweep over the same root
 must pay that once. The cache key is the root's path plus every file's (relative path, size,
-mtime), the labels file's content and the indexer's version and parameters, which a directory
-walk gives without opening a DICOM file.
+mtime), the content of the labels and weighting files and the indexer's version and parameters,
+which a directory walk gives without opening a DICOM file.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from lss.dicom.index import IndexParams, index_repository
 from lss.files import build_once, file_digest
 
 
-def tree_fingerprint(root: Path, labels: Path | None, params: IndexParams) -> str:
+def tree_fingerprint(root: Path, labels: Path | None, params: IndexParams, weighting: Path | None = None) -> str:
     digest = hashlib.sha256(f"{root.resolve()}|{params.as_key()}".encode())
     for directory, subdirs, files in os.walk(root):
         subdirs.sort()
@@ -27,19 +27,27 @@ def tree_fingerprint(root: Path, labels: Path | None, params: IndexParams) -> st
             except OSError:
                 continue
             digest.update(f"{path.relative_to(root)}|{stat.st_size}|{stat.st_mtime_ns};".encode())
-    if labels is not None:
-        digest.update(file_digest(labels).encode())
+    for given, csv in (("labels", labels), ("weighting", weighting)):
+        if csv is not None:
+            digest.update(f"{given}:{file_digest(csv)}".encode())
     return digest.hexdigest()[:24]
 
 
 def indexed_manifest(
-    root: Path, index_cache_dir: Path, labels: Path | None, params: IndexParams, progress: bool = True
+    root: Path,
+    index_cache_dir: Path,
+    labels: Path | None,
+    params: IndexParams,
+    progress: bool = True,
+    weighting: Path | None = None,
 ) -> Path:
     """manifest.csv of ``root`` (paths relative to it), indexed now or taken from the cache."""
-    entry = index_cache_dir / tree_fingerprint(root, labels, params)
+    entry = index_cache_dir / tree_fingerprint(root, labels, params, weighting)
 
     def index_into(partial: Path) -> None:
-        index_repository(root, out_dir=partial, labels_csv=labels, params=params, progress=progress)
+        index_repository(
+            root, out_dir=partial, labels_csv=labels, weighting_csv=weighting, params=params, progress=progress
+        )
 
     build_once(entry, index_into)
     return entry / "manifest.csv"

@@ -1,4 +1,4 @@
-"""lss-index: index a DICOM repository into manifest.csv, skipped.csv and summary.md."""
+"""lss-index: index a DICOM repository (or sagittal volumes) into manifest.csv, skipped.csv and summary.md."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import yaml
 
 from lss import CONF_DIR
 from lss.dicom.index import IndexParams, index_repository
+from lss.launch.entry import one_line_user_errors
 
 
 def configured_index_params() -> IndexParams:
@@ -20,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = configured_index_params()
     parser = argparse.ArgumentParser(
         prog="lss-index",
-        description="Index the sagittal slices of a DICOM repository (headers only) with Mid/Lateral labels.",
+        description="Index the sagittal slices of a DICOM repository (headers only; .mha/.nii/.nii.gz volumes too) "
+        "with Mid/Lateral labels.",
     )
     parser.add_argument("--root", type=Path, required=True, help="repository to walk (never written to)")
     parser.add_argument("--out", type=Path, required=True, help="folder for manifest.csv, skipped.csv, summary.md")
@@ -28,6 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--labels",
         type=Path,
         help="per-slice CSV (sop_instance_uid,label) or per-series CSV (series_instance_uid,mid_sop_instance_uid)",
+    )
+    parser.add_argument(
+        "--weighting",
+        type=Path,
+        help="CSV (series_instance_uid,modality) giving series T1 or T2 whatever their headers say, "
+        "e.g. the weighting.csv of lss-labels rsna2024",
     )
     parser.add_argument(
         "--band-size",
@@ -52,12 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@one_line_user_errors
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     result = index_repository(
         args.root,
         args.out,
         labels_csv=args.labels,
+        weighting_csv=args.weighting,
         params=IndexParams(args.band_size, args.ivd_width_mm),
         workers=args.workers,
         progress=not args.no_progress,

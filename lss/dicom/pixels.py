@@ -1,4 +1,5 @@
-"""Float pixels of one slice for the data module: rescaled, MONOCHROME1 inverted, any supported syntax."""
+"""Float pixels of one slice for the data module: rescaled, MONOCHROME1 inverted, any supported syntax;
+a slice of a volume (.mha / .nii / .nii.gz) laid out as the indexer laid it out."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from lss.dicom.headers import number_of_frames
+from lss.dicom.volumes import is_volume, read_volume_slice
 
 
 class DicomPixelError(RuntimeError):
@@ -21,6 +23,11 @@ def read_slice_pixels(path: str | Path, frame: int = 0) -> np.ndarray:
     Compressed transfer syntaxes (JPEG Lossless, JPEG 2000, RLE, ...) decode through pydicom's
     pylibjpeg plugins; only the requested frame of a multi-frame file is decoded.
     """
+    if is_volume(Path(path)):
+        try:
+            return read_volume_slice(Path(path), frame)
+        except Exception as error:
+            raise DicomPixelError(f"{path}: cannot read slice {frame} ({type(error).__name__}: {error})") from error
     try:
         dataset = pydicom.dcmread(path)
     except Exception as error:

@@ -110,6 +110,7 @@ def _ordered_rows(source_uid: str, series_uid: str, split: str, members: list[Sl
             "sop_uid": member.sop_uid,
             "frame": member.frame,
             "modality": modality,
+            "modality_source": members[0].modality_source,
             "plane": "sagittal",
             "slice_location_mm": round(_location(member), 4),
             "stored_slice_location_mm": member.stored_slice_location_mm,

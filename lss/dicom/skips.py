@@ -26,7 +26,17 @@ SKIP_REASONS: dict[str, str] = {
     "duplicate_sop_instance_uid": "the same SOPInstanceUID (and frame) as an earlier file; the first path is kept",
     "mixed_orientation": "slices of one series are not parallel, so their n·p values are not comparable",
     "same_position_slices": "slices of one series share a position and no echo / image type separates them",
+    "not_3d_volume": "a .mha / .nii / .nii.gz image that is not a 3-D volume (2-D, or 4-D with several time points)",
+    "segmentation_mask": "a volume in a folder named masks (SPIDER's label masks): labels, not an image",
 }
+
+
+class SkipFile(Exception):
+    """Raised while reading a file that cannot give manifest rows; the reader turns it into a Skip."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
 
 
 @dataclass(frozen=True)

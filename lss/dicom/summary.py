@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from lss.dicom.skips import SKIP_REASONS
+from lss.dicom.weighting import WeightingTable, unindexed_series
 from lss.manifest import LATERAL, MID, T1, T2, UNKNOWN
 from lss.text import markdown_table
 
@@ -32,8 +33,10 @@ def class_distribution(manifest: pd.DataFrame) -> list[str]:
     return _table_lines(["Class \\ Sequence Types"] + [_COLUMN_TITLES[m] for m in modalities], rows)
 
 
-def summarize(manifest: pd.DataFrame, skipped: pd.DataFrame, findings: pd.DataFrame) -> str:
-    """Markdown: Table 2 layout, series counts, label sources, skips by reason, label-validation findings."""
+def summarize(
+    manifest: pd.DataFrame, skipped: pd.DataFrame, findings: pd.DataFrame, weighting: WeightingTable | None = None
+) -> str:
+    """Markdown: Table 2 layout, series counts, weighting and label sources, skips by reason, label findings."""
     lines = ["# Index summary", "", "## Class distribution (layout of paper Table 2)", ""]
     lines += class_distribution(manifest)
     series = manifest.drop_duplicates("series_uid")
@@ -54,6 +57,15 @@ def summarize(manifest: pd.DataFrame, skipped: pd.DataFrame, findings: pd.DataFr
     split = manifest.loc[manifest["series_split"] != "", "source_series_uid"].nunique()
     sources = manifest["label_source"].replace("", "(none)").value_counts()
     lines += ["", f"Series split into parts (multi-echo, magnitude/phase): {split}."]
+    weighting_sources = series["modality_source"].value_counts()
+    counted = ", ".join(f"{source} {count:,}" for source, count in weighting_sources.items())
+    lines += ["", f"Weighting sources (series): {counted or 'none'}."]
+    if weighting is not None:
+        unmatched = unindexed_series(manifest, weighting)
+        lines.append(
+            f"Weighting CSV {weighting.source_path}: {len(weighting.modality_by_series):,} series, "
+            f"{len(unmatched):,} of them not indexed" + (f" (first: {unmatched[0]})." if unmatched else ".")
+        )
     lines += [
         "",
         "Label sources (slices): " + ", ".join(f"{source} {count:,}" for source, count in sources.items()) + ".",

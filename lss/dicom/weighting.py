@@ -1,16 +1,28 @@
-"""T1 / T2 weighting of a sagittal series from its acquisition parameters (paper Table 1).
+"""T1 / T2 weighting of a sagittal series from its acquisition parameters (paper Table 1), or from a weighting CSV.
 
 Echo time decides first, repetition time confirms, SeriesDescription breaks ties, and
 disagreement gives "unknown". Echo train length is never used and TR never decides alone:
 3D T1 sequences report ETL 160-256 and some MP-RAGE report TR > 2000 ms with TE ~3 ms.
+A weighting CSV (series_instance_uid, modality), such as ``lss-labels rsna2024`` writes from the
+dataset's series descriptions, overrides all of that: a "Sagittal T2/STIR" series is T2 whatever its TR/TE.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
-from lss.manifest import T1, T2, UNKNOWN
+import pandas as pd
+
+from lss.errors import UserError
+from lss.manifest import MODALITIES, T1, T2, UNKNOWN
+
+FROM_HEADERS, FROM_FILE_NAME, FROM_WEIGHTING_CSV = "headers", "file_name", "weighting_csv"
+"""Where a series' weighting came from (manifest column modality_source): DICOM TE/TR/SeriesDescription,
+a volume's file name (lss/dicom/volumes.py), or the weighting CSV."""
+WEIGHTING_CSV_COLUMNS = ("series_instance_uid", "modality")
 
 SHORT_TE_MAX_MS = 30.0
 """Table 1 T1 TE is 9.2-12 ms; spin-echo T1 stays below ~30 ms, gradient-echo T1 at 2-5 ms."""
@@ -57,3 +69,55 @@ def weighting(te_ms: float | None, tr_ms: float | None, series_description: str 
     if text_vote is not None and tr_vote in (None, text_vote):
         return text_vote
     return UNKNOWN
+
+
+@dataclass(frozen=True)
+class WeightingTable:
+    """A weighting CSV: SeriesInstanceUID -> T1 | T2."""
+
+    modality_by_series: dict[str, str]
+    source_path: str
+
+
+def read_weighting_csv(path: Path) -> WeightingTable:
+    """Read the CSV, refusing missing columns, values other than T1 / T2 and contradicting rows (naming the row)."""
+    if not Path(path).is_file():
+        raise UserError(f"weighting CSV {path} does not exist; give a CSV with columns series_instance_uid,modality")
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [column for column in WEIGHTING_CSV_COLUMNS if column not in table.columns]
+    if missing:
+        raise UserError(
+            f"weighting CSV {path} lacks column(s) {missing}; expected {', '.join(WEIGHTING_CSV_COLUMNS)} "
+            f"(found {list(table.columns)})"
+        )
+    series = table["series_instance_uid"].str.strip()
+    modality = table["modality"].str.strip().str.upper()
+    bad = ~modality.isin(MODALITIES)
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0])
+        raise UserError(
+            f"weighting CSV {path}: row {row + 2} has modality {table['modality'].iloc[row]!r}; expected T1 or T2"
+        )
+    pairs = pd.DataFrame({"series": series, "modality": modality}).drop_duplicates()
+    contradicted = pairs["series"].duplicated()
+    if contradicted.any():
+        uid = pairs.loc[contradicted, "series"].iloc[0]
+        raise UserError(f"weighting CSV {path}: series {uid} is listed as both T1 and T2; keep one row per series")
+    return WeightingTable(dict(zip(pairs["series"], pairs["modality"])), str(path))
+
+
+def apply_weighting_table(manifest: pd.DataFrame, table: WeightingTable) -> pd.DataFrame:
+    """The CSV's weighting for each listed series (by series_uid, or the SeriesInstanceUID a split part came from)."""
+    weighted = manifest.copy()
+    given = weighted["series_uid"].map(table.modality_by_series)
+    given = given.fillna(weighted["source_series_uid"].map(table.modality_by_series))
+    listed = given.notna()
+    weighted.loc[listed, "modality"] = given[listed]
+    weighted.loc[listed, "modality_source"] = FROM_WEIGHTING_CSV
+    return weighted
+
+
+def unindexed_series(manifest: pd.DataFrame, table: WeightingTable) -> list[str]:
+    """Series of the CSV that match no indexed series (sorted): a wrong file, or series the indexer skipped."""
+    indexed = set(manifest["series_uid"]) | set(manifest["source_series_uid"])
+    return sorted(set(table.modality_by_series) - indexed)

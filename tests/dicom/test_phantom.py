@@ -171,3 +171,23 @@ def test_the_cli_writes_a_phantom_and_summarises_it(tmp_path: Path, capsys: pyte
     main(["--out", str(tmp_path / "cli"), "--patients", "1", "--seed", "0", "--slices", "5"])
     assert "wrote" in capsys.readouterr().out
     assert (tmp_path / "cli" / "labels.csv").exists() and (tmp_path / "cli" / "series_truth.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("layout", "landmark"),
+    [("rsna2024", "train_series_descriptions.csv"), ("spider", "masks/2_t1.mha"), ("mendeley", "0002")],
+)
+def test_the_cli_writes_a_replica_of_each_public_dataset_layout(
+    layout: str, landmark: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["--out", str(tmp_path / layout), "--patients", "2", "--seed", "0", "--layout", layout])
+    assert f"wrote a {layout} replica" in capsys.readouterr().out
+    assert (tmp_path / layout / landmark).exists()
+
+
+def test_a_replica_is_byte_identical_for_the_same_seed(tmp_path: Path) -> None:
+    from lss.dicom.phantom.replicas import write_spider_replica
+
+    first, again = (write_spider_replica(tmp_path / name, n_patients=1, seed=3).root for name in ("a", "b"))
+    files = sorted(path.relative_to(first) for path in first.rglob("*.mha"))
+    assert files and all((first / path).read_bytes() == (again / path).read_bytes() for path in files)

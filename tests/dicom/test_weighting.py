@@ -1,8 +1,16 @@
-"""T1/T2 weighting on the Table 1 ranges and on the traps of real 3D T1 and MP-RAGE headers."""
+"""T1/T2 weighting on the Table 1 ranges and on the traps of real 3D T1 and MP-RAGE headers; the weighting CSV."""
 
+from pathlib import Path
+
+import pandas as pd
 import pytest
 
+from helpers.dicom_factory import write_sagittal_series
+from lss.dicom.index import IndexParams, index_repository
+from lss.dicom.index_cache import indexed_manifest
+from lss.dicom.index_cli import main
 from lss.dicom.weighting import description_vote, weighting
+from lss.errors import UserError
 from lss.manifest import T1, T2, UNKNOWN
 
 
@@ -54,3 +62,91 @@ def test_description_breaks_ties_but_not_against_tr() -> None:
 )
 def test_series_description_vote(description: str, expected: str | None) -> None:
     assert description_vote(description) == expected
+
+
+# -- a weighting CSV (series_instance_uid, modality) overrides the headers --------------------------
+
+
+@pytest.fixture
+def t1_and_t2_repository(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    write_sagittal_series(root / "t1", n_slices=5, series_uid="1.2.1", te_ms=11.0, tr_ms=600.0, description="t1")
+    write_sagittal_series(root / "stir", n_slices=5, series_uid="1.2.2", te_ms=25.0, tr_ms=3500.0, description="stir")
+    return root
+
+
+def write_csv(path: Path, rows: list[tuple[str, ...]]) -> Path:
+    path.write_text("\n".join(",".join(row) for row in rows) + "\n")
+    return path
+
+
+def test_a_weighting_csv_decides_whatever_te_and_tr_say_and_the_summary_counts_the_sources(
+    t1_and_t2_repository: Path, tmp_path: Path
+) -> None:
+    by_headers = index_repository(t1_and_t2_repository, progress=False).manifest.groupby("series_uid")["modality"]
+    assert by_headers.first().to_dict() == {"1.2.1": "T1", "1.2.2": "unknown"}  # STIR: TE 25 ms, TR 3500 ms
+    csv = write_csv(tmp_path / "weighting.csv", [("series_instance_uid", "modality"), ("1.2.2", "t2"), ("9.9.9", "T1")])
+    result = index_repository(t1_and_t2_repository, weighting_csv=csv, progress=False)
+    series = result.manifest.groupby("series_uid")[["modality", "modality_source"]].first()
+    assert series.to_dict("index") == {
+        "1.2.1": {"modality": "T1", "modality_source": "headers"},
+        "1.2.2": {"modality": "T2", "modality_source": "weighting_csv"},
+    }
+    assert "Weighting sources (series): headers 1, weighting_csv 1." in result.summary_markdown
+    assert f"Weighting CSV {csv}: 2 series, 1 of them not indexed (first: 9.9.9)." in result.summary_markdown
+
+
+def test_the_parts_of_a_split_series_take_the_weighting_of_the_series_they_came_from(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    for echo, te_ms in ((1, 15.0), (2, 90.0)):
+        write_sagittal_series(
+            root, n_slices=5, series_uid="1.6", name_prefix=f"e{echo}_", te_ms=te_ms, EchoNumbers=echo
+        )
+    csv = write_csv(tmp_path / "weighting.csv", [("series_instance_uid", "modality"), ("1.6", "T2")])
+    manifest = index_repository(root, weighting_csv=csv, progress=False).manifest
+    assert set(manifest["series_uid"]) == {"1.6.echo1", "1.6.echo2"} and set(manifest["modality"]) == {"T2"}
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([("series_uid", "weighting"), ("1.2.1", "T1")], r"lacks column\(s\) \['series_instance_uid', 'modality'\]"),
+        ([("series_instance_uid", "modality"), ("1.2.1", "T1"), ("1.2.2", "PD")], "row 3 has modality 'PD'"),
+        ([("series_instance_uid", "modality"), ("1.2.1", "T1"), ("1.2.1", "T2")], "1.2.1 is listed as both"),
+    ],
+)
+def test_a_bad_weighting_csv_is_refused_naming_the_file_and_the_fix(
+    rows: list[tuple[str, ...]], message: str, t1_and_t2_repository: Path, tmp_path: Path
+) -> None:
+    csv = write_csv(tmp_path / "weighting.csv", rows)
+    with pytest.raises(UserError, match=message):
+        index_repository(t1_and_t2_repository, weighting_csv=csv, progress=False)
+
+
+def test_lss_index_takes_a_weighting_csv_and_the_cache_keys_on_its_content(
+    t1_and_t2_repository: Path, tmp_path: Path
+) -> None:
+    csv = write_csv(tmp_path / "weighting.csv", [("series_instance_uid", "modality"), ("1.2.2", "T2")])
+    main(
+        ["--root", str(t1_and_t2_repository), "--out", str(tmp_path / "out"), "--weighting", str(csv), "--no-progress"]
+    )
+    assert set(pd.read_csv(tmp_path / "out" / "manifest.csv")["modality"]) == {"T1", "T2"}
+    cache = tmp_path / "cache"
+    as_t2 = indexed_manifest(t1_and_t2_repository, cache, None, IndexParams(), progress=False, weighting=csv)
+    assert indexed_manifest(t1_and_t2_repository, cache, None, IndexParams(), False, weighting=csv) == as_t2
+    write_csv(csv, [("series_instance_uid", "modality"), ("1.2.2", "T1")])
+    as_t1 = indexed_manifest(t1_and_t2_repository, cache, None, IndexParams(), progress=False, weighting=csv)
+    without = indexed_manifest(t1_and_t2_repository, cache, None, IndexParams(), progress=False)
+    assert len({as_t2, as_t1, without}) == 3
+    assert set(pd.read_csv(as_t1)["modality"]) == {"T1"}
+
+
+def test_lss_index_names_a_missing_weighting_csv_in_one_line(
+    t1_and_t2_repository: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--root", str(t1_and_t2_repository), "--out", str(tmp_path / "out"), "--weighting", "/no/such.csv"])
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err == (
+        "Error: weighting CSV /no/such.csv does not exist; give a CSV with columns series_instance_uid,modality\n"
+    )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from lss.datasets.spider import CANAL_LABEL, DISC_LABEL_BASE
 from lss.dicom.phantom.protocol import Weighting
 
 MAX_SIGNAL = 4095.0  # 12-bit pixel data (BitsStored 12)
@@ -206,6 +207,46 @@ def _upsample_twice(stack: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(stack)
 
 
+def _segment_index(patient: PatientAnatomy, s: np.ndarray) -> np.ndarray:
+    """Which vertebral body or disc (index into the patient's segments) each point's level s falls in."""
+    return np.clip(np.searchsorted(patient.segment_bounds_mm, s, side="right") - 1, 0, patient.segment_is_disc.size - 1)
+
+
+def _column(
+    patient: PatientAnatomy, index: np.ndarray, d: np.ndarray, x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(front, rear, membership) of the vertebral bodies and discs, whose AP extent shrinks laterally."""
+    depth = patient.segment_depth_mm[index]
+    footprint = _chord(x, patient.body_half_width_mm)
+    front, rear = 0.5 * depth * (1 + footprint), 0.5 * depth * (1 - footprint**0.25)
+    return front, rear, _inside(d - rear) * _inside(front - d) * np.clip(8 * footprint, 0, 1)
+
+
+def _dural_sac(patient: PatientAnatomy, index: np.ndarray, s: np.ndarray, d: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Membership of the CSF-filled dural sac (the spinal canal), narrowed behind degenerated discs."""
+    canal = patient.canal_depth_mm
+    stenosis = np.where(patient.segment_is_disc[index], 3.5 * (1 - patient.segment_hydration[index]), 0)
+    sac_half_depth = (0.5 * canal - stenosis) * _chord(x, patient.canal_half_width_mm)
+    return _inside(sac_half_depth - np.abs(d + 0.5 * canal + 0.5), 1.2) * _inside(s - patient.thecal_end_mm, 6)
+
+
+def render_label_mask(patient: PatientAnatomy, lateral_mm: np.ndarray, frame: ImageFrame) -> np.ndarray:
+    """SPIDER-style label mask of a sagittal stack, (n_slices, rows, columns) uint8, on the render's pixel grid.
+
+    Vertebrae and discs are numbered from the caudal end of the phantom's column (S5 = 1, the disc above it 201);
+    the canal (100) is the dural sac where the render draws it (the render's small random yaw aside).
+    """
+    y, z = frame.plane_coordinates(block=2)
+    s, d, _ = patient.spine_coordinates(y, z)
+    x = np.abs(np.asarray(lateral_mm, np.float32)[:, None, None] + patient.lateral_drift(s))
+    index = _segment_index(patient, s)
+    number = index // 2 + 1
+    segment_label = np.where(patient.segment_is_disc[index], DISC_LABEL_BASE + number, number)
+    mask = np.where(_column(patient, index, d, x)[2] > 0.5, segment_label, 0)
+    mask = np.where(_dural_sac(patient, index, s, d, x) > 0.5, CANAL_LABEL, mask).astype(np.uint8)
+    return np.repeat(np.repeat(mask, 2, axis=1), 2, axis=2)
+
+
 def render_sagittal_stack(
     patient: PatientAnatomy, lateral_mm: np.ndarray, weighting: Weighting, frame: ImageFrame, rng: np.random.Generator
 ) -> np.ndarray:
@@ -261,15 +302,11 @@ def render_sagittal_stack(
         _paint(image, vessel, value)
 
     # Vertebral bodies and discs: a column whose AP extent shrinks laterally (flat posterior wall, round front).
-    index = np.clip(
-        np.searchsorted(patient.segment_bounds_mm, s, side="right") - 1, 0, patient.segment_is_disc.size - 1
-    )
+    index = _segment_index(patient, s)
     low, high = patient.segment_bounds_mm[index], patient.segment_bounds_mm[index + 1]
     is_disc, depth = patient.segment_is_disc[index], patient.segment_depth_mm[index]
     along = np.minimum(s - low, high - s)
-    footprint = _chord(x, width)
-    front, rear = 0.5 * depth * (1 + footprint), 0.5 * depth * (1 - footprint**0.25)
-    column = _inside(d - rear) * _inside(front - d) * np.clip(8 * footprint, 0, 1)
+    front, rear, column = _column(patient, index, d, x)
     _paint(image, column * np.where(is_disc, 1.0, _inside(along + 0.5)), signal["cortex"])
     rounding = 1.3 + 4 * (x / width) ** 2  # cortical endplates, and the bodies grow rounder laterally
     inner = _inside(d - rear - 1.3) * _inside(front - 1.3 - d) * _inside(along - rounding)
@@ -301,9 +338,7 @@ def render_sagittal_stack(
         * _inside(s - patient.thecal_end_mm + 30, 5),
         signal["fat"],
     )
-    stenosis = np.where(is_disc, 3.5 * (1 - patient.segment_hydration[index]), 0)
-    sac_half_depth = (0.5 * canal - stenosis) * _chord(x, patient.canal_half_width_mm)
-    sac = _inside(sac_half_depth - np.abs(d + 0.5 * canal + 0.5), 1.2) * _inside(s - patient.thecal_end_mm, 6)
+    sac = _dural_sac(patient, index, s, d, x)
     roots = 0.45 * np.exp(-(((d + 0.75 * canal) / 1.5) ** 2)) * _inside(patient.conus_mm - s, 10)
     _paint(image, sac, signal["csf"] * (1 - roots) + roots * signal["nerve"])
     cord = _inside(1 - ((d + 0.5 * canal + 0.5) / 3.5) ** 2 - (x / 4.5) ** 2, 0.4) * _inside(s - patient.conus_mm, 8)

@@ -1,10 +1,13 @@
-"""`lss-phantom`: write a phantom DICOM repository for tests, demos and benchmarks."""
+"""`lss-phantom`: write a phantom DICOM repository for tests, demos and benchmarks, or a replica of a public dataset."""
 
 import argparse
 import time
 from pathlib import Path
 
+from lss.dicom.phantom.replicas import REPLICAS
 from lss.dicom.phantom.writer import write_phantom
+
+PHANTOM_LAYOUT = "dicom"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -18,8 +21,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--identity-marker", default=None, help="put this string into PatientName and PatientID (privacy tests)"
     )
+    parser.add_argument(
+        "--layout",
+        choices=[PHANTOM_LAYOUT, *REPLICAS],
+        default=PHANTOM_LAYOUT,
+        help="dicom: the phantom repository with labels.csv (default); rsna2024, spider, mendeley: a small replica "
+        "of that dataset's layout and annotations (15 slices, no identity marker)",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
+    if args.layout != PHANTOM_LAYOUT:
+        replica = REPLICAS[args.layout](args.out, args.patients, args.seed)
+        print(
+            f"wrote a {args.layout} replica ({len(replica.expected)} sagittal series) for {args.patients} patients "
+            f"to {replica.root} in {time.perf_counter() - started:.1f} s"
+        )
+        return
     result = write_phantom(args.out, args.patients, args.seed, args.slices, args.identity_marker, progress=True)
     seconds = time.perf_counter() - started
     n_mid = int((result.labels["label"] == "Mid").sum())
