@@ -28,8 +28,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lss import tracking
-from lss.analysis.stats import corrected_resampled_t
 from lss.data.slices import TrainingDataError
 from lss.dicom.index import IndexParams
 from lss.dicom.index_cache import indexed_manifest
@@ -37,7 +35,7 @@ from lss.launch.compose import compose_train_config
 from lss.manifest import read_manifest, write_manifest
 from lss.text import markdown_table
 from lss.training import train
-from support import CACHE_DIR, REPO
+from support import CACHE_DIR, PAIRED_TEST_HEADER, REPO, mean_sd, paired_test, runs_by_seed
 
 REAL_LUMBAR = (REPO / ".." / "shared" / "data" / "real-lumbar").resolve()
 WORKDIR = CACHE_DIR / "real_lumbar"
@@ -49,9 +47,13 @@ CONFIGS: dict[str, tuple[str, list[str]]] = {
     "lite0-imagenet": ("EfficientNet-Lite0, ImageNet", []),
     "tiny-scratch": ("tiny (test_resnet), from scratch", TINY),
     "lite0-scratch": ("EfficientNet-Lite0, from scratch", ["model.pretrained=false"]),
+    "lite0-imagenet-context3": ("EfficientNet-Lite0, ImageNet, context=3", ["data.context=3"]),
+    "tiny-scratch-context3": ("tiny (test_resnet), from scratch, context=3", [*TINY, "data.context=3"]),
 }
 """Run id -> (table row, overrides on top of ``experiment=real``). The EfficientNet rows differ only in the weights."""
 IMAGENET, SCRATCH = "lite0-imagenet", "lite0-scratch"
+CONTEXT_PAIRS = {"lite0-imagenet-context3": IMAGENET, "tiny-scratch-context3": "tiny-scratch"}
+"""context=3 row -> the same recipe with context=1: compared seed by seed."""
 COLUMNS = {
     "accuracy": "accuracy",
     "f1": "F1",
@@ -99,12 +101,17 @@ def experiment_name(variant: str, config: str) -> str:
 def run_all(
     workdir: Path, manifests: dict[str, Path], modalities: list[str], seeds: int, extra: list[str]
 ) -> dict[str, int]:
-    """Train every (variant, config, modality, seed); finished runs are skipped (resume). Returns refusals per row."""
+    """Train every (variant, config, modality, seed) that has no FINISHED run yet. Returns refusals per row.
+
+    Finished runs are found by experiment and seed, not by config hash, so a later change to an unrelated
+    config key does not retrain the benchmark; delete the store to start over.
+    """
     refused: dict[str, int] = {}
     for modality in modalities:
         for config, (_, overrides) in CONFIGS.items():
             for variant, manifest in manifests.items():
-                for seed in range(seeds):
+                done = set(collected_runs(workdir, variant, config, modality).get("seed", []))
+                for seed in (seed for seed in range(seeds) if seed not in done):
                     started = time.monotonic()
                     cfg = compose_train_config(
                         [
@@ -145,33 +152,8 @@ def run_all(
 
 
 def collected_runs(workdir: Path, variant: str, config: str, modality: str) -> pd.DataFrame:
-    """One row per seed: ``test/*`` metrics without the prefix, and the split's n_test / n_train."""
-    found = tracking.runs_frame(
-        f"sqlite:///{workdir / 'mlflow.db'}",
-        experiment_name(variant, config),
-        f"attributes.status = 'FINISHED' and params.modality = '{modality}'",
-    )
-    if found is None or found.empty:
-        return pd.DataFrame()
-    found = found.sort_values("start_time").drop_duplicates("params.seed", keep="last")
-    metrics = {
-        column: column.removeprefix("metrics.test/") for column in found.columns if column.startswith("metrics.test/")
-    }
-    frame = found.rename(columns=metrics)[list(metrics.values())]
-    frame["seed"] = found["params.seed"].astype(int).to_numpy()
-    frame["ratio"] = (
-        found["params.split.n_test"].astype(float) / found["params.split.n_train"].astype(float)
-    ).to_numpy()
-    return frame.sort_values("seed").reset_index(drop=True)
-
-
-def mean_sd(values: pd.Series) -> str:
-    values = values.dropna()
-    return (
-        f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
-        if len(values) > 1
-        else (f"{values.mean():.3f}" if len(values) else "-")
-    )
+    """One row per seed of the FINISHED runs of one (variant, config, modality)."""
+    return runs_by_seed(f"sqlite:///{workdir / 'mlflow.db'}", experiment_name(variant, config), modality)
 
 
 def variant_table(workdir: Path, variant: str, modality: str) -> tuple[list[list[str]], dict[str, pd.DataFrame]]:
@@ -186,34 +168,12 @@ def variant_table(workdir: Path, variant: str, modality: str) -> tuple[list[list
     return rows, runs
 
 
-def paired_test(label: str, better: pd.DataFrame, worse: pd.DataFrame, metric: str, baseline_metric: str) -> list[str]:
-    """``better`` minus ``worse`` per seed (same split), Nadeau-Bengio corrected, paired."""
-    pairs = better[["seed", metric, "ratio"]].merge(
-        worse[["seed", baseline_metric]].rename(columns={baseline_metric: "other"}), on="seed"
-    )
-    if len(pairs) < 3:
-        return [label, metric, str(len(pairs)), "-", "-", "-", "too few seeds"]
-    ratio = float(pairs["ratio"].median())
-    test = corrected_resampled_t(pairs["other"], pairs[metric], (ratio, ratio), paired=True)
-    p = f"n/a ({test.undefined})" if test.undefined else (f"{test.p:.3g}" if test.p >= 0.001 else "< 0.001")
-    ci = "n/a" if test.undefined else f"[{test.ci_low:+.3f}, {test.ci_high:+.3f}]"
-    return [
-        label,
-        metric,
-        str(len(pairs)),
-        f"{test.difference:+.3f}",
-        "n/a" if test.undefined else f"{test.t:.2f}",
-        p,
-        ci,
-    ]
-
-
 def report(
     workdir: Path, manifests: dict[str, Path], modalities: list[str], refused: dict[str, int], wall_s: float
 ) -> str:
     lines = ["# Results on real images (benchmarks/real_lumbar.py)", ""]
     header = ["rule / network", "seeds", *COLUMNS.values()]
-    test_header = ["comparison", "metric", "seeds", "mean difference", "corrected t", "p", "95% CI"]
+
     for modality in modalities:
         for variant in manifests:
             rows, runs = variant_table(workdir, variant, modality)
@@ -226,12 +186,20 @@ def report(
                 paired_test("ImageNet Lite0 - centre rule", imagenet, imagenet, metric, CENTRE_COLUMNS[metric])
                 for metric in ("f1", "f1_band", "mid_hit")
             ]
+            for context_row, context_one in CONTEXT_PAIRS.items():
+                if not runs[context_row].empty and not runs[context_one].empty:
+                    tests += [
+                        paired_test(
+                            f"{CONFIGS[context_row][0]} - context=1", runs[context_row], runs[context_one], m, m
+                        )
+                        for m in ("f1", "f1_band", "mid_hit")
+                    ]
             if not scratch.empty:
                 tests += [
                     paired_test("ImageNet Lite0 - Lite0 from scratch", imagenet, scratch, metric, metric)
                     for metric in ("f1", "f1_band", "mid_hit")
                 ]
-            lines += [markdown_table(test_header, tests), ""]
+            lines += [markdown_table(PAIRED_TEST_HEADER, tests), ""]
     if refused:
         lines += [
             "Seeds refused before training (a split without Mid or Lateral slices): "

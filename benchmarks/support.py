@@ -28,12 +28,15 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback as HydraCallback
 from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig
 
 import lss.dicom.phantom
+from lss import tracking
+from lss.analysis.stats import corrected_resampled_t
 from lss.dicom.phantom import write_phantom
 from lss.text import markdown_table
 
@@ -182,3 +185,54 @@ def run_clocked(train_args: list[str], clock: Path) -> tuple[float, float, list[
     if result.returncode != 0:
         sys.exit(f"train.py failed (exit {result.returncode}):\n{result.stderr[-6000:]}")
     return started, wall, [json.loads(line) for line in clock.read_text().splitlines()]
+
+
+# -- results of many seeds -------------------------------------------------------------------
+
+
+def runs_by_seed(tracking_uri: str, experiment: str, modality: str) -> pd.DataFrame:
+    """One row per seed (the newest FINISHED run): ``test/*`` metrics without the prefix, ``seed``, and ``ratio``,
+    the split's n_test / n_train (the Nadeau-Bengio correction term)."""
+    found = tracking.runs_frame(
+        tracking_uri, experiment, f"attributes.status = 'FINISHED' and params.modality = '{modality}'"
+    )
+    if found is None or found.empty:
+        return pd.DataFrame()
+    found = found.sort_values("start_time").drop_duplicates("params.seed", keep="last")
+    metrics = {
+        column: column.removeprefix("metrics.test/") for column in found.columns if column.startswith("metrics.test/")
+    }
+    frame = found.rename(columns=metrics)[list(metrics.values())]
+    frame["seed"] = found["params.seed"].astype(int).to_numpy()
+    frame["ratio"] = (
+        found["params.split.n_test"].astype(float) / found["params.split.n_train"].astype(float)
+    ).to_numpy()
+    return frame.sort_values("seed").reset_index(drop=True)
+
+
+def mean_sd(values: pd.Series) -> str:
+    values = values.dropna()
+    if len(values) > 1:
+        return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
+    return f"{values.mean():.3f}" if len(values) else "-"
+
+
+def paired_test(label: str, better: pd.DataFrame, worse: pd.DataFrame, metric: str, baseline_metric: str) -> list[str]:
+    """A table row: ``better[metric]`` minus ``worse[baseline_metric]`` seed by seed (same split), Nadeau-Bengio
+    corrected resampled t, paired."""
+    pairs = (
+        better[["seed", metric, "ratio"]]
+        .merge(worse[["seed", baseline_metric]].rename(columns={baseline_metric: "other"}), on="seed")
+        .dropna()
+    )
+    if len(pairs) < 3:
+        return [label, metric, str(len(pairs)), "-", "-", "-", "too few seeds"]
+    ratio = float(pairs["ratio"].median())
+    test = corrected_resampled_t(pairs["other"], pairs[metric], (ratio, ratio), paired=True)
+    p = f"n/a ({test.undefined})" if test.undefined else (f"{test.p:.3g}" if test.p >= 0.001 else "< 0.001")
+    ci = "n/a" if test.undefined else f"[{test.ci_low:+.3f}, {test.ci_high:+.3f}]"
+    t = "n/a" if test.undefined else f"{test.t:.2f}"
+    return [label, metric, str(len(pairs)), f"{test.difference:+.3f}", t, p, ci]
+
+
+PAIRED_TEST_HEADER = ["comparison", "metric", "seeds", "mean difference", "corrected t", "p", "95% CI"]

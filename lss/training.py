@@ -84,6 +84,7 @@ def build(cfg: DictConfig) -> tuple[MidSliceDataModule, MidSliceClassifier]:
         cfg.model,
         optimizer=instantiate(cfg.optimizer),
         modality=cfg.modality,
+        context=int(cfg.data.context),
         **image,
         _convert_="all",
     )

@@ -20,11 +20,12 @@ from torch.utils.data import DataLoader, Sampler
 
 from lss.data.batches import GlobalBatchSampler
 from lss.data.cache import manifest_images
+from lss.data.channels import FUSED, InputPlan, input_plan, plan_slices
 from lss.data.dataset import SliceDataset, augmentation
 from lss.data.preprocess import PreprocessParams
 from lss.data.slices import TrainingDataError, labelled_slices
 from lss.data.splits import Split, SplitBy, split_slices
-from lss.manifest import CLASS_NAMES, read_manifest
+from lss.manifest import CLASS_NAMES, T2, read_manifest
 from lss.workers import worker_count
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class MidSliceDataModule(L.LightningDataModule):
         test_fraction: float = 0.2,
         val_fraction: float = 0.1,
         split_by: str = "image",
+        context: int = 1,
         augment: bool = False,
         num_workers: int | str = 0,
         pin_memory: bool | str = False,
@@ -73,35 +75,43 @@ class MidSliceDataModule(L.LightningDataModule):
         self.cache_dir = Path(cache_dir)
         self.batch_size, self.test_fraction, self.val_fraction = int(batch_size), test_fraction, val_fraction
         self.split_by, self.augment, self.pin_memory, self.progress = split_by, augment, pin_memory, progress
+        self.context = int(context)
         self.num_workers = num_workers
         self.slices: pd.DataFrame | None = None
         self.split: Split | None = None
 
     # -- data preparation (once per node) ------------------------------------------------
-    def _slices(self) -> tuple[pd.DataFrame, pd.Series]:
+    def input_plan(self) -> tuple[InputPlan, pd.Series]:
         manifest = read_manifest(self.manifest_path)
-        return labelled_slices(manifest, self.modality), manifest["patient_key"]
+        labelled = labelled_slices(manifest, T2 if self.modality == FUSED else self.modality)
+        plan = input_plan(plan_slices(manifest, self.modality, labelled), self.modality, self.context)
+        if plan.samples.empty:
+            raise TrainingDataError(
+                "modality=T1T2: no study has a sagittal T1 and a T2 series with slices at matching "
+                "positions; train T1 and T2 separately"
+            )
+        return plan, manifest["patient_key"]
 
-    def _images(self, slices: pd.DataFrame) -> np.ndarray:
-        return manifest_images(slices, self.root, self.params, self.cache_dir / "images", self.progress)
+    def decoded_images(self, plan: InputPlan) -> np.ndarray:
+        return manifest_images(plan.sources, self.root, self.params, self.cache_dir / "images", self.progress)
 
     def prepare_data(self) -> None:
-        slices, _ = self._slices()
-        self._images(slices)
+        plan, _ = self.input_plan()
+        self.decoded_images(plan)
 
     # -- per-process setup -------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
         if self.slices is not None:
             return
-        slices, patient_keys = self._slices()
-        images = self._images(slices)
+        plan, patient_keys = self.input_plan()
+        slices, images = plan.samples, self.decoded_images(plan)
         split = split_slices(
             slices, patient_keys, self.seed, cast(SplitBy, self.split_by), self.test_fraction, self.val_fraction
         )
         check_trainable(slices, images, split, self.split_by)
         self.slices, self.split, self.images = slices, split, images
         targets = slices["target"].to_numpy()
-        make = functools.partial(SliceDataset, images, targets, mean=self.mean, std=self.std)
+        make = functools.partial(SliceDataset, images, targets, mean=self.mean, std=self.std, channels=plan.channels)
         self.train_set = make(split.train, transform=augmentation(self.augment))
         self.val_set, self.test_set = make(split.val), make(split.test)
         log.info("%s split by %s (seed %d): %s", self.modality, self.split_by, self.seed, split.sizes())

@@ -22,11 +22,17 @@ def augmentation(enabled: bool) -> v2.Transform | None:
     )
 
 
-class SliceDataset(Dataset):
-    """Items are (image 3xHxW float, target, row) where row indexes the labelled-slice table.
+_CHANNEL = np.arange(3)[:, None, None]
+"""Channel c of an item reads row c of the lookup table."""
 
-    Without augmentation an 8-bit pixel maps straight to its three normalised channel values
-    through a 3x256 table: one gather per item instead of five tensor operations
+
+class SliceDataset(Dataset):
+    """Items are (image 3xHxW float, target, row) where row indexes the sample table.
+
+    ``channels[row]`` names the three cached images shown in the channels of sample ``row`` (the
+    sample itself three times in the paper; neighbours or a T1 partner in the ablations,
+    lss/data/channels.py). Without augmentation an 8-bit pixel maps straight to its normalised
+    channel value through a 3x256 table: one gather per item instead of five tensor operations
     (benchmarks/cache_speed.py).
     """
 
@@ -37,9 +43,10 @@ class SliceDataset(Dataset):
         rows: np.ndarray,
         mean: Sequence[float],
         std: Sequence[float],
+        channels: np.ndarray,
         transform: v2.Transform | None = None,
     ) -> None:
-        self.images, self.targets, self.rows = images, targets, rows
+        self.images, self.targets, self.rows, self.channels = images, targets, rows, channels
         self.mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
         self.transform = transform
@@ -53,13 +60,8 @@ class SliceDataset(Dataset):
 
     def __getitem__(self, item: int) -> tuple[torch.Tensor, int, int]:
         row = int(self.rows[item])
+        stack = np.asarray(self.images[self.channels[row]])  # (3, H, W) uint8
         if self.transform is None:
-            return (
-                torch.from_numpy(np.take(self.normalised, np.asarray(self.images[row]), axis=1)),
-                int(self.targets[row]),
-                row,
-            )
-        image = torch.from_numpy(np.array(self.images[row], dtype=np.float32) / 255.0)[None].expand(3, -1, -1)
-        if self.transform is not None:
-            image = self.transform(image)
+            return torch.from_numpy(self.normalised[_CHANNEL, stack]), int(self.targets[row]), row
+        image = self.transform(torch.from_numpy(stack.astype(np.float32) / 255.0))
         return (image - self.mean) / self.std, int(self.targets[row]), row

@@ -39,11 +39,14 @@ def rule_metrics(predictions: pd.DataFrame, rule: MidRule, band_size: int) -> di
 
 
 def series_metrics(predictions: pd.DataFrame, rule: MidRule, band_size: int) -> dict[str, float]:
-    """``test/mid_hit`` and ``test/mid_error_mm`` of a series rule over the test series that have a true mid slice."""
+    """``test/mid_hit`` and ``test/mid_error_mm`` of a series rule over the whole test series with a true mid slice.
+
+    A series some of whose slices are not tested (T1T2 drops T2 slices without a T1 partner) is left out.
+    """
     hits, errors_mm = [], []
     for _, series in predictions.groupby("series_uid", sort=False):
         truth = series[series["is_mid_sagittal"].astype(bool)]
-        if truth.empty:
+        if truth.empty or len(series) != int(series["n_slices"].iloc[0]):
             continue
         chosen = series[series["slice_index"] == chosen_mid_index(series, rule, band_size)]
         hits.append(float(chosen["slice_index"].iloc[0] == truth["slice_index"].iloc[0]))

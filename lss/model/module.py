@@ -52,6 +52,7 @@ class MidSliceClassifier(L.LightningModule):
         channels_last: bool = False,
         compile: bool = False,
         modality: str | None = None,
+        context: int = 1,
         input_size: Sequence[int] | None = None,
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
@@ -60,7 +61,8 @@ class MidSliceClassifier(L.LightningModule):
 
         ``optimizer=None`` builds a classifier for prediction only.
 
-        ``modality``, ``input_size``, ``mean`` and ``std`` are stored in checkpoints so prediction needs nothing else.
+        ``modality``, ``context``, ``input_size``, ``mean`` and ``std`` are stored in checkpoints so prediction
+        needs nothing else.
         """
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer"], logger=False)

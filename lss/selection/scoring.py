@@ -13,14 +13,23 @@ from lss.model.module import MidSliceClassifier, p_mid_of
 
 @torch.inference_mode()
 def score_slices(
-    model: MidSliceClassifier, images: np.ndarray, batch_size: int, device: torch.device, progress: bool = True
+    model: MidSliceClassifier,
+    images: np.ndarray,
+    channels: np.ndarray,
+    batch_size: int,
+    device: torch.device,
+    progress: bool = True,
 ) -> np.ndarray:
-    """Softmax probability of Mid (class 1) for each preprocessed (N, H, W) uint8 image, in input order."""
-    if len(images) == 0:
+    """Softmax probability of Mid (class 1) for each sample, in sample order.
+
+    ``images`` are the preprocessed (N, H, W) uint8 sources; ``channels`` the (samples, 3) sources each
+    sample shows (lss/data/channels.py).
+    """
+    if len(channels) == 0:
         return np.empty(0, dtype=np.float32)
-    rows = np.arange(len(images))
+    rows = np.arange(len(channels))
     dataset = SliceDataset(
-        images, np.zeros(len(images), dtype=np.int64), rows, model.hparams["mean"], model.hparams["std"]
+        images, np.zeros(len(rows), dtype=np.int64), rows, model.hparams["mean"], model.hparams["std"], channels
     )
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, pin_memory=device.type == "cuda")
     model = model.to(device).eval()

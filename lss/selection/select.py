@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 
 from lss.data.cache import manifest_images
+from lss.data.channels import FUSED, InputPlan, input_plan
 from lss.data.preprocess import PreprocessParams
 from lss.dicom.index import index_repository
-from lss.errors import ConfigError
-from lss.manifest import BAND_SIZE, LATERAL, MID, PREDICTION_COLUMNS
+from lss.errors import ConfigError, UserError
+from lss.manifest import BAND_SIZE, LATERAL, MID, PREDICTION_COLUMNS, T1, T2
 from lss.model.mid_rule import MidRule, choose_mid
 from lss.model.module import MidSliceClassifier
 from lss.selection.export import ExportMode, export_selected
@@ -66,10 +67,11 @@ def refuse_output_inside_input(input_dir: Path, output_dir: Path) -> None:
 def slices_to_score(
     manifest: pd.DataFrame, modality: str, allow_modality_mismatch: bool
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(slices of the model's modality, slices of other series): a T1 model says nothing reliable about T2."""
+    """(slices the model may see, slices of other series with a ``reason``): a T1 model says nothing
+    reliable about T2. A T1T2 model sees T2 slices with the T1 slices of their studies."""
     if allow_modality_mismatch:
-        return manifest, manifest.iloc[:0]
-    matches = manifest["modality"] == modality
+        return manifest, manifest.iloc[:0].assign(reason="")
+    matches = manifest["modality"].isin([T1, T2] if modality == FUSED else [modality])
     other = manifest[~matches]
     if len(other):
         counts = other.groupby("modality")["series_uid"].nunique()
@@ -79,7 +81,29 @@ def slices_to_score(
             found,
             modality,
         )
-    return manifest[matches], other
+    reasons = [f"skipped: {series_modality} series, {modality} model" for series_modality in other["modality"]]
+    return manifest[matches], other.assign(reason=reasons)
+
+
+def whole_series_only(slices: pd.DataFrame, context: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A context model needs the neighbours of every slice: series of a single slice (a lone file) are not scored."""
+    if context == 1:
+        return slices, slices.iloc[:0].assign(reason="")
+    lone = slices.groupby("series_uid")["sop_uid"].transform("size") == 1
+    if lone.any():
+        log.warning("%d series hold a single slice: a data.context=%d model needs whole series", lone.sum(), context)
+    reason = f"skipped: 1 slice; a data.context={context} model needs whole series"
+    return slices[~lone], slices[lone].assign(reason=reason)
+
+
+def unplanned(usable: pd.DataFrame, plan: InputPlan) -> pd.DataFrame:
+    """Series a T1T2 model could not score: its T1 series (they fill a channel) and T2 series without a T1 partner."""
+    left = usable[~usable["series_uid"].isin(plan.samples["series_uid"])]
+    reasons = [
+        "T1 channel of the T1T2 model" if series_modality == T1 else "skipped: no T1 slice at matching positions"
+        for series_modality in left["modality"]
+    ]
+    return left.assign(reason=reasons)
 
 
 @contextlib.contextmanager
@@ -104,7 +128,8 @@ def series_confidence(series: pd.DataFrame) -> float:
     return float(np.where(series["label"] == MID, series["p_mid"], 1.0 - series["p_mid"]).mean())
 
 
-def series_table(predictions: pd.DataFrame, not_scored: pd.DataFrame, model_modality: str) -> pd.DataFrame:
+def series_table(predictions: pd.DataFrame, not_scored: pd.DataFrame) -> pd.DataFrame:
+    """One row per sagittal series of the input: its chosen Mid slices, or why it was not scored (``reason``)."""
     rows = []
     for series_uid, series in predictions.sort_values(["series_uid", "slice_index"]).groupby("series_uid"):
         mid = series[series["label"] == MID]
@@ -121,13 +146,12 @@ def series_table(predictions: pd.DataFrame, not_scored: pd.DataFrame, model_moda
             }
         )
     for series_uid, series in not_scored.groupby("series_uid"):
-        modality = series["modality"].iloc[0]
         rows.append(
             {
                 "series_uid": series_uid,
-                "modality": modality,
+                "modality": series["modality"].iloc[0],
                 "n_slices": len(series),
-                "status": f"skipped: {modality} series, {model_modality} model",
+                "status": series["reason"].iloc[0],
             }
         )
     return pd.DataFrame(rows, columns=SERIES_COLUMNS).astype({"n_mid": "Int64"})
@@ -150,15 +174,23 @@ def select_mid_slices(
     input_dir, output_dir = Path(input_dir).resolve(), Path(output_dir).resolve()
     refuse_output_inside_input(input_dir, output_dir)
     index = index_repository(input_dir, progress=progress)
-    modality = model.hparams["modality"]
-    slices, not_scored = slices_to_score(index.manifest, modality, allow_modality_mismatch)
+    modality, context = model.hparams["modality"], int(model.hparams.get("context", 1))
+    usable, other_modality = slices_to_score(index.manifest, modality, allow_modality_mismatch)
+    usable, lone = whole_series_only(usable, context)
+    plan = input_plan(usable, modality, context)
+    not_scored = pd.concat([other_modality, lone, unplanned(usable, plan)], ignore_index=True)
+    if plan.samples.empty and not lone.empty:
+        raise UserError(
+            f"input={input_dir} holds no whole series: a data.context={context} model scores a slice "
+            "with its neighbours, give it the series' folder, not a lone file"
+        )
     size = model.hparams["input_size"]
     params = PreprocessParams(height=int(size[-2]), width=int(size[-1]))
     with image_cache(Path(cache_dir) if cache_dir is not None else None, output_dir) as cache:
-        images = manifest_images(slices, input_dir, params, cache, progress)
-        p_mid = score_slices(model, images, batch_size, resolve_device(device), progress)
-    predictions = prediction_table(slices, p_mid, mid_rule, band_size)
-    series = series_table(predictions, not_scored, modality)
+        images = manifest_images(plan.sources, input_dir, params, cache, progress)
+        p_mid = score_slices(model, images, plan.channels, batch_size, resolve_device(device), progress)
+    predictions = prediction_table(plan.samples, p_mid, mid_rule, band_size)
+    series = series_table(predictions, not_scored)
     output_dir.mkdir(parents=True, exist_ok=True)
     predictions.to_csv(output_dir / "predictions.csv", index=False)
     series.to_csv(output_dir / "series.csv", index=False)

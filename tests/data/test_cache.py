@@ -227,7 +227,8 @@ def test_cached_8bit_images_become_the_normalised_tensors_of_the_float_formula(p
     paths, frames = phantom
     images = cached_images(paths, frames, PARAMS, tmp_path / "cache", progress=False, workers=1)
     mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-    dataset = SliceDataset(images, np.zeros(len(paths), dtype=np.int64), np.arange(len(paths)), mean, std)
+    rows = np.arange(len(paths))
+    dataset = SliceDataset(images, np.zeros(len(paths), dtype=np.int64), rows, mean, std, np.stack([rows] * 3, axis=1))
     for row in (0, len(paths) - 1):
         unit = torch.from_numpy(np.array(images[row], dtype=np.float32) / 255.0)[None].expand(3, -1, -1)
         expected = (unit - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
