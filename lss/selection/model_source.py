@@ -7,19 +7,15 @@ checkpoint's own weights replace them.
 
 from __future__ import annotations
 
-import collections
 import shutil
 import tempfile
-import typing
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig, ListConfig
-from omegaconf.base import ContainerMetadata, Metadata
-from omegaconf.nodes import AnyNode
 
 from lss import tracking
 from lss.errors import ConfigError
+from lss.model.checkpoint import safe_loading
 from lss.model.module import MidSliceClassifier
 
 
@@ -30,31 +26,13 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-HPARAM_CONTAINERS: list[typing.Any] = [
-    ListConfig,
-    DictConfig,
-    ContainerMetadata,
-    Metadata,
-    AnyNode,
-    typing.Any,
-    collections.defaultdict,
-    list,
-    dict,
-    int,
-    float,
-    str,
-]
-"""Hparams composed by Hydra may be pickled as OmegaConf containers; allowing exactly these keeps
-``torch.load(weights_only=True)`` (no arbitrary code from a checkpoint file) and still loads them."""
-
-
 def load_checkpoint(path: Path) -> MidSliceClassifier:
     if not path.is_file():
         raise ConfigError(
             f"checkpoint={path} does not exist; give a .ckpt written by train.py, "
             "or run_id=<MLflow run id> to use the checkpoint a training run logged"
         )
-    with torch.serialization.safe_globals(HPARAM_CONTAINERS):
+    with safe_loading():
         model = MidSliceClassifier.load_from_checkpoint(
             path, optimizer=None, pretrained=False, compile=False, map_location="cpu"
         )

@@ -8,14 +8,14 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from lss.data.dataset import SliceDataset
-from lss.model.module import MidSliceClassifier, p_mid_of
+from lss.model.module import MidSliceClassifier
 
 
 @torch.inference_mode()
 def score_slices(
     model: MidSliceClassifier, images: np.ndarray, batch_size: int, device: torch.device, progress: bool = True
 ) -> np.ndarray:
-    """Softmax probability of Mid (class 1) for each preprocessed (N, H, W) uint8 image, in input order."""
+    """Calibrated probability of Mid (class 1) for each preprocessed (N, H, W) uint8 image, in input order."""
     if len(images) == 0:
         return np.empty(0, dtype=np.float32)
     rows = np.arange(len(images))
@@ -27,5 +27,5 @@ def score_slices(
     p_mid = []
     for batch, _, _ in tqdm(loader, desc="scoring slices", unit="batch", disable=not progress):
         logits = model(batch.to(device, non_blocking=True))
-        p_mid.append(p_mid_of(logits).cpu())
+        p_mid.append(model.p_mid(logits).cpu())
     return torch.cat(p_mid).numpy()
