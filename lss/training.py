@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import lightning as L
+import numpy as np
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -27,7 +28,7 @@ from lss.dicom.phantom import phantom_parameters
 from lss.errors import ConfigError
 from lss.launch.ddp_multirun import ddp_children_run_this_job, is_launched_ddp_child
 from lss.launch.job import sweep_identity
-from lss.manifest import MID
+from lss.manifest import COLUMNS, MID
 from lss.model.backbone import input_config
 from lss.model.calibration import fit_temperature
 from lss.model.checkpoint import read_checkpoint, write_temperature
@@ -54,6 +55,8 @@ def check_job_config(cfg: DictConfig) -> None:
     """Refuse, before anything runs, settings and paths that cannot work (one line naming the key)."""
     if cfg.test_weights not in ("last", "best"):
         raise ConfigError(f"test_weights must be 'last' (paper) or 'best' (by val/loss), got {cfg.test_weights!r}")
+    if cfg.register_as is not None and not cfg.log_model:
+        raise ConfigError(f"register_as={cfg.register_as} registers the logged model; set log_model=true as well")
     if cfg.data.root is None:
         raise ConfigError("data.root is not set; point it at the DICOM repository (data.root=/path/to/dicom)")
     for key in ("root", "manifest", "labels"):
@@ -155,7 +158,7 @@ def record(
     tested: Path | None,
 ) -> dict[str, float]:
     """Split sizes, band and calibration metrics, artifacts (config, test predictions, confusion matrix, reliability
-    diagram, weights) of the run."""
+    diagram, weights), the manifest rows as a dataset input and the tested network as an MLflow model."""
     split, slices, scored = datamodule.split, datamodule.slices, model.test_predictions
     assert split is not None and slices is not None and scored is not None, "record() follows fit_and_test()"
     rows, logits = scored
@@ -185,6 +188,12 @@ def record(
         tracking.log_artifacts(tracking_uri, run_id, folder)
     if cfg.log_checkpoint and tested is not None:
         tracking.log_artifacts(tracking_uri, run_id, tested, artifact_path="checkpoint")
+    root = Path(cfg.data.root).resolve()
+    tracking.log_dataset(tracking_uri, run_id, slices[list(COLUMNS)], str(root), f"{root.name} {cfg.modality}")
+    if cfg.log_model:
+        classifier = model.for_prediction()
+        example = np.zeros((1, 3, *classifier.hparams["input_size"]), dtype=np.float32)  # the mean image, no patient's
+        tracking.log_tested_model(tracking_uri, run_id, classifier, example, cfg.register_as)
     return metrics
 
 

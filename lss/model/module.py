@@ -93,6 +93,14 @@ class MidSliceClassifier(L.LightningModule):
         """Calibrated p_mid of this classifier's logits."""
         return p_mid_of(logits, self.temperature)
 
+    def for_prediction(self) -> MidSliceClassifier:
+        """A CPU copy of this classifier's network and temperature without optimizer, trainer or compiled graph:
+        what predict.py scores with and what the MLflow model holds."""
+        copy = MidSliceClassifier(**{**self.hparams, "pretrained": False, "compile": False}, optimizer=None)
+        copy.network.load_state_dict(self.network.state_dict())
+        copy.temperature.copy_(self.temperature)
+        return copy.eval()
+
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Checkpoints written before calibration existed are uncalibrated: temperature 1."""
         checkpoint["state_dict"].setdefault(TEMPERATURE_KEY, torch.tensor(1.0))

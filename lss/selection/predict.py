@@ -37,7 +37,11 @@ def summary(result: SelectionResult, accuracy: dict[str, float] | None) -> str:
 def predict(cfg: DictConfig) -> SelectionResult:
     output = Path(cfg.output)
     model = load_classifier(
-        cfg.checkpoint, cfg.run_id, cfg.mlflow.tracking_uri, keep_run_config=output / "run_config.yaml"
+        cfg.checkpoint,
+        cfg.run_id,
+        cfg.mlflow.tracking_uri,
+        keep_run_config=output / "run_config.yaml",
+        model_uri=cfg.model_uri,
     )
     result = select_mid_slices(
         model,
