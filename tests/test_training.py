@@ -86,6 +86,10 @@ def test_a_setting_that_cannot_work_is_refused_before_a_run_opens(phantom_dir: P
 
     with pytest.raises(ConfigError, match="test_weights"):
         train(composed([*tiny_overrides(phantom_dir, tmp_path), "test_weights=newest"], tmp_path / "job"))
+    with pytest.raises(ConfigError, match="register_as=lss-T1 registers the logged model; set log_model=true"):
+        train(
+            composed([*tiny_overrides(phantom_dir, tmp_path), "register_as=lss-T1", "log_model=false"], tmp_path / "b")
+        )
     assert finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}").empty
 
 

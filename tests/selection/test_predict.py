@@ -167,9 +167,10 @@ def test_predict_py_with_a_run_id_writes_the_selection_and_reports_accuracy_agai
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert "against labels.csv: accuracy" in result.stdout
-    assert {"predictions.csv", "series.csv", "skipped.csv", "run_config.yaml", "selected"} == {
+    assert {"predictions.csv", "series.csv", "skipped.csv", "run_config.yaml", "selected", "report.html"} == {
         path.name for path in out.iterdir()
     }
+    assert f"review page: {out / 'report.html'}" in result.stdout
     assert "modality: T1" in (out / "run_config.yaml").read_text()
     assert all(path.is_symlink() for path in (out / "selected").rglob("*") if not path.is_dir())
 
