@@ -186,8 +186,11 @@ def test_the_optimizer_a_paper_run_builds_has_lr_1e_4_for_transferred_layers_and
     assert all(group["momentum"] == 0.9 and group["weight_decay"] == 1e-4 for group in optimizer.param_groups)
 
 
-def test_the_tested_weights_are_the_final_ones_and_are_the_logged_checkpoint(phantom_dir: Path, tmp_path: Path) -> None:
-    """Scoring the test slices again with the logged checkpoint gives the logged test predictions."""
+@pytest.mark.parametrize("test_weights", ["last", "best"])
+def test_the_tested_weights_and_their_temperature_are_the_logged_checkpoint(
+    test_weights: str, phantom_dir: Path, tmp_path: Path
+) -> None:
+    """Scoring the test slices again with the logged checkpoint gives the logged (calibrated) test predictions."""
     from lss.data.cache import manifest_images
     from lss.data.preprocess import PreprocessParams
     from lss.manifest import read_manifest
@@ -195,7 +198,7 @@ def test_the_tested_weights_are_the_final_ones_and_are_the_logged_checkpoint(pha
     from lss.selection.scoring import score_slices
     from lss.training import train
 
-    cfg = composed([*tiny_overrides(phantom_dir, tmp_path), "seed=5"], tmp_path / "job")
+    cfg = composed([*tiny_overrides(phantom_dir, tmp_path), "seed=5", f"test_weights={test_weights}"], tmp_path / "job")
     train(cfg)
     run_id = finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")["run_id"].iloc[0]
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
@@ -212,6 +215,8 @@ def test_the_tested_weights_are_the_final_ones_and_are_the_logged_checkpoint(pha
     assert metrics["calibration/temperature"] == pytest.approx(float(model.temperature)) != 1.0
     assert 0 <= metrics["test/ece_calibrated"] <= 1 and 0 <= metrics["test/ece"] <= 1
     assert "reliability_diagram.png" in {item.path for item in client.list_artifacts(run_id)}
+    (checkpoint,) = client.list_artifacts(run_id, "checkpoint")
+    assert Path(checkpoint.path).name.startswith("best-epoch" if test_weights == "best" else "last")
 
 
 def test_the_temperature_is_fitted_on_validation_slices_only_flipping_every_test_label_leaves_it_unchanged(
