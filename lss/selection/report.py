@@ -114,7 +114,8 @@ def series_section(
     return (
         f'<section class="series{" flagged" if flagged else ""}">'
         f'<h2><span class="badge">{badge}</span>{html.escape(str(facts["series_uid"]))}</h2>'
-        f'<p class="facts">{facts["modality"]}, {int(facts["n_slices"])} slices; Mid: {facts["mid_slice_indices"]}; '
+        f'<p class="facts">{html.escape(str(facts["modality"]))}, {int(facts["n_slices"])} slices; '
+        f"Mid: {facts['mid_slice_indices']}; "
         f"mid slice {mid_slice_index}; band mean p_mid {float(facts['band_p_mid']):.3f}{reason}</p>"
         f'<div class="strip">{"".join(strip)}</div>'
         + (f'<div class="saliency">{saliency}</div>' if saliency else "")
@@ -128,9 +129,8 @@ def table_row(*cells: object) -> str:
 
 def review_order(scored: pd.DataFrame) -> pd.DataFrame:
     """Flagged series first, each group from the least to the most sure band."""
-    return (
-        scored.assign(_ok=scored["review"] == "").sort_values(["_ok", "band_p_mid", "series_uid"]).drop(columns="_ok")
-    )
+    ordered = scored.assign(not_flagged=scored["review"] == "").sort_values(["not_flagged", "band_p_mid", "series_uid"])
+    return ordered.drop(columns="not_flagged")
 
 
 def write_report(
@@ -161,13 +161,8 @@ def write_report(
     )
     count_boxes = "".join(f'<div class="{css}"><b>{value}</b>{label}</div>' for label, value, css in counts)
     about = {**about, "written": datetime.datetime.now().isoformat(timespec="seconds")}
-    about_rows = "".join(
-        f"<tr><td>{html.escape(key)}</td><td>{html.escape(value)}</td></tr>" for key, value in about.items()
-    )
-    skipped_rows = "".join(
-        f"<tr><td>{html.escape(str(row.series_uid))}</td><td>{html.escape(str(row.status))}</td></tr>"
-        for row in others.itertuples()
-    )
+    about_rows = "".join(table_row(key, value) for key, value in about.items())
+    skipped_rows = "".join(table_row(row.series_uid, row.status) for row in others.itertuples())
     not_scored = (
         f'<h2>Not scored</h2><table class="skipped"><tr><th>series</th><th>why</th></tr>{skipped_rows}</table>'
         if len(others)
