@@ -1,8 +1,8 @@
 """`make demo`: the whole pipeline on a phantom, on the embedded defaults, in minutes on 2 CPU cores.
 
 phantom -> index (Table 2) -> 20 x 2 training sweep (one MLflow run per job) -> Table 3 and
-Figs 5-7 -> Mid-slice selection on a fresh phantom with the best run. Every step is the same
-command a user would type; re-running skips finished jobs (``resume``).
+Figs 5-7 -> Mid-slice selection on a fresh phantom with the best run -> its review page (report.html).
+Every step is the same command a user would type; re-running skips finished jobs (``resume``).
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     started = step("5. select Mid slices from a fresh phantom with the best demo run (python predict.py)")
     from lss.selection.demo import demo_selection
 
-    demo_selection(out)
+    review_page = demo_selection(out)
     timings["selection"] = time.monotonic() - started
 
     print("\n=== timings ===")
@@ -108,7 +108,9 @@ def main(argv: list[str] | None = None) -> None:
     print("\n=== Table 3 (from step 4) ===")
     print((out / "analysis" / "table3.md").read_text())
     print(f"Table 3 and figures (Figs 5-7, t1_vs_t2_runs.png): {out / 'analysis'}")
-    print(f"Mid-slice selections: {out / 'selection'}\nMLflow UI: make ui  (http://127.0.0.1:5000)")
+    print(f"Mid-slice selections (each with its report.html): {out / 'selection'}")
+    print("MLflow UI: make ui  (http://127.0.0.1:5000): runs with their Dataset and Models columns")
+    print(f"\nReview page (open it in a browser): {review_page}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""One training job (paper §4): check the config, build, fit and test, record one MLflow run.
+"""One training job (paper §4): check the config, build, fit, calibrate and test, record one MLflow run.
 
 ``train(cfg)`` is what ``train.py`` calls for every job of a sweep. On rank 0 it owns the
 MLflow run (FINISHED only when everything, test and artifacts included, succeeded; FAILED on
@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any, cast
 
 import lightning as L
+import numpy as np
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader, Dataset
 
 from lss import tracking
 from lss.data.datamodule import MidSliceDataModule
@@ -26,8 +28,18 @@ from lss.dicom.phantom import phantom_parameters
 from lss.errors import ConfigError
 from lss.launch.ddp_multirun import ddp_children_run_this_job, is_launched_ddp_child
 from lss.launch.job import sweep_identity
+from lss.manifest import COLUMNS, MID
 from lss.model.backbone import input_config
-from lss.model.evaluation import rule_and_series_metrics, tested_slices, write_confusion
+from lss.model.calibration import fit_temperature
+from lss.model.checkpoint import read_checkpoint, write_temperature
+from lss.model.evaluation import (
+    calibration_metrics,
+    p_mid_at,
+    rule_and_series_metrics,
+    tested_slices,
+    write_confusion,
+    write_reliability_diagram,
+)
 from lss.model.module import MidSliceClassifier
 from lss.tracking.logger import EpochMLFlowLogger
 
@@ -43,6 +55,8 @@ def check_job_config(cfg: DictConfig) -> None:
     """Refuse, before anything runs, settings and paths that cannot work (one line naming the key)."""
     if cfg.test_weights not in ("last", "best"):
         raise ConfigError(f"test_weights must be 'last' (paper) or 'best' (by val/loss), got {cfg.test_weights!r}")
+    if cfg.register_as is not None and not cfg.log_model:
+        raise ConfigError(f"register_as={cfg.register_as} registers the logged model; set log_model=true as well")
     if cfg.data.root is None:
         raise ConfigError("data.root is not set; point it at the DICOM repository (data.root=/path/to/dicom)")
     for key in ("root", "manifest", "labels", "weighting"):
@@ -101,7 +115,7 @@ def true_fp32(precision: str) -> None:
 def fit_and_test(
     cfg: DictConfig, datamodule: MidSliceDataModule, model: MidSliceClassifier, logger: Any
 ) -> Path | None:
-    """Fit, then test the weights ``test_weights`` names; return the file of the tested weights."""
+    """Fit, calibrate and test the weights ``test_weights`` names; return the file of the tested weights."""
     checkpoint = ModelCheckpoint(
         dirpath=Path(cfg.paths.output_dir) / "checkpoints",
         filename="best-epoch{epoch}",
@@ -117,9 +131,29 @@ def fit_and_test(
         cfg.trainer, logger=logger, callbacks=[checkpoint], default_root_dir=cfg.paths.output_dir
     )
     trainer.fit(model, datamodule=datamodule)
-    trainer.test(model, datamodule=datamodule, ckpt_path="best" if cfg.test_weights == "best" else None, verbose=False)
-    tested = checkpoint.best_model_path if cfg.test_weights == "best" else checkpoint.last_model_path
-    return Path(tested) if tested else None
+    tested_path = checkpoint.best_model_path if cfg.test_weights == "best" else checkpoint.last_model_path
+    tested = Path(tested_path) if tested_path else None  # None under fast_dev_run: no checkpoint is written
+    if cfg.test_weights == "best" and tested is not None:
+        model.load_state_dict(read_checkpoint(tested)["state_dict"])
+    calibrate(trainer, model, datamodule.val_set, tested)
+    trainer.test(model, datamodule=datamodule, verbose=False)
+    return tested
+
+
+def calibrate(trainer: L.Trainer, model: MidSliceClassifier, validation: Dataset, tested: Path | None) -> float:
+    """Fit the temperature on the validation slices with the weights about to be tested (only they are passed:
+    the test slices cannot shape it); keep it in the model and in the tested checkpoint file."""
+    model.eval()
+    logits, targets = [], []
+    with torch.no_grad(), trainer.precision_plugin.forward_context():
+        for images, batch_targets, _ in DataLoader(validation, batch_size=64):
+            logits.append(model(images.to(model.device)).float().cpu())
+            targets.append(batch_targets)
+    temperature = float(trainer.strategy.broadcast(fit_temperature(torch.cat(logits), torch.cat(targets)), src=0))
+    model.temperature.fill_(temperature)
+    if tested is not None and trainer.is_global_zero:
+        write_temperature(tested, temperature)
+    return temperature
 
 
 def record(
@@ -130,15 +164,19 @@ def record(
     model: MidSliceClassifier,
     tested: Path | None,
 ) -> dict[str, float]:
-    """Split sizes, band metrics and artifacts (config, test predictions, confusion matrix, weights) of the run."""
+    """Split sizes, band and calibration metrics, artifacts (config, test predictions, confusion matrix, reliability
+    diagram, weights), the manifest rows as a dataset input and the tested network as an MLflow model."""
     split, slices, scored = datamodule.split, datamodule.slices, model.test_predictions
     assert split is not None and slices is not None and scored is not None, "record() follows fit_and_test()"
+    rows, logits = scored
+    temperature = float(model.temperature)
     tracking.log_params(
         tracking_uri,
         run_id,
         {f"split.{key}": value for key, value in split.sizes().items()} | {"split.partition_id": split.partition_id},
     )
-    predictions = tested_slices(slices, *scored)
+    predictions = tested_slices(slices, rows, p_mid_at(logits, temperature))
+    is_mid_truth = (predictions["label"] == MID).to_numpy()
     whole_series = cfg.data.split_by == "patient"  # the band rule and series metrics need whole series
     if not whole_series:
         log.info(
@@ -146,15 +184,23 @@ def record(
             "test/mid_hit, test/mid_error_mm are not logged (the centre rule is)"
         )
     metrics = rule_and_series_metrics(predictions, int(cfg.index.band_size), whole_series)
+    metrics |= calibration_metrics(logits, is_mid_truth, temperature)
     tracking.log_metrics(tracking_uri, run_id, metrics)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         (folder / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
         predictions.to_csv(folder / "test_predictions.csv", index=False)
         write_confusion(predictions, f"{cfg.modality} seed {cfg.seed}", folder)
+        write_reliability_diagram(logits, is_mid_truth, temperature, f"{cfg.modality} seed {cfg.seed}", folder)
         tracking.log_artifacts(tracking_uri, run_id, folder)
     if cfg.log_checkpoint and tested is not None:
         tracking.log_artifacts(tracking_uri, run_id, tested, artifact_path="checkpoint")
+    root = Path(cfg.data.root).resolve()
+    tracking.log_dataset(tracking_uri, run_id, slices[list(COLUMNS)], str(root), f"{root.name} {cfg.modality}")
+    if cfg.log_model:
+        classifier = model.for_prediction()
+        example = np.zeros((1, 3, *classifier.hparams["input_size"]), dtype=np.float32)  # the mean image, no patient's
+        tracking.log_tested_model(tracking_uri, run_id, classifier, example, cfg.register_as)
     return metrics
 
 

@@ -88,6 +88,10 @@ def test_a_setting_that_cannot_work_is_refused_before_a_run_opens(phantom_dir: P
 
     with pytest.raises(ConfigError, match="test_weights"):
         train(composed([*tiny_overrides(phantom_dir, tmp_path), "test_weights=newest"], tmp_path / "job"))
+    with pytest.raises(ConfigError, match="register_as=lss-T1 registers the logged model; set log_model=true"):
+        train(
+            composed([*tiny_overrides(phantom_dir, tmp_path), "register_as=lss-T1", "log_model=false"], tmp_path / "b")
+        )
     assert finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}").empty
 
 
@@ -184,8 +188,11 @@ def test_the_optimizer_a_paper_run_builds_has_lr_1e_4_for_transferred_layers_and
     assert all(group["momentum"] == 0.9 and group["weight_decay"] == 1e-4 for group in optimizer.param_groups)
 
 
-def test_the_tested_weights_are_the_final_ones_and_are_the_logged_checkpoint(phantom_dir: Path, tmp_path: Path) -> None:
-    """Scoring the test slices again with the logged checkpoint gives the logged test predictions."""
+@pytest.mark.parametrize("test_weights", ["last", "best"])
+def test_the_tested_weights_and_their_temperature_are_the_logged_checkpoint(
+    test_weights: str, phantom_dir: Path, tmp_path: Path
+) -> None:
+    """Scoring the test slices again with the logged checkpoint gives the logged (calibrated) test predictions."""
     from lss.data.cache import manifest_images
     from lss.data.preprocess import PreprocessParams
     from lss.manifest import read_manifest
@@ -193,7 +200,7 @@ def test_the_tested_weights_are_the_final_ones_and_are_the_logged_checkpoint(pha
     from lss.selection.scoring import score_slices
     from lss.training import train
 
-    cfg = composed([*tiny_overrides(phantom_dir, tmp_path), "seed=5"], tmp_path / "job")
+    cfg = composed([*tiny_overrides(phantom_dir, tmp_path), "seed=5", f"test_weights={test_weights}"], tmp_path / "job")
     train(cfg)
     run_id = finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")["run_id"].iloc[0]
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
@@ -206,7 +213,45 @@ def test_the_tested_weights_are_the_final_ones_and_are_the_logged_checkpoint(pha
     )
     one_slice = np.repeat(np.arange(len(images))[:, None], 3, axis=1)
     p_mid = score_slices(model, images, one_slice, batch_size=16, device=torch.device("cpu"), progress=False)
-    assert p_mid == pytest.approx(logged["p_mid"].to_numpy(), abs=1e-5)
+    assert p_mid == pytest.approx(logged["p_mid"].to_numpy(), abs=1e-5)  # calibrated on both sides
+    metrics = client.get_run(run_id).data.metrics
+    assert metrics["calibration/temperature"] == pytest.approx(float(model.temperature)) != 1.0
+    assert 0 <= metrics["test/ece_calibrated"] <= 1 and 0 <= metrics["test/ece"] <= 1
+    assert "reliability_diagram.png" in {item.path for item in client.list_artifacts(run_id)}
+    (checkpoint,) = client.list_artifacts(run_id, "checkpoint")
+    assert Path(checkpoint.path).name.startswith("best-epoch" if test_weights == "best" else "last")
+
+
+def test_the_temperature_is_fitted_on_validation_slices_only_flipping_every_test_label_leaves_it_unchanged(
+    phantom_dir: Path, tmp_path: Path
+) -> None:
+    """Patient splits depend on the seed and the patients alone, so a manifest whose test slices have their labels
+    flipped trains and validates on the same slices: same weights, same temperature, opposite test accuracy."""
+    import lightning as L
+
+    from lss.manifest import read_manifest, write_manifest
+    from lss.training import build, fit_and_test, job_manifest
+
+    overrides = [*tiny_overrides(phantom_dir, tmp_path), "seed=2"]  # experiment=demo splits by patient
+
+    def trained(extra: list[str], name: str) -> tuple[float, float, object]:
+        L.seed_everything(2, workers=True, verbose=False)  # as train() does
+        cfg = composed([*overrides, *extra], tmp_path / name)
+        datamodule, model = build(cfg)
+        fit_and_test(cfg, datamodule, model, logger=False)
+        return float(model.temperature), float(model.trainer.callback_metrics["test/accuracy"]), datamodule
+
+    temperature, accuracy, datamodule = trained([], "as_labelled")
+    manifest = read_manifest(job_manifest(composed(overrides, tmp_path / "index")))
+    test_slices = manifest["sop_uid"].isin(datamodule.slices.iloc[datamodule.split.test]["sop_uid"])
+    manifest.loc[test_slices, "label"] = manifest.loc[test_slices, "label"].map({"Mid": "Lateral", "Lateral": "Mid"})
+    write_manifest(manifest, tmp_path / "test_labels_flipped.csv")
+    flipped_temperature, flipped_accuracy, flipped = trained(
+        [f"data.manifest={tmp_path / 'test_labels_flipped.csv'}"], "test_labels_flipped"
+    )
+    assert list(flipped.split.val) == list(datamodule.split.val) and test_slices.sum() == len(datamodule.split.test)
+    assert flipped_accuracy == pytest.approx(1 - accuracy)  # the test slices did change
+    assert flipped_temperature == temperature != 1.0
 
 
 def test_changing_the_band_size_reindexes_the_root(phantom_dir: Path, tmp_path: Path) -> None:

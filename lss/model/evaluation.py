@@ -6,6 +6,8 @@
   (share of series whose chosen mid slice is the true mid-sagittal slice) and ``test/mid_error_mm``
   (mean distance between them), for the band rule and for the centre rule (``_centre``).
 - The confusion matrix of the per-slice decisions.
+- How well p_mid is calibrated: ``test/ece`` (raw logits), ``test/ece_calibrated`` (logits divided by the
+  temperature fitted on the validation slices) and their reliability diagram.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import pandas as pd
 import torch
 
 from lss.manifest import MID
+from lss.model.calibration import expected_calibration_error, plot_reliability, reliability_table
 from lss.model.confusion import confusion_table, plot_confusion
 from lss.model.metrics import metrics_of_labels
 from lss.model.mid_rule import MidRule, choose_mid, chosen_mid_index, is_mid
+from lss.model.module import p_mid_of
 
 TESTED_COLUMNS = ["sop_uid", "series_uid", "slice_index", "n_slices", "slice_location_mm", "is_mid_sagittal", "label"]
 """Slice identity, position and truth of test_predictions.csv, before the model's p_mid."""
@@ -71,3 +75,30 @@ def write_confusion(predictions: pd.DataFrame, title: str, folder: Path) -> None
     table = confusion_table((predictions["label"] == MID).astype(int), is_mid(predictions["p_mid"]).astype(int))
     table.to_csv(folder / "confusion_matrix.csv")
     plot_confusion(table, title, folder / "confusion_matrix.png")
+
+
+def p_mid_at(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """p_mid of (N, 2) test logits divided by ``temperature`` (1.0: as the network gives them)."""
+    return p_mid_of(torch.from_numpy(np.asarray(logits, dtype=np.float32)), temperature).numpy()
+
+
+def calibration_metrics(logits: np.ndarray, is_mid_truth: np.ndarray, temperature: float) -> dict[str, float]:
+    """``test/ece`` before and ``test/ece_calibrated`` after temperature scaling, and ``calibration/temperature``."""
+    return {
+        "test/ece": expected_calibration_error(p_mid_at(logits, 1.0), is_mid_truth),
+        "test/ece_calibrated": expected_calibration_error(p_mid_at(logits, temperature), is_mid_truth),
+        "calibration/temperature": float(temperature),
+    }
+
+
+def write_reliability_diagram(
+    logits: np.ndarray, is_mid_truth: np.ndarray, temperature: float, title: str, folder: Path
+) -> None:
+    """reliability_diagram.png of the test slices, before and after temperature scaling."""
+    tables = {
+        "raw logits": reliability_table(p_mid_at(logits, 1.0), is_mid_truth),
+        f"temperature {temperature:.3g} (fitted on validation)": reliability_table(
+            p_mid_at(logits, temperature), is_mid_truth
+        ),
+    }
+    plot_reliability(tables, title, folder / "reliability_diagram.png")

@@ -15,14 +15,15 @@ from torchmetrics import MeanMetric
 
 from lss.errors import ConfigError
 from lss.model.backbone import create_backbone
+from lss.model.checkpoint import TEMPERATURE_KEY
 from lss.model.metrics import paper_metrics
 from lss.model.mid_rule import MID_THRESHOLD
 from lss.model.param_groups import transfer_learning_param_groups
 
 
-def p_mid_of(logits: torch.Tensor) -> torch.Tensor:
-    """Softmax probability of Mid (class 1), in float32 whatever the training precision."""
-    return logits.float().softmax(dim=1)[:, 1]
+def p_mid_of(logits: torch.Tensor, temperature: torch.Tensor | float = 1.0) -> torch.Tensor:
+    """Softmax probability of Mid (class 1) of ``logits / temperature``, in float32 whatever the training precision."""
+    return (logits.float() / temperature).softmax(dim=1)[:, 1]
 
 
 def predicted_class(logits: torch.Tensor) -> torch.Tensor:
@@ -40,7 +41,11 @@ def global_mean_loss(per_image: torch.Tensor, global_batch: torch.Tensor | float
 
 
 class MidSliceClassifier(L.LightningModule):
-    """Mid (class 1) vs Lateral (class 0). Logs train/loss, val/loss and val metrics per epoch, test metrics once."""
+    """Mid (class 1) vs Lateral (class 0). Logs train/loss, val/loss and val metrics per epoch, test metrics once.
+
+    ``forward`` gives raw logits; ``temperature`` (a buffer, so checkpoints carry it; 1.0 until train.py
+    fits it on the validation slices) turns them into calibrated p_mid: ``p_mid_of(logits, temperature)``.
+    """
 
     def __init__(
         self,
@@ -72,16 +77,35 @@ class MidSliceClassifier(L.LightningModule):
             self.network = self.network.to(memory_format=torch.channels_last)
         self.forward_fn = torch.compile(self.network) if compile else self.network
         self.channels_last = channels_last
+        self.temperature: torch.Tensor
+        self.register_buffer(TEMPERATURE_KEY, torch.tensor(1.0))
         self.train_loss, self.val_loss = MeanMetric(), MeanMetric()
         self.val_metrics, self.test_metrics = paper_metrics("val/"), paper_metrics("test/")
         self._test_rows: list[torch.Tensor] = []
-        self._test_p_mid: list[torch.Tensor] = []
+        self._test_logits: list[torch.Tensor] = []
         self.test_predictions: tuple[np.ndarray, np.ndarray] | None = None
+        """(row, logits) of every test slice, ordered by row: rows index the labelled-slice table."""
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         return self.forward_fn(images)
+
+    def p_mid(self, logits: torch.Tensor) -> torch.Tensor:
+        """Calibrated p_mid of this classifier's logits."""
+        return p_mid_of(logits, self.temperature)
+
+    def for_prediction(self) -> MidSliceClassifier:
+        """A CPU copy of this classifier's network and temperature without optimizer, trainer or compiled graph:
+        what predict.py scores with and what the MLflow model holds."""
+        copy = MidSliceClassifier(**{**self.hparams, "pretrained": False, "compile": False}, optimizer=None)
+        copy.network.load_state_dict(self.network.state_dict())
+        copy.temperature.copy_(self.temperature)
+        return copy.eval()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Checkpoints written before calibration existed are uncalibrated: temperature 1."""
+        checkpoint["state_dict"].setdefault(TEMPERATURE_KEY, torch.tensor(1.0))
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         images, targets, _ = batch
@@ -107,22 +131,22 @@ class MidSliceClassifier(L.LightningModule):
         self.test_metrics.update(predicted_class(logits), targets)
         self.log_dict(self.test_metrics, on_step=False, on_epoch=True)
         self._test_rows.append(rows.detach().cpu())
-        self._test_p_mid.append(p_mid_of(logits).detach().cpu())
+        self._test_logits.append(logits.detach().float().cpu())
 
     def on_test_epoch_start(self) -> None:
-        self._test_rows, self._test_p_mid, self.test_predictions = [], [], None
+        self._test_rows, self._test_logits, self.test_predictions = [], [], None
 
     def on_test_epoch_end(self) -> None:
-        """Collect (row, p_mid) of every test slice from every process onto each process."""
+        """Collect (row, logits) of every test slice from every process onto each process."""
         rows = torch.cat(self._test_rows).numpy() if self._test_rows else np.empty(0, dtype=np.int64)
-        p_mid = torch.cat(self._test_p_mid).numpy() if self._test_p_mid else np.empty(0, dtype=np.float32)
+        logits = torch.cat(self._test_logits).numpy() if self._test_logits else np.empty((0, 2), dtype=np.float32)
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
             gathered: list[Any] = [None] * dist.get_world_size()
-            dist.all_gather_object(gathered, (rows, p_mid))
+            dist.all_gather_object(gathered, (rows, logits))
             rows = np.concatenate([part[0] for part in gathered])
-            p_mid = np.concatenate([part[1] for part in gathered])
+            logits = np.concatenate([part[1] for part in gathered])
         order = np.argsort(rows, kind="stable")
-        self.test_predictions = (rows[order], p_mid[order])
+        self.test_predictions = (rows[order], logits[order])
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         if self.optimizer_factory is None:

@@ -1,7 +1,8 @@
 """The last step of ``make demo``: the best demo run of each modality selects Mid slices of a fresh phantom.
 
 Run as ``python predict.py`` exactly as a user would, so the demo shows the real command and its summary,
-including the accuracy against the fresh phantom's labels.csv.
+including the accuracy against the fresh phantom's labels.csv, and writes its review page (report.html,
+with Grad-CAM overlays).
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from pathlib import Path
 from lss import tracking
 from lss.errors import UserError
 from lss.manifest import MODALITIES
+from lss.selection.select import REPORT
 
 REPO = Path(__file__).resolve().parents[2]
 FRESH_PHANTOM_SEED = 1
 """Not the training phantom's seed (0): the selected patients were never seen in training."""
 
 
-def demo_selection(out: Path, patients: int = 4, tracking_uri: str | None = None, experiment_name: str = "lss") -> None:
+def demo_selection(out: Path, patients: int = 4, tracking_uri: str | None = None, experiment_name: str = "lss") -> Path:
+    """Select with T1 then T2; return the review page of the last selection."""
     from lss.dicom.phantom import write_phantom
 
     fresh = out / "fresh_phantom"
@@ -41,6 +44,8 @@ def demo_selection(out: Path, patients: int = 4, tracking_uri: str | None = None
             f"mlflow.tracking_uri={uri}",
             f"hydra.run.dir={out / 'selection' / modality / 'hydra'}",
             "progress=false",
+            "explain=true",
         ]
         print(f"\n{modality}: best run by test/f1 = {run_id}\n$ " + " ".join(command), flush=True)
         subprocess.run(command, cwd=REPO, check=True, stdin=subprocess.DEVNULL)
+    return out / "selection" / MODALITIES[-1] / REPORT

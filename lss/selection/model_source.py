@@ -1,25 +1,21 @@
-"""A trained classifier from a checkpoint file or from the MLflow run that logged it.
+"""A trained classifier from a checkpoint file, from the MLflow run that logged it, or from an MLflow model URI.
 
-Checkpoints carry the modality, input size, mean and std (``MidSliceClassifier`` hparams), so
-prediction needs nothing else; ImageNet weights are never sought (``pretrained=False``), the
-checkpoint's own weights replace them.
+Checkpoints and logged models carry the modality, input size, mean, std (``MidSliceClassifier`` hparams)
+and the fitted temperature, so prediction needs nothing else; ImageNet weights are never sought
+(``pretrained=False``), the checkpoint's own weights replace them.
 """
 
 from __future__ import annotations
 
-import collections
 import shutil
 import tempfile
-import typing
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig, ListConfig
-from omegaconf.base import ContainerMetadata, Metadata
-from omegaconf.nodes import AnyNode
 
 from lss import tracking
 from lss.errors import ConfigError
+from lss.model.checkpoint import safe_loading
 from lss.model.module import MidSliceClassifier
 
 
@@ -30,31 +26,13 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-HPARAM_CONTAINERS: list[typing.Any] = [
-    ListConfig,
-    DictConfig,
-    ContainerMetadata,
-    Metadata,
-    AnyNode,
-    typing.Any,
-    collections.defaultdict,
-    list,
-    dict,
-    int,
-    float,
-    str,
-]
-"""Hparams composed by Hydra may be pickled as OmegaConf containers; allowing exactly these keeps
-``torch.load(weights_only=True)`` (no arbitrary code from a checkpoint file) and still loads them."""
-
-
 def load_checkpoint(path: Path) -> MidSliceClassifier:
     if not path.is_file():
         raise ConfigError(
             f"checkpoint={path} does not exist; give a .ckpt written by train.py, "
             "or run_id=<MLflow run id> to use the checkpoint a training run logged"
         )
-    with torch.serialization.safe_globals(HPARAM_CONTAINERS):
+    with safe_loading():
         model = MidSliceClassifier.load_from_checkpoint(
             path, optimizer=None, pretrained=False, compile=False, map_location="cpu"
         )
@@ -65,17 +43,34 @@ def load_checkpoint(path: Path) -> MidSliceClassifier:
     return model.eval()
 
 
+def load_model_uri(model_uri: str, tracking_uri: str | None) -> MidSliceClassifier:
+    model = tracking.load_logged_model(tracking.resolve_tracking_uri(tracking_uri), model_uri)
+    if not isinstance(model, MidSliceClassifier) or model.hparams.get("modality") is None:
+        raise ConfigError(
+            f"model_uri={model_uri} is a {type(model).__name__}, not a classifier logged by train.py; "
+            "give the model of a train.py run (its Models column in the MLflow UI)"
+        )
+    return model.eval()
+
+
 def load_classifier(
     checkpoint: str | Path | None = None,
     run_id: str | None = None,
     tracking_uri: str | None = None,
     keep_run_config: Path | None = None,
+    model_uri: str | None = None,
 ) -> MidSliceClassifier:
-    """From exactly one of ``checkpoint`` or ``run_id``; the run's resolved config is copied to ``keep_run_config``."""
-    if (checkpoint is None) == (run_id is None):
-        raise ConfigError("give exactly one of checkpoint=PATH or run_id=MLFLOW_RUN_ID")
+    """From exactly one of ``checkpoint``, ``run_id`` or ``model_uri``; a run's resolved config is copied to
+    ``keep_run_config``."""
+    if sum(source is not None for source in (checkpoint, run_id, model_uri)) != 1:
+        raise ConfigError(
+            "give exactly one of checkpoint=PATH, run_id=MLFLOW_RUN_ID or model_uri=models:/NAME/VERSION "
+            f"(got checkpoint={checkpoint}, run_id={run_id}, model_uri={model_uri})"
+        )
     if checkpoint is not None:
         return load_checkpoint(Path(checkpoint).expanduser())
+    if model_uri is not None:
+        return load_model_uri(model_uri, tracking_uri)
     with tempfile.TemporaryDirectory(prefix="lss-checkpoint-") as scratch:
         weights, config = tracking.download_run_checkpoint(
             tracking.resolve_tracking_uri(tracking_uri), str(run_id), Path(scratch)

@@ -24,6 +24,7 @@ def summary(result: SelectionResult, accuracy: dict[str, float] | None) -> str:
         f"{len(result.series) - len(scored)} series of another modality not scored; "
         f"{len(result.skipped)} input files skipped (skipped.csv)",
         f"{result.n_selected_files} files under {result.output_dir / 'selected'}; tables in {result.output_dir}",
+        f"{(scored['review'] != '').sum()} of {len(scored)} series flagged for review; review page: {result.report}",
     ]
     if accuracy is not None:
         lines.append(
@@ -34,10 +35,19 @@ def summary(result: SelectionResult, accuracy: dict[str, float] | None) -> str:
     return "\n".join(lines)
 
 
+def model_source(cfg: DictConfig) -> str:
+    """How the model was named on the command line, for the review page."""
+    return next(f"{key}={cfg[key]}" for key in ("checkpoint", "run_id", "model_uri") if cfg[key] is not None)
+
+
 def predict(cfg: DictConfig) -> SelectionResult:
     output = Path(cfg.output)
     model = load_classifier(
-        cfg.checkpoint, cfg.run_id, cfg.mlflow.tracking_uri, keep_run_config=output / "run_config.yaml"
+        cfg.checkpoint,
+        cfg.run_id,
+        cfg.mlflow.tracking_uri,
+        keep_run_config=output / "run_config.yaml",
+        model_uri=cfg.model_uri,
     )
     result = select_mid_slices(
         model,
@@ -51,6 +61,9 @@ def predict(cfg: DictConfig) -> SelectionResult:
         device=str(cfg.device),
         cache_dir=cfg.cache_dir,
         progress=bool(cfg.progress),
+        explain=bool(cfg.explain),
+        review_threshold=float(cfg.review_threshold),
+        model_source=model_source(cfg),
     )
     labels = Path(cfg.input) / LABELS_BESIDE_INPUT
     accuracy = selection_accuracy(result, labels) if labels.is_file() and len(result.predictions) else None

@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from lss.data.dataset import SliceDataset
-from lss.model.module import MidSliceClassifier, p_mid_of
+from lss.model.module import MidSliceClassifier
 
 
 @torch.inference_mode()
@@ -20,7 +20,7 @@ def score_slices(
     device: torch.device,
     progress: bool = True,
 ) -> np.ndarray:
-    """Softmax probability of Mid (class 1) for each sample, in sample order.
+    """Calibrated probability of Mid (class 1) for each sample, in sample order.
 
     ``images`` are the preprocessed (N, H, W) uint8 sources; ``channels`` the (samples, 3) sources each
     sample shows (lss/data/channels.py).
@@ -36,5 +36,5 @@ def score_slices(
     p_mid = []
     for batch, _, _ in tqdm(loader, desc="scoring slices", unit="batch", disable=not progress):
         logits = model(batch.to(device, non_blocking=True))
-        p_mid.append(p_mid_of(logits).cpu())
+        p_mid.append(model.p_mid(logits).cpu())
     return torch.cat(p_mid).numpy()

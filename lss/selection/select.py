@@ -1,14 +1,16 @@
 """Index new studies, score every sagittal slice of the model's modality, choose the Mid band, write it all.
 
 Outputs under ``output_dir``: predictions.csv (one row per scored slice), series.csv (one row per
-sagittal series: its chosen Mid slices and a confidence, or why it was not scored), the indexer's
-skipped.csv, and selected/ with the chosen files. Nothing is ever written under the input.
+sagittal series: its chosen Mid slices, mid slice, confidence and review flag, or why it was not
+scored), the indexer's skipped.csv, selected/ with the chosen files, report.html (the review page)
+and, with ``explain``, saliency/ (Grad-CAM overlays). Nothing is ever written under the input.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,10 +25,13 @@ from lss.data.preprocess import PreprocessParams
 from lss.dicom.index import index_repository
 from lss.errors import ConfigError, UserError
 from lss.manifest import BAND_SIZE, LATERAL, MID, PREDICTION_COLUMNS, T1, T2
-from lss.model.mid_rule import MidRule, choose_mid
+from lss.model.mid_rule import MidRule, choose_mid, chosen_mid_index
 from lss.model.module import MidSliceClassifier
+from lss.selection.explain import EXPLAINED_COLUMNS, SALIENCY_DIR, write_overlays
 from lss.selection.export import ExportMode, export_selected
 from lss.selection.model_source import resolve_device
+from lss.selection.report import write_report
+from lss.selection.review import DEFAULT_THRESHOLD, band_p_mid, review_reasons
 from lss.selection.scoring import score_slices
 
 log = logging.getLogger(__name__)
@@ -39,8 +44,12 @@ SERIES_COLUMNS = [
     "n_mid",
     "mid_slice_indices",
     "mid_sop_uids",
+    "mid_slice_index",
     "confidence",
+    "band_p_mid",
+    "review",
 ]
+REPORT = "report.html"
 
 
 @dataclass
@@ -54,6 +63,7 @@ class SelectionResult:
     modality: str
     mid_rule: str
     n_selected_files: int
+    report: Path
 
 
 def refuse_output_inside_input(input_dir: Path, output_dir: Path) -> None:
@@ -128,8 +138,10 @@ def series_confidence(series: pd.DataFrame) -> float:
     return float(np.where(series["label"] == MID, series["p_mid"], 1.0 - series["p_mid"]).mean())
 
 
-def series_table(predictions: pd.DataFrame, not_scored: pd.DataFrame) -> pd.DataFrame:
-    """One row per sagittal series of the input: its chosen Mid slices, or why it was not scored (``reason``)."""
+def series_table(
+    predictions: pd.DataFrame, not_scored: pd.DataFrame, mid_rule: MidRule, band_size: int, review_threshold: float
+) -> pd.DataFrame:
+    """One row per sagittal series of the input: its chosen Mid slices and review flag, or why it was not scored."""
     rows = []
     for series_uid, series in predictions.sort_values(["series_uid", "slice_index"]).groupby("series_uid"):
         mid = series[series["label"] == MID]
@@ -142,7 +154,10 @@ def series_table(predictions: pd.DataFrame, not_scored: pd.DataFrame) -> pd.Data
                 "n_mid": len(mid),
                 "mid_slice_indices": " ".join(map(str, mid["slice_index"])),
                 "mid_sop_uids": " ".join(mid["sop_uid"]),
+                "mid_slice_index": chosen_mid_index(series, mid_rule, band_size),
                 "confidence": series_confidence(series),
+                "band_p_mid": band_p_mid(series),
+                "review": review_reasons(series, band_size, review_threshold),
             }
         )
     for series_uid, series in not_scored.groupby("series_uid"):
@@ -154,7 +169,7 @@ def series_table(predictions: pd.DataFrame, not_scored: pd.DataFrame) -> pd.Data
                 "status": series["reason"].iloc[0],
             }
         )
-    return pd.DataFrame(rows, columns=SERIES_COLUMNS).astype({"n_mid": "Int64"})
+    return pd.DataFrame(rows, columns=SERIES_COLUMNS).astype({"n_mid": "Int64", "mid_slice_index": "Int64"})
 
 
 def select_mid_slices(
@@ -169,8 +184,12 @@ def select_mid_slices(
     device: str = "auto",
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    explain: bool = False,
+    review_threshold: float = DEFAULT_THRESHOLD,
+    model_source: str = "",
 ) -> SelectionResult:
-    """Choose the Mid slices of every sagittal series of ``input_dir`` and write them to ``output_dir``."""
+    """Choose the Mid slices of every sagittal series of ``input_dir`` and write them to ``output_dir``;
+    ``model_source`` (e.g. ``run_id=...``) is named on the review page."""
     input_dir, output_dir = Path(input_dir).resolve(), Path(output_dir).resolve()
     refuse_output_inside_input(input_dir, output_dir)
     index = index_repository(input_dir, progress=progress)
@@ -186,16 +205,32 @@ def select_mid_slices(
         )
     size = model.hparams["input_size"]
     params = PreprocessParams(height=int(size[-2]), width=int(size[-1]))
+    torch_device = resolve_device(device)
+    output_dir.mkdir(parents=True, exist_ok=True)
     with image_cache(Path(cache_dir) if cache_dir is not None else None, output_dir) as cache:
         images = manifest_images(plan.sources, input_dir, params, cache, progress)
-        p_mid = score_slices(model, images, plan.channels, batch_size, resolve_device(device), progress)
-    predictions = prediction_table(plan.samples, p_mid, mid_rule, band_size)
-    series = series_table(predictions, not_scored)
-    output_dir.mkdir(parents=True, exist_ok=True)
+        p_mid = score_slices(model, images, plan.channels, batch_size, torch_device, progress)
+        predictions = prediction_table(plan.samples, p_mid, mid_rule, band_size)
+        series = series_table(predictions, not_scored, mid_rule, band_size, review_threshold)
+        shutil.rmtree(output_dir / SALIENCY_DIR, ignore_errors=True)  # a rerun replaces its own earlier overlays
+        explained = pd.DataFrame(columns=EXPLAINED_COLUMNS)
+        if explain:
+            explained = write_overlays(
+                model, images, plan.channels, predictions, mid_rule, band_size, output_dir, torch_device, batch_size
+            )
+        about = {
+            "model": model_source or "(given in-process)",
+            "backbone, modality": f"{model.hparams['backbone']}, {modality}",
+            "temperature (calibration)": f"{float(model.temperature):.3f}",
+            "Mid rule": f"{mid_rule}, band of {band_size} slices",
+            "review when": f"the chosen band's mean p_mid < {review_threshold:g}, or a competing band reaches it",
+            "input": str(input_dir),
+        }
+        report = write_report(output_dir / REPORT, predictions, series, images, explained, about, len(index.skipped))
     predictions.to_csv(output_dir / "predictions.csv", index=False)
     series.to_csv(output_dir / "series.csv", index=False)
     index.skipped.to_csv(output_dir / "skipped.csv", index=False)
     n_files = export_selected(
         predictions.loc[predictions["label"] == MID, "path"], input_dir, output_dir / "selected", mode
     )
-    return SelectionResult(predictions, series, index.skipped, output_dir, modality, mid_rule, n_files)
+    return SelectionResult(predictions, series, index.skipped, output_dir, modality, mid_rule, n_files, report)

@@ -3,8 +3,11 @@
 ``store``: where the store is, retries, the experiment. ``identity``: tags, config hash, resume,
 dead-run reaping. ``runs``: open / log / end runs and read them back. ``ui``: the MLflow UI.
 ``logger``: Lightning's logger, kept apart so that code reading runs does not import Lightning.
+``datasets``: the data a run saw, as a dataset input. ``models``: the tested network as an MLflow model,
+registered versions, loading it back.
 """
 
+from lss.tracking.datasets import log_dataset
 from lss.tracking.identity import (
     ANALYSIS_KIND,
     COMMIT_TAG,
@@ -22,6 +25,7 @@ from lss.tracking.identity import (
     flatten,
     git_commit,
 )
+from lss.tracking.models import load_logged_model, log_tested_model
 from lss.tracking.runs import (
     best_train_run,
     download_run_checkpoint,
@@ -53,9 +57,12 @@ __all__ = [
     "find_finished_run",
     "flatten",
     "git_commit",
+    "load_logged_model",
     "log_artifacts",
+    "log_dataset",
     "log_metrics",
     "log_params",
+    "log_tested_model",
     "metric_history",
     "resolve_tracking_uri",
     "runs_frame",

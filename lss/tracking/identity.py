@@ -37,6 +37,8 @@ VOLATILE_KEYS = (
     "mlflow",
     "resume",
     "log_checkpoint",
+    "log_model",
+    "register_as",
     "hydra",
     "data.cache_dir",
     "data.num_workers",

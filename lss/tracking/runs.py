@@ -43,6 +43,18 @@ def tracked_run(
     with_retries(lambda: client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED)))
 
 
+@contextlib.contextmanager
+def active_run(tracking_uri: str, run_id: str) -> Iterator[None]:
+    """MLflow's fluent API (log_model, log_input) logs to the active run: make ``run_id`` active, then hand it
+    back still RUNNING, since ``tracked_run`` owns its status."""
+    with fluent_tracking_uri(tracking_uri):
+        mlflow.start_run(run_id=run_id)
+        try:
+            yield
+        finally:
+            mlflow.end_run(RunStatus.to_string(RunStatus.RUNNING))
+
+
 def log_params(tracking_uri: str, run_id: str, params: dict[str, Any]) -> None:
     client = client_for(tracking_uri)
     items = [Param(key, str(value)[:6000]) for key, value in params.items()]

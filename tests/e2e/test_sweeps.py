@@ -10,6 +10,7 @@ from mlflow.tracking import MlflowClient
 
 from helpers.training import TEST_METRICS, finished_runs, run_train, tiny_overrides
 from lss.analysis.report import run_analysis
+from lss.model.evaluation import TESTED_COLUMNS
 
 
 @pytest.mark.slow
@@ -52,10 +53,11 @@ def test_tiny_sweep_logs_curves_and_artifacts(tiny_sweep: dict) -> None:
         "confusion_matrix.csv",
         "confusion_matrix.png",
         "test_predictions.csv",
+        "reliability_diagram.png",
         "checkpoint",
     } <= artifacts
     predictions = pd.read_csv(client.download_artifacts(run_id, "test_predictions.csv"))
-    assert list(predictions.columns) == ["sop_uid", "series_uid", "slice_index", "label", "p_mid"]
+    assert list(predictions.columns) == [*TESTED_COLUMNS, "p_mid"]
 
 
 @pytest.mark.slow

@@ -15,6 +15,8 @@ from lss.launch.compose import compose_train_config
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_METRICS = ("test/accuracy", "test/precision", "test/recall", "test/f1")
+REGISTERED = "lss-test-T1"
+"""The registered-model name tests/selection's trained model is registered under (version 1)."""
 
 
 def tiny_overrides(phantom_dir: Path, workdir: Path) -> list[str]:

@@ -13,42 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers.training import REPO, composed, tiny_overrides
-from lss.dicom.phantom import write_phantom
+from helpers.training import REPO
 from lss.errors import ConfigError, UserError
 from lss.selection import load_classifier, select_mid_slices, selection_accuracy
 from lss.selection.select import MID
-
-
-@pytest.fixture(scope="module")
-def trained_t1(phantom_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """A tiny T1 model trained on the 8-patient phantom, logged to its own SQLite store."""
-    from lss.training import train
-
-    workdir = tmp_path_factory.mktemp("trained")
-    train(composed([*tiny_overrides(phantom_dir, workdir), "modality=T1", "seed=0"], workdir / "job"))
-    from helpers.training import finished_runs
-
-    tracking_uri = f"sqlite:///{workdir / 'mlflow.db'}"
-    return {
-        "checkpoint": workdir / "job" / "checkpoints" / "last.ckpt",
-        "tracking_uri": tracking_uri,
-        "run_id": finished_runs(tracking_uri)["run_id"].iloc[0],
-        "cache_dir": workdir / "predict-cache",
-    }
-
-
-@pytest.fixture(scope="module")
-def new_studies(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three patients the model has never seen (another phantom seed), T1 and T2, with labels.csv."""
-    root = tmp_path_factory.mktemp("new_studies") / "dicom"
-    write_phantom(root, n_patients=3, seed=7)
-    return root
-
-
-@pytest.fixture(scope="module")
-def model(trained_t1: dict):
-    return load_classifier(checkpoint=trained_t1["checkpoint"])
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -199,9 +167,10 @@ def test_predict_py_with_a_run_id_writes_the_selection_and_reports_accuracy_agai
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert "against labels.csv: accuracy" in result.stdout
-    assert {"predictions.csv", "series.csv", "skipped.csv", "run_config.yaml", "selected"} == {
+    assert {"predictions.csv", "series.csv", "skipped.csv", "run_config.yaml", "selected", "report.html"} == {
         path.name for path in out.iterdir()
     }
+    assert f"review page: {out / 'report.html'}" in result.stdout
     assert "modality: T1" in (out / "run_config.yaml").read_text()
     assert all(path.is_symlink() for path in (out / "selected").rglob("*") if not path.is_dir())
 
@@ -221,7 +190,7 @@ def test_a_missing_checkpoint_an_unknown_run_and_a_run_without_checkpoint_fail_c
     bare_run = MlflowClient(trained_t1["tracking_uri"]).create_run(experiment_id).info.run_id
     with pytest.raises(UserError, match=r"logged no checkpoint.*log_checkpoint=true"):
         load_classifier(run_id=bare_run, tracking_uri=trained_t1["tracking_uri"])
-    with pytest.raises(ConfigError, match="exactly one of checkpoint=PATH or run_id"):
+    with pytest.raises(ConfigError, match="exactly one of checkpoint=PATH, run_id=MLFLOW_RUN_ID or model_uri="):
         load_classifier(checkpoint=trained_t1["checkpoint"], run_id=bare_run)
 
 
@@ -229,3 +198,14 @@ def test_an_output_inside_the_input_is_refused(model, new_studies: Path) -> None
     with pytest.raises(ConfigError, match="inside input"):
         select_mid_slices(model, new_studies, new_studies / "selection", progress=False)
     assert not (new_studies / "selection").exists()
+
+
+def test_a_checkpoint_written_before_calibration_loads_uncalibrated(trained_t1: dict, tmp_path: Path) -> None:
+    import torch
+
+    from lss.model.checkpoint import TEMPERATURE_KEY, read_checkpoint
+
+    checkpoint = read_checkpoint(trained_t1["checkpoint"])
+    assert float(checkpoint["state_dict"].pop(TEMPERATURE_KEY)) != 1.0
+    torch.save(checkpoint, tmp_path / "before_calibration.ckpt")
+    assert float(load_classifier(checkpoint=tmp_path / "before_calibration.ckpt").temperature) == 1.0

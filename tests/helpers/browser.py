@@ -1,0 +1,48 @@
+"""A real browser for the review page: headless Chromium renders a file, screenshots it and reports console messages."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+HEADLESS_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND",  # no name resolves: a page that needs the network shows it
+    "--enable-logging=stderr",
+    "--v=0",
+)
+
+
+def chromium() -> str | None:
+    return next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
+
+
+def render(browser: str, page: Path, screenshot: Path, width: int = 1300, height: int = 1000) -> list[str]:
+    """Screenshot ``page`` into ``screenshot``; return the page's console messages (Chromium logs them as CONSOLE)."""
+    with tempfile.TemporaryDirectory(prefix="lss-chromium-") as profile:
+        result = subprocess.run(
+            [
+                browser,
+                *HEADLESS_FLAGS,
+                f"--user-data-dir={profile}",
+                f"--screenshot={screenshot}",
+                f"--window-size={width},{height}",
+                page.resolve().as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+    assert screenshot.is_file(), f"{browser} wrote no screenshot (exit {result.returncode}):\n{result.stderr[-3000:]}"
+    return [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
