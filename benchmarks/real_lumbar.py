@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 from lss.data.slices import TrainingDataError
-from lss.dicom.index import IndexParams
 from lss.dicom.index_cache import indexed_manifest
+from lss.dicom.index_params import IndexParams
 from lss.launch.compose import compose_train_config
 from lss.manifest import read_manifest, write_manifest
 from lss.text import markdown_table

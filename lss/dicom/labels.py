@@ -11,14 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lss.dicom.index_params import NORMAL_LUMBAR_IVD_WIDTH_MM
 from lss.manifest import BAND_SIZE, LATERAL, MID, centre_index, mid_band
 
 SOURCE_LABELS, SOURCE_RULE = "labels", "rule"
 
-NORMAL_LUMBAR_IVD_WIDTH_MM = 40.0
-"""Paper ref. 18 (Zhou et al. 2000, Eur Spine J 9:242-248, digitised CT of L1-L5): lumbar end-plate,
-hence disc, widths of about 40 mm at L1 rising to about 50 mm at L5. We take the smallest (40 mm) so
-the check is strict. Our reading of the reference; the figure could not be re-checked offline."""
 
 _SLICE_COLUMNS = {"sop_instance_uid", "label"}
 _SERIES_COLUMNS = {"series_instance_uid", "mid_sop_instance_uid"}

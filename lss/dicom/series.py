@@ -9,12 +9,14 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lss.dicom.geometry import are_parallel
-from lss.dicom.headers import SliceHeader
 from lss.dicom.skips import Skip
 from lss.dicom.weighting import weighting
+
+if TYPE_CHECKING:
+    from lss.dicom.headers import SliceHeader
 
 SAME_POSITION_DECIMALS = 2
 """Slices whose n·p agree to 0.01 mm lie in the same plane."""
