@@ -26,7 +26,7 @@ from lss.workers import worker_count
 if TYPE_CHECKING:
     from lss.dicom.headers import SliceHeader
 
-FILES_PER_WORKER = 200
+FILES_PER_WORKER = 500
 """Fewer files than this per process and starting the process costs more than it saves (benchmarks/index_speed.py)."""
 _CHUNK_SIZE = 64
 
