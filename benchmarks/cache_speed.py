@@ -27,8 +27,8 @@ from lss.data.cache import cache_key, cached_images
 from lss.data.dataset import SliceDataset
 from lss.data.preprocess import PreprocessParams, preprocess_slice
 from lss.data.slices import labelled_slices
-from lss.dicom.index import IndexParams
 from lss.dicom.index_cache import indexed_manifest
+from lss.dicom.index_params import IndexParams
 from lss.dicom.pixels import read_slice_pixels
 from lss.manifest import read_manifest
 from support import CACHE_DIR, benchmark_phantom, print_table

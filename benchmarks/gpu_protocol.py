@@ -56,8 +56,8 @@ def prepare_data(root: Path, cache_dir: Path, modality: str, smoke: bool) -> tup
     from lss.data.cache import cached_images
     from lss.data.preprocess import PreprocessParams
     from lss.data.slices import labelled_slices
-    from lss.dicom.index import IndexParams
     from lss.dicom.index_cache import indexed_manifest
+    from lss.dicom.index_params import IndexParams
     from lss.manifest import read_manifest
     from lss.model.backbone import input_config
 

@@ -7,8 +7,10 @@ the paper's Mid band. Everything else imports these names instead of spelling th
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 MID, LATERAL = "Mid", "Lateral"
 CLASS_NAMES = (LATERAL, MID)
@@ -83,6 +85,8 @@ SKIPPED_COLUMNS = ["path", "reason", "detail"]
 
 def read_manifest(path: Path) -> pd.DataFrame:
     """A manifest.csv with its dtypes; empty strings stay empty strings, empty numbers become NaN."""
+    import pandas as pd  # not at import: the constants above are read by code that must start fast (lss-index --help)
+
     numeric = [name for name, dtype in COLUMNS.items() if dtype == "float64"]
     strings = {name: dtype for name, dtype in COLUMNS.items() if dtype == "string"}
     return pd.read_csv(path, dtype=strings, keep_default_na=False, na_values={name: [""] for name in numeric})

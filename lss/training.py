@@ -22,8 +22,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from lss import tracking
 from lss.data.datamodule import MidSliceDataModule
-from lss.dicom.index import IndexParams
 from lss.dicom.index_cache import indexed_manifest
+from lss.dicom.index_params import IndexParams
 from lss.dicom.phantom import phantom_parameters
 from lss.errors import ConfigError
 from lss.launch.ddp_multirun import ddp_children_run_this_job, is_launched_ddp_child

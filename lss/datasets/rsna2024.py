@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lss.dicom.geometry import slice_location_mm
 from lss.dicom.index import read_all_headers
 from lss.errors import UserError
 from lss.manifest import T1, T2, centre_index
@@ -138,10 +137,10 @@ def rsna2024_labels(root: Path, workers: int | None = None, progress: bool = Tru
                 "instance_number": header.instance_number,
                 "series_instance_uid": header.series_uid,
                 "sop_instance_uid": header.sop_uid,
-                "location_mm": slice_location_mm(header.orientation, header.position),
+                "location_mm": header.location_mm,
             }
             for header in headers
-            if header.instance_number is not None and header.position is not None and header.frame == 0
+            if header.instance_number is not None and header.frame == 0
         ],
         columns=["study_id", "series_id", "instance_number", "series_instance_uid", "sop_instance_uid", "location_mm"],
     ).drop_duplicates(["study_id", "series_id", "instance_number"])

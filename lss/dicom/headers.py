@@ -8,7 +8,7 @@ any other file, whatever its extension (.dcm, .ima, none), is read as DICOM.
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -18,7 +18,8 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID, MediaStorageDirectoryStorage
 
-from lss.dicom.geometry import OrientationError, plane_of
+from lss.dicom.geometry import OrientationError, plane_of, slice_location_mm
+from lss.dicom.header_bytes import NotFast, read_header_text
 from lss.dicom.privacy import patient_key
 from lss.dicom.skips import Skip, SkipFile
 from lss.dicom.volumes import (
@@ -76,15 +77,20 @@ class SliceHeader:
     tr_ms: float | None
     te_ms: float | None
     orientation: tuple[float, ...]
-    position: tuple[float, ...] | None
+    position: tuple[float, ...]
+    location_mm: float
+    """n·p (paper §3), computed where the header is read (in the indexing worker)."""
     stored_slice_location_mm: float | None
 
 
-def read_slice_headers(path: Path, root: Path, secret: bytes) -> list[SliceHeader] | Skip:
-    """Headers of every sagittal image slice in `path`, or the Skip that explains its absence."""
+def read_slice_headers(path: Path, root: Path, secret: bytes, fast: bool = True) -> list[SliceHeader] | Skip:
+    """Headers of every sagittal image slice in `path`, or the Skip that explains its absence.
+
+    ``fast=False`` reads every DICOM file with pydicom: the reference the fast path is tested against.
+    """
     relative = path.relative_to(root).as_posix()
     try:
-        return _read(path, relative, secret)
+        return _read(path, relative, secret, fast)
     except SkipFile as skip:
         return Skip(relative, skip.reason, skip.detail)
     except PermissionError as error:
@@ -93,39 +99,28 @@ def read_slice_headers(path: Path, root: Path, secret: bytes) -> list[SliceHeade
         return Skip(relative, "unreadable", f"{type(error).__name__}: {error}"[:200])
 
 
-def _read(path: Path, relative: str, secret: bytes) -> list[SliceHeader]:
+def _read(path: Path, relative: str, secret: bytes, fast: bool) -> list[SliceHeader]:
     if path.is_symlink() and not path.exists():
         raise SkipFile("broken_symlink")
-    if path.stat().st_size == 0:
+    file_size = path.stat().st_size
+    if file_size == 0:
         raise SkipFile("empty_file")
     if is_volume(path):
         return _read_volume(path, relative, secret)
     with path.open("rb") as file:
-        dataset = _read_dataset(file)
-        has_pixel_data = _check_pixel_data(file, dataset, path.stat().st_size)
-    sop_class = UID(str(dataset.get("SOPClassUID") or dataset.file_meta.get("MediaStorageSOPClassUID", "")))
-    if sop_class == MediaStorageDirectoryStorage:
-        raise SkipFile("dicomdir")
-    if sop_class.is_valid and sop_class.name != str(sop_class) and "Image" not in sop_class.name:
-        raise SkipFile("non_image_sop_class", sop_class.name)
-    if not has_pixel_data:
-        raise SkipFile("no_pixel_data", sop_class.name)
-    if not dataset.get("SOPInstanceUID") or not dataset.get("SeriesInstanceUID"):
-        raise SkipFile("missing_uid")
-    photometric = str(dataset.get("PhotometricInterpretation", "MONOCHROME2")).strip()
-    if int(dataset.get("SamplesPerPixel") or 1) != 1 or photometric not in _GRAYSCALE:
-        raise SkipFile("not_grayscale", f"PhotometricInterpretation={photometric}")
-    common: dict[str, Any] = {
-        "path": relative,
-        "patient_key": patient_key(str(dataset.get("PatientID", "")).strip(), secret),
-        "study_uid": str(dataset.get("StudyInstanceUID", "")),
-        "series_uid": str(dataset.SeriesInstanceUID),
-        "sop_uid": str(dataset.SOPInstanceUID),
-        "instance_number": _as_int(dataset.get("InstanceNumber")),
-        "series_description": str(dataset.get("SeriesDescription", "")),
-        "modality_source": FROM_HEADERS,
-    }
-    return [SliceHeader(**common, **fields) for fields in _frame_fields(dataset)]
+        try:
+            if not fast:
+                raise NotFast("asked for pydicom")
+            header = read_header_text(file, file_size)
+        except NotFast:  # anything but the classic little-endian single-frame file: pydicom reads it
+            file.seek(0)
+            return _read_with_pydicom(file, file_size, relative, secret)
+
+    def from_text(group: str | None, keyword: str) -> str | None:
+        return header.texts.get(keyword) or None
+
+    top = TopLevel(header.media_sop_class, header.samples_per_pixel, header.pixel_data_start, header.pixel_data_length)
+    return _headers(top, from_text, [(0, from_text)], False, file_size, relative, secret)
 
 
 def _read_volume(path: Path, relative: str, secret: bytes) -> list[SliceHeader]:
@@ -157,10 +152,155 @@ def _read_volume(path: Path, relative: str, secret: bytes) -> list[SliceHeader]:
             te_ms=None,
             orientation=geometry.orientation,
             position=position,
+            location_mm=slice_location_mm(geometry.orientation, position),
             stored_slice_location_mm=None,
         )
         for frame, position in enumerate(geometry.positions)
     ]
+
+
+@dataclass(frozen=True)
+class TopLevel:
+    """What a file says outside its elements' text: the file meta SOP class, SamplesPerPixel, Pixel Data."""
+
+    media_sop_class: str
+    samples_per_pixel: int | None
+    pixel_data_start: int | None
+    pixel_data_length: int | None
+
+
+Lookup = Callable[[str | None, str], str | None]
+"""(functional group sequence or None for the top level, keyword) -> the value as text, None when absent or empty."""
+
+
+def _headers(
+    top: TopLevel,
+    find: Lookup,
+    frames: Sequence[tuple[int, Lookup]],
+    functional_groups: bool,
+    file_size: int,
+    relative: str,
+    secret: bytes,
+) -> list[SliceHeader]:
+    """The checks every image file goes through, in order, then one SliceHeader per frame (``frames``: each
+    frame's Lookup; several for an enhanced multi-frame object whose ``functional_groups`` give their geometry)."""
+    if top.pixel_data_start is not None and top.pixel_data_length != _UNDEFINED_LENGTH:
+        present = file_size - top.pixel_data_start
+        if top.pixel_data_length is not None and top.pixel_data_length > present:
+            raise SkipFile("truncated_pixel_data", f"declared {top.pixel_data_length} bytes, {present} present")
+    sop_class = UID(find(None, "SOPClassUID") or top.media_sop_class)
+    if sop_class == MediaStorageDirectoryStorage:
+        raise SkipFile("dicomdir")
+    if sop_class.is_valid and sop_class.name != str(sop_class) and "Image" not in sop_class.name:
+        raise SkipFile("non_image_sop_class", sop_class.name)
+    if top.pixel_data_start is None:
+        raise SkipFile("no_pixel_data", sop_class.name)
+    sop_uid, series_uid = find(None, "SOPInstanceUID"), find(None, "SeriesInstanceUID")
+    if not sop_uid or not series_uid:
+        raise SkipFile("missing_uid")
+    photometric = (find(None, "PhotometricInterpretation") or "MONOCHROME2").strip()
+    if (top.samples_per_pixel or 1) != 1 or photometric not in _GRAYSCALE:
+        raise SkipFile("not_grayscale", f"PhotometricInterpretation={photometric}")
+    if not functional_groups and (_as_int(find(None, "NumberOfFrames")) or 1) > 1:
+        raise SkipFile("multiframe_without_frame_geometry", f"NumberOfFrames={find(None, 'NumberOfFrames')}")
+    common: dict[str, Any] = {
+        "path": relative,
+        "patient_key": patient_key((find(None, "PatientID") or "").strip(), secret),
+        "study_uid": find(None, "StudyInstanceUID") or "",
+        "series_uid": series_uid,
+        "sop_uid": sop_uid,
+        "instance_number": _as_int(find(None, "InstanceNumber")),
+        "series_description": find(None, "SeriesDescription") or "",
+        "modality_source": FROM_HEADERS,
+    }
+    return [
+        SliceHeader(**common, **_slice_fields(frame_find, frame, not functional_groups)) for frame, frame_find in frames
+    ]
+
+
+def _slice_fields(find: Lookup, frame: int, single_frame: bool) -> dict[str, Any]:
+    """Fields of one slice: per-frame functional groups first, then shared groups, then the top level."""
+    where = "top level" if single_frame else f"frame {frame}"
+    orientation = find("PlaneOrientationSequence", "ImageOrientationPatient")
+    if orientation is None:
+        raise SkipFile("missing_orientation", f"ImageOrientationPatient absent ({where})")
+    try:
+        orientation_values = tuple(float(value) for value in orientation.split("\\"))
+        plane = plane_of(orientation_values)
+    except (OrientationError, ValueError) as error:
+        raise SkipFile("invalid_orientation", f"ImageOrientationPatient ({where}): {error}") from error
+    if plane != "sagittal":
+        raise SkipFile("not_sagittal", plane)
+    position = find("PlanePositionSequence", "ImagePositionPatient")
+    if position is None or len(position.split("\\")) != 3:
+        raise SkipFile("missing_position", f"ImagePositionPatient absent ({where})")
+    position_values = tuple(float(value) for value in position.split("\\"))
+    return {
+        "frame": frame,
+        "orientation": orientation_values,
+        "position": position_values,
+        "location_mm": slice_location_mm(orientation_values, position_values),
+        "tr_ms": _as_float(find("MRTimingAndRelatedParametersSequence", "RepetitionTime")),
+        "te_ms": _as_float(find("MREchoSequence", "EffectiveEchoTime") or find(None, "EchoTime")),
+        "echo_number": _as_int(find(None, "EchoNumbers")),
+        "image_type": find("MRImageFrameTypeSequence", "FrameType") or find(None, "ImageType") or "",
+        "stored_slice_location_mm": _as_float(find(None, "SliceLocation")) if single_frame else None,
+    }
+
+
+def _as_float(text: str | None) -> float | None:
+    """The first value of a DS/IS text as a float, None when absent or not a number."""
+    try:
+        return float(text.split("\\")[0]) if text else None
+    except ValueError:
+        return None
+
+
+def _as_int(text: str | None) -> int | None:
+    number = _as_float(text)
+    return int(number) if number is not None else None
+
+
+def _read_with_pydicom(file: BinaryIO, file_size: int, relative: str, secret: bytes) -> list[SliceHeader]:
+    """What the fast path declines: no preamble, big endian, deflate, enhanced multi-frame, anything unusual."""
+    dataset = _read_dataset(file)
+    pixel_data = _pixel_data_element(file, dataset, file_size)
+    per_frame = dataset.get("PerFrameFunctionalGroupsSequence")
+    shared = (dataset.get("SharedFunctionalGroupsSequence") or [Dataset()])[0]
+    top_level = _dataset_lookup([dataset])
+    frames = (
+        [(index, _dataset_lookup([groups, shared, dataset])) for index, groups in enumerate(per_frame)]
+        if per_frame
+        else [(0, top_level)]
+    )
+    samples = dataset.get("SamplesPerPixel")
+    top = TopLevel(
+        str(dataset.file_meta.get("MediaStorageSOPClassUID", "")),
+        int(samples) if samples not in (None, "") else None,
+        *(pixel_data or (None, None)),
+    )
+    return _headers(top, top_level, frames, bool(per_frame), file_size, relative, secret)
+
+
+def _dataset_lookup(sources: Sequence[Dataset]) -> Lookup:
+    """A Lookup over pydicom datasets: the first of ``sources`` whose functional group (or top level) has the value."""
+
+    def find(group_sequence: str | None, keyword: str) -> str | None:
+        for source in sources if group_sequence else sources[-1:]:  # top-level keywords: the dataset itself
+            group = source.get(group_sequence) if group_sequence else None
+            for holder in ((group[0],) if group else ()) + (source,):
+                if keyword in holder and holder[keyword].value not in (None, ""):
+                    return _text_of(holder[keyword].value)
+        return None
+
+    return find
+
+
+def _text_of(value: Any) -> str:
+    """A pydicom value as the text the file holds: multi-values joined by backslashes."""
+    if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
+        return "\\".join(str(item) for item in value)
+    return str(value)
 
 
 def _read_dataset(file: BinaryIO) -> Dataset:
@@ -179,11 +319,11 @@ def _read_dataset(file: BinaryIO) -> Dataset:
     return dataset
 
 
-def _check_pixel_data(file: BinaryIO, dataset: Dataset, file_size: int) -> bool:
-    """stop_before_pixels leaves the file at (7FE0,0010) when present; its length header reveals truncation."""
+def _pixel_data_element(file: BinaryIO, dataset: Dataset, file_size: int) -> tuple[int, int] | None:
+    """(value offset, declared length) of Pixel Data: stop_before_pixels leaves the file at (7FE0,0010) when present."""
     start = file.tell()
     if start >= file_size:
-        return False
+        return None
     is_implicit, is_little = dataset.original_encoding
     endian = "<" if is_little in (True, None) else ">"
     header = file.read(12)
@@ -191,85 +331,11 @@ def _check_pixel_data(file: BinaryIO, dataset: Dataset, file_size: int) -> bool:
         raise SkipFile("truncated_pixel_data", "file ends inside the Pixel Data tag")
     if is_implicit:
         (length,) = struct.unpack(endian + "I", header[4:8])
-        value_start = start + 8
-    else:
-        (length,) = struct.unpack(endian + "I", header[8:12])
-        value_start = start + 12
-    if length != _UNDEFINED_LENGTH and value_start + length > file_size:
-        raise SkipFile("truncated_pixel_data", f"declared {length} bytes, {file_size - value_start} present")
-    return True
+        return start + 8, length
+    (length,) = struct.unpack(endian + "I", header[8:12])
+    return start + 12, length
 
 
 def number_of_frames(dataset: Dataset) -> int:
     """NumberOfFrames, 1 when absent or empty (single-frame objects)."""
     return int(dataset.get("NumberOfFrames") or 1)
-
-
-def _frame_fields(dataset: Dataset) -> list[dict[str, Any]]:
-    """Per-slice geometry and timing; enhanced multi-frame objects frame by frame from functional groups."""
-    per_frame = dataset.get("PerFrameFunctionalGroupsSequence")
-    n_frames = number_of_frames(dataset)
-    if not per_frame:
-        if n_frames > 1:
-            raise SkipFile("multiframe_without_frame_geometry", f"NumberOfFrames={n_frames}")
-        return [_slice_fields(dataset, [dataset])]
-    shared = dataset.get("SharedFunctionalGroupsSequence") or [Dataset()]
-    return [
-        _slice_fields(dataset, [frame_groups, shared[0], dataset], frame=index)
-        for index, frame_groups in enumerate(per_frame)
-    ]
-
-
-def _slice_fields(dataset: Dataset, sources: Sequence[Dataset], frame: int = 0) -> dict[str, Any]:
-    """Fields of one slice, looking in per-frame groups, then shared groups, then the top level."""
-    where = f"frame {frame}" if len(sources) > 1 else "top level"
-    orientation = _find(sources, "PlaneOrientationSequence", "ImageOrientationPatient")
-    if orientation is None:
-        raise SkipFile("missing_orientation", f"ImageOrientationPatient absent ({where})")
-    try:
-        plane = plane_of([float(value) for value in orientation])
-    except (OrientationError, ValueError, TypeError) as error:
-        raise SkipFile("invalid_orientation", f"ImageOrientationPatient ({where}): {error}") from error
-    if plane != "sagittal":
-        raise SkipFile("not_sagittal", plane)
-    position = _find(sources, "PlanePositionSequence", "ImagePositionPatient")
-    if position is None or len(position) != 3:
-        raise SkipFile("missing_position", f"ImagePositionPatient absent ({where})")
-    image_type = _find(sources, "MRImageFrameTypeSequence", "FrameType") or dataset.get("ImageType") or []
-    return {
-        "frame": frame,
-        "orientation": tuple(float(value) for value in orientation),
-        "position": tuple(float(value) for value in position),
-        "tr_ms": _as_float(_find(sources, "MRTimingAndRelatedParametersSequence", "RepetitionTime")),
-        "te_ms": _as_float(_find(sources, "MREchoSequence", "EffectiveEchoTime") or dataset.get("EchoTime")),
-        "echo_number": _as_int(dataset.get("EchoNumbers")),
-        "image_type": "\\".join(str(value) for value in _as_list(image_type)),
-        "stored_slice_location_mm": _as_float(dataset.get("SliceLocation")) if len(sources) == 1 else None,
-    }
-
-
-def _find(sources: Sequence[Dataset], group_sequence: str, keyword: str) -> Any:
-    """First value of `keyword` inside `group_sequence` of a functional group, or at the top level."""
-    for source in sources:
-        group = source.get(group_sequence)
-        if group and keyword in group[0] and group[0][keyword].value not in (None, ""):
-            return group[0][keyword].value
-        if keyword in source and source[keyword].value not in (None, ""):
-            return source[keyword].value
-    return None
-
-
-def _as_list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, (list, tuple, pydicom.multival.MultiValue)) else [value]
-
-
-def _as_float(value: Any) -> float | None:
-    try:
-        return float(_as_list(value)[0]) if value is not None else None
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
-def _as_int(value: Any) -> int | None:
-    number = _as_float(value)
-    return int(number) if number is not None else None

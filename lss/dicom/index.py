@@ -7,39 +7,26 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from tqdm import tqdm
 
-from lss.dicom.headers import SliceHeader, read_slice_headers
-from lss.dicom.labels import FINDING_COLUMNS, NORMAL_LUMBAR_IVD_WIDTH_MM, label_slices, read_labels_csv, validate_labels
-from lss.dicom.montage import write_series_montage
+from lss.dicom.index_params import IndexParams
+from lss.dicom.labels import FINDING_COLUMNS, label_slices, read_labels_csv, validate_labels
 from lss.dicom.privacy import load_patient_secret
 from lss.dicom.series import assemble_series, drop_duplicate_instances
 from lss.dicom.skips import Skip
 from lss.dicom.summary import summarize
 from lss.dicom.walk import walk_repository
 from lss.dicom.weighting import apply_weighting_table, read_weighting_csv
-from lss.manifest import BAND_SIZE, COLUMNS, SERIES_COLUMNS, SKIPPED_COLUMNS, write_manifest
+from lss.manifest import COLUMNS, SERIES_COLUMNS, SKIPPED_COLUMNS, write_manifest
 from lss.workers import worker_count
 
-INDEX_VERSION = 3
-"""Bump whenever labelling, weighting or series assembly changes: cached manifests then re-index.
-3: volumes (.mha/.nii/.nii.gz), the modality_source column, the weighting CSV."""
+if TYPE_CHECKING:
+    from lss.dicom.headers import SliceHeader
 
-
-@dataclass(frozen=True)
-class IndexParams:
-    """The indexer's own parameters; with INDEX_VERSION they key the cached manifest of a root."""
-
-    band_size: int = BAND_SIZE
-    ivd_width_mm: float = NORMAL_LUMBAR_IVD_WIDTH_MM
-
-    def as_key(self) -> str:
-        return f"index-v{INDEX_VERSION}|band_size={self.band_size}|ivd_width_mm={float(self.ivd_width_mm)}"
-
-
-FILES_PER_WORKER = 200
+FILES_PER_WORKER = 500
 """Fewer files than this per process and starting the process costs more than it saves (benchmarks/index_speed.py)."""
 _CHUNK_SIZE = 64
 
@@ -98,6 +85,10 @@ def read_all_headers(
     files: list[Path], root: Path, workers: int | None = None, progress: bool = True
 ) -> tuple[list[SliceHeader], list[Skip]]:
     """Header records of all files, in worker processes when there are enough files to pay for them."""
+    if not files:
+        return [], []
+    from lss.dicom.headers import read_slice_headers  # pydicom: only once there are files to read
+
     read_one = partial(read_slice_headers, root=root, secret=load_patient_secret())
     n_workers = workers if workers is not None else worker_count(len(files), tasks_per_worker=FILES_PER_WORKER)
     bar = partial(tqdm, total=len(files), unit="file", desc="reading headers", disable=not progress)
@@ -118,5 +109,7 @@ def write_index(result: IndexResult, out_dir: Path, montage_root: Path | None = 
     result.label_findings.to_csv(out_dir / "label_findings.csv", index=False, columns=FINDING_COLUMNS)
     (out_dir / "summary.md").write_text(result.summary_markdown)
     if montage_root is not None:
+        from lss.dicom.montage import write_series_montage  # matplotlib: only when montages are asked for
+
         for series_uid, series_rows in result.manifest.groupby("series_uid"):
             write_series_montage(series_rows, montage_root, out_dir / "montages" / f"{series_uid}.png")

@@ -12,7 +12,8 @@ import hashlib
 import os
 from pathlib import Path
 
-from lss.dicom.index import IndexParams, index_repository
+from lss.dicom.index import index_repository
+from lss.dicom.index_params import IndexParams
 from lss.files import build_once, file_digest
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from lss import CONF_DIR
-from lss.dicom.index import IndexParams, index_repository
+from lss.dicom.index_params import IndexParams
 from lss.launch.entry import one_line_user_errors
 
 
@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
 @one_line_user_errors
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    from lss.dicom.index import index_repository  # pandas and friends: after --help has answered
+
     result = index_repository(
         args.root,
         args.out,

@@ -8,16 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from lss.dicom.index_params import NORMAL_LUMBAR_IVD_WIDTH_MM
 from lss.manifest import BAND_SIZE, LATERAL, MID, centre_index, mid_band
 
 SOURCE_LABELS, SOURCE_RULE = "labels", "rule"
 
-NORMAL_LUMBAR_IVD_WIDTH_MM = 40.0
-"""Paper ref. 18 (Zhou et al. 2000, Eur Spine J 9:242-248, digitised CT of L1-L5): lumbar end-plate,
-hence disc, widths of about 40 mm at L1 rising to about 50 mm at L5. We take the smallest (40 mm) so
-the check is strict. Our reading of the reference; the figure could not be re-checked offline."""
 
 _SLICE_COLUMNS = {"sop_instance_uid", "label"}
 _SERIES_COLUMNS = {"series_instance_uid", "mid_sop_instance_uid"}
@@ -58,29 +56,29 @@ def label_slices(manifest: pd.DataFrame, labels: LabelTable | None, band_size: i
     """Adds label, label_source and is_mid_sagittal (the slice the Mid group centres on) to every row."""
     if band_size < 1:
         raise ValueError(f"band_size must be >= 1, found {band_size}")
-    labelled = manifest.copy()
-    labelled["label"] = ""
-    labelled["label_source"] = ""
-    labelled["is_mid_sagittal"] = False
-    for _, rows in labelled.groupby("series_uid", sort=False):
-        rows = rows.sort_values("slice_index")
-        sop_uids = rows["sop_uid"].tolist()
+    labelled = manifest.reset_index(drop=True)
+    label = np.full(len(labelled), "", dtype=object)
+    source = np.full(len(labelled), "", dtype=object)
+    is_mid_sagittal = np.zeros(len(labelled), dtype=bool)
+    for series_uid, rows in labelled.groupby("series_uid", sort=False):
+        order = rows.index.to_numpy()[np.argsort(rows["slice_index"].to_numpy(), kind="stable")]
+        sop_uids = labelled["sop_uid"].to_numpy()[order].tolist()
         if labels is not None and any(sop in labels.per_slice for sop in sop_uids):
             series_labels = [labels.per_slice.get(sop, "") for sop in sop_uids]
-            mid_positions = [position for position, label in enumerate(series_labels) if label == MID]
+            mid_positions = [position for position, name in enumerate(series_labels) if name == MID]
             mid_position = mid_positions[(len(mid_positions) - 1) // 2] if mid_positions else None
-            source = SOURCE_LABELS
+            series_source = SOURCE_LABELS
         else:
-            given_mid = labels.mid_sop_by_series.get(rows["series_uid"].iloc[0]) if labels is not None else None
-            source = SOURCE_LABELS if given_mid in sop_uids else SOURCE_RULE
-            mid_position = sop_uids.index(given_mid) if source == SOURCE_LABELS else centre_index(len(rows))
-            band = mid_band(mid_position, len(rows), band_size)
-            series_labels = [MID if position in band else LATERAL for position in range(len(rows))]
-        labelled.loc[rows.index, "label"] = series_labels
-        labelled.loc[rows.index, "label_source"] = [source if label else "" for label in series_labels]
+            given_mid = labels.mid_sop_by_series.get(str(series_uid)) if labels is not None else None
+            series_source = SOURCE_LABELS if given_mid in sop_uids else SOURCE_RULE
+            mid_position = sop_uids.index(given_mid) if series_source == SOURCE_LABELS else centre_index(len(order))
+            band = mid_band(mid_position, len(order), band_size)
+            series_labels = [MID if position in band else LATERAL for position in range(len(order))]
+        label[order] = series_labels
+        source[order] = [series_source if name else "" for name in series_labels]
         if mid_position is not None:
-            labelled.loc[rows.index[mid_position], "is_mid_sagittal"] = True
-    return labelled
+            is_mid_sagittal[order[mid_position]] = True
+    return labelled.assign(label=label, label_source=source, is_mid_sagittal=is_mid_sagittal).set_axis(manifest.index)
 
 
 def validate_labels(

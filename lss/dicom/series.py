@@ -9,12 +9,14 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lss.dicom.geometry import are_parallel, slice_location_mm
-from lss.dicom.headers import SliceHeader
+from lss.dicom.geometry import are_parallel
 from lss.dicom.skips import Skip
 from lss.dicom.weighting import weighting
+
+if TYPE_CHECKING:
+    from lss.dicom.headers import SliceHeader
 
 SAME_POSITION_DECIMALS = 2
 """Slices whose n·p agree to 0.01 mm lie in the same plane."""
@@ -57,13 +59,8 @@ def assemble_series(headers: Iterable[SliceHeader]) -> tuple[list[dict[str, Any]
     return rows, skips
 
 
-def _location(header: SliceHeader) -> float:
-    assert header.position is not None  # headers.py skips slices without ImagePositionPatient
-    return slice_location_mm(header.orientation, header.position)
-
-
 def _has_unique_positions(members: list[SliceHeader]) -> bool:
-    rounded = [round(_location(member), SAME_POSITION_DECIMALS) for member in members]
+    rounded = [round(member.location_mm, SAME_POSITION_DECIMALS) for member in members]
     return len(set(rounded)) == len(rounded)
 
 
@@ -93,7 +90,7 @@ def _split_same_position(members: list[SliceHeader]) -> list[tuple[str, str, lis
 
 
 def _ordered_rows(source_uid: str, series_uid: str, split: str, members: list[SliceHeader]) -> list[dict[str, Any]]:
-    ordered = sorted(members, key=_location)
+    ordered = sorted(members, key=lambda member: member.location_mm)
     te_values = [member.te_ms for member in members if member.te_ms is not None]
     tr_values = [member.tr_ms for member in members if member.tr_ms is not None]
     modality = weighting(
@@ -112,7 +109,7 @@ def _ordered_rows(source_uid: str, series_uid: str, split: str, members: list[Sl
             "modality": modality,
             "modality_source": members[0].modality_source,
             "plane": "sagittal",
-            "slice_location_mm": round(_location(member), 4),
+            "slice_location_mm": round(member.location_mm, 4),
             "stored_slice_location_mm": member.stored_slice_location_mm,
             "slice_index": index,
             "n_slices": len(ordered),

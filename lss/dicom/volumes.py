@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import SimpleITK as sitk
 
 from lss.dicom.geometry import PLANES
 from lss.dicom.skips import SkipFile
@@ -104,6 +103,8 @@ class VolumeGeometry:
 
 def read_volume_geometry(path: Path) -> VolumeGeometry:
     """Header-only read: the ImageOrientationPatient / ImagePositionPatient each slice would have as DICOM."""
+    import SimpleITK as sitk  # only when a volume is read: its import costs a third of a second
+
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     reader.ReadImageInformation()
@@ -135,6 +136,8 @@ def read_volume_geometry(path: Path) -> VolumeGeometry:
 
 def read_volume_slice(path: Path, frame: int) -> np.ndarray:
     """2-D float32 pixels of slice ``frame`` as the indexer laid it out; .mha reads only that slice from disk."""
+    import SimpleITK as sitk  # only when a volume is read: its import costs a third of a second
+
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     reader.ReadImageInformation()
@@ -151,5 +154,7 @@ def read_volume_slice(path: Path, frame: int) -> np.ndarray:
 
 def read_volume_stack(path: Path) -> np.ndarray:
     """Every slice, (slices, rows, columns) in the indexer's slice order and layout (frame k is slice k)."""
+    import SimpleITK as sitk  # only when a volume is read: its import costs a third of a second
+
     image = sitk.ReadImage(str(path))
     return SliceGrid.of(np.array(image.GetDirection()).reshape(3, 3)).as_stack(sitk.GetArrayFromImage(image))

@@ -5,7 +5,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lss.dicom.labels import NORMAL_LUMBAR_IVD_WIDTH_MM, label_slices, read_labels_csv, validate_labels
+from lss.dicom.index_params import NORMAL_LUMBAR_IVD_WIDTH_MM
+from lss.dicom.labels import label_slices, read_labels_csv, validate_labels
 from lss.manifest import mid_band
 
 

@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 
 from helpers.dicom_factory import write_sagittal_series
-from lss.dicom.index import IndexParams, index_repository
+from lss.dicom.index import index_repository
 from lss.dicom.index_cache import indexed_manifest
 from lss.dicom.index_cli import main
+from lss.dicom.index_params import IndexParams
 from lss.dicom.weighting import description_vote, weighting
 from lss.errors import UserError
 from lss.manifest import T1, T2, UNKNOWN
