@@ -51,6 +51,7 @@ def measure(patients: int, seeds: int) -> str:
                     f"mlflow.tracking_uri={uri}",
                     f"mlflow.experiment_name={experiment}",
                     "log_checkpoint=false",
+                    "log_model=false",
                 ],
                 WORKDIR / "jobs" / f"{modality}-{seed}",
             )
@@ -72,6 +73,9 @@ def measure(patients: int, seeds: int) -> str:
             markdown_table(["input", "seeds", *COLUMNS.values()], rows),
             "",
             markdown_table(PAIRED_TEST_HEADER, tests),
+            "",
+            "mid_hit of T1T2 counts only test series whose every T2 slice found a T1 partner (a series with"
+            " dropped slices has no whole stack to choose from), so it has fewer seeds than its other columns.",
             "",
             f"Test-split numbers, patient splits shared by the three inputs of a seed. Wall time "
             f"{(time.monotonic() - started) / 60:.0f} min (finished runs are not trained again).",
