@@ -18,18 +18,20 @@ import time
 from lss.launch.compose import compose_train_config
 from lss.text import markdown_table
 from lss.training import train
-from support import CACHE_DIR, PAIRED_TEST_HEADER, REPO, benchmark_phantom, mean_sd, paired_test, runs_by_seed
+from support import (
+    CACHE_DIR,
+    PAIRED_TEST_HEADER,
+    REPO,
+    TEST_METRIC_COLUMNS,
+    benchmark_phantom,
+    mean_sd,
+    paired_test,
+    runs_by_seed,
+)
 
 WORKDIR = CACHE_DIR / "fused_phantom"
 RESULTS = REPO / "benchmarks" / "results" / "fused_phantom.md"
 MODALITIES = ("T1", "T2", "T1T2")
-COLUMNS = {
-    "accuracy": "accuracy",
-    "f1": "F1",
-    "accuracy_band": "accuracy (band)",
-    "f1_band": "F1 (band)",
-    "mid_hit": "mid_hit",
-}
 
 
 def measure(patients: int, seeds: int) -> str:
@@ -59,7 +61,8 @@ def measure(patients: int, seeds: int) -> str:
             print(f"{modality} seed {seed}: F1 {metrics['test/f1']:.3f}", flush=True)
     runs = {modality: runs_by_seed(uri, experiment, modality) for modality in MODALITIES}
     rows = [
-        [modality, str(len(frame)), *(mean_sd(frame[column]) for column in COLUMNS)] for modality, frame in runs.items()
+        [modality, str(len(frame)), *(mean_sd(frame[column]) for column in TEST_METRIC_COLUMNS)]
+        for modality, frame in runs.items()
     ]
     tests = [
         paired_test(f"T1T2 - {single}", runs["T1T2"], runs[single], metric, metric)
@@ -70,7 +73,7 @@ def measure(patients: int, seeds: int) -> str:
         [
             f"# Fused T1+T2 input on the phantom ({patients} patients, tiny network from scratch)",
             "",
-            markdown_table(["input", "seeds", *COLUMNS.values()], rows),
+            markdown_table(["input", "seeds", *TEST_METRIC_COLUMNS.values()], rows),
             "",
             markdown_table(PAIRED_TEST_HEADER, tests),
             "",

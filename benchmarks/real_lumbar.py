@@ -35,7 +35,7 @@ from lss.launch.compose import compose_train_config
 from lss.manifest import read_manifest, write_manifest
 from lss.text import markdown_table
 from lss.training import train
-from support import CACHE_DIR, PAIRED_TEST_HEADER, REPO, mean_sd, paired_test, runs_by_seed
+from support import CACHE_DIR, PAIRED_TEST_HEADER, REPO, TEST_METRIC_COLUMNS, mean_sd, paired_test, runs_by_seed
 
 REAL_LUMBAR = (REPO / ".." / "shared" / "data" / "real-lumbar").resolve()
 WORKDIR = CACHE_DIR / "real_lumbar"
@@ -55,14 +55,7 @@ IMAGENET, SCRATCH = "lite0-imagenet", "lite0-scratch"
 CENTRED = "centred"
 CONTEXT_PAIRS = {"lite0-imagenet-context3": IMAGENET, "tiny-scratch-context3": "tiny-scratch"}
 """context=3 row -> the same recipe with context=1: compared seed by seed."""
-COLUMNS = {
-    "accuracy": "accuracy",
-    "f1": "F1",
-    "accuracy_band": "accuracy (band)",
-    "f1_band": "F1 (band)",
-    "mid_hit": "mid_hit",
-    "mid_error_mm": "mid error mm",
-}
+COLUMNS = TEST_METRIC_COLUMNS | {"mid_error_mm": "mid error mm"}
 CENTRE_COLUMNS = {
     "accuracy": "accuracy_centre",
     "f1": "f1_centre",

@@ -235,4 +235,12 @@ def paired_test(label: str, better: pd.DataFrame, worse: pd.DataFrame, metric: s
     return [label, metric, str(len(pairs)), f"{test.difference:+.3f}", t, p, ci]
 
 
+TEST_METRIC_COLUMNS = {
+    "accuracy": "accuracy",
+    "f1": "F1",
+    "accuracy_band": "accuracy (band)",
+    "f1_band": "F1 (band)",
+    "mid_hit": "mid_hit",
+}
+"""Test-split metric (``test/`` stripped) -> column heading of the results tables."""
 PAIRED_TEST_HEADER = ["comparison", "metric", "seeds", "mean difference", "corrected t", "p", "95% CI"]
