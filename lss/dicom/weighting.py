@@ -13,11 +13,13 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from lss.errors import UserError
 from lss.manifest import MODALITIES, T1, T2, UNKNOWN
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FROM_HEADERS, FROM_FILE_NAME, FROM_WEIGHTING_CSV = "headers", "file_name", "weighting_csv"
 """Where a series' weighting came from (manifest column modality_source): DICOM TE/TR/SeriesDescription,
@@ -81,6 +83,8 @@ class WeightingTable:
 
 def read_weighting_csv(path: Path) -> WeightingTable:
     """Read the CSV, refusing missing columns, values other than T1 / T2 and contradicting rows (naming the row)."""
+    import pandas as pd  # the header vote above is read in every worker: pandas only where tables are
+
     if not Path(path).is_file():
         raise UserError(f"weighting CSV {path} does not exist; give a CSV with columns series_instance_uid,modality")
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
