@@ -59,10 +59,11 @@ def index_repository(
     root = Path(root)
     if not root.is_dir():
         raise NotADirectoryError(f"--root {root} is not a directory")
-    if labels_csv is not None:  # a bad labels file stops the index before a header is read
+    labels = None
+    if labels_csv is not None:  # read first: a bad labels file stops the index before a header is read
         from lss.dicom.labels import read_labels_csv
 
-    labels = read_labels_csv(Path(labels_csv)) if labels_csv is not None else None
+        labels = read_labels_csv(Path(labels_csv))
     weighting = read_weighting_csv(Path(weighting_csv)) if weighting_csv is not None else None
     files, skips = walk_repository(root, exclude=out_dir)
     headers, read_skips = read_all_headers(files, root, workers=workers, progress=progress, meanwhile=import_tables)
@@ -92,8 +93,7 @@ def index_repository(
 def import_tables() -> None:
     """Import pandas and the table-building modules of the index (0.3 s on 2 cores). index_repository does this
     in the main process while the workers read headers, so a whole lss-index process does not spend it first."""
-    import lss.dicom.labels
-    import lss.dicom.summary  # noqa: F401  # imported for its import time, used after reading
+    from lss.dicom import labels, summary  # noqa: F401  # loaded for their import time; index_repository uses them
 
 
 def read_all_headers(
@@ -125,11 +125,11 @@ def read_all_headers(
 
 def write_index(result: IndexResult, out_dir: Path, montage_root: Path | None = None) -> None:
     """manifest.csv, skipped.csv, label_findings.csv, summary.md, and montages/<series_uid>.png when asked."""
+    from lss.dicom.labels import FINDING_COLUMNS
+
     out_dir.mkdir(parents=True, exist_ok=True)
     write_manifest(result.manifest, out_dir / "manifest.csv")
     result.skipped.to_csv(out_dir / "skipped.csv", index=False)
-    from lss.dicom.labels import FINDING_COLUMNS
-
     result.label_findings.to_csv(out_dir / "label_findings.csv", index=False, columns=FINDING_COLUMNS)
     (out_dir / "summary.md").write_text(result.summary_markdown)
     if montage_root is not None:

@@ -83,7 +83,7 @@ class WeightingTable:
 
 def read_weighting_csv(path: Path) -> WeightingTable:
     """Read the CSV, refusing missing columns, values other than T1 / T2 and contradicting rows (naming the row)."""
-    import pandas as pd  # the header vote above is read in every worker: pandas only where tables are
+    import pandas as pd  # here, not at the top: weighting() runs in the index workers, which need no pandas
 
     if not Path(path).is_file():
         raise UserError(f"weighting CSV {path} does not exist; give a CSV with columns series_instance_uid,modality")
