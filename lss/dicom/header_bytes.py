@@ -39,7 +39,7 @@ _SHORT_LENGTH_VRS = frozenset(
      b"ST", b"TM", b"UI", b"UL", b"US"}
 )  # fmt: skip  # the rest of DICOM's VR table
 _TWO_UINT32, _UINT32 = struct.Struct("<II"), struct.Struct("<I")
-_UNDEFINED = 0xFFFFFFFF
+UNDEFINED_LENGTH = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 FIRST_READ = 1 << 16
 MAX_HEADER = 1 << 22
@@ -51,15 +51,22 @@ class NotFast(Exception):
 
 
 @dataclass(frozen=True)
-class HeaderText:
-    """A file's top-level elements as text (multi-values joined by backslashes), and what its Pixel Data says."""
+class TopLevel:
+    """What a file says outside its elements' text: the file meta SOP class, SamplesPerPixel, Pixel Data."""
 
-    texts: dict[str, str]
     media_sop_class: str
     samples_per_pixel: int | None
     pixel_data_start: int | None
     """Offset of the Pixel Data value, None when the file has no Pixel Data element."""
     pixel_data_length: int | None
+
+
+@dataclass(frozen=True)
+class HeaderText:
+    """A file's top-level elements as text (multi-values joined by backslashes), and the rest of its top level."""
+
+    texts: dict[str, str]
+    top: TopLevel
 
 
 def _text(value: bytes) -> str:
@@ -109,7 +116,7 @@ class _Reader:
                 return start
             if tag != _ITEM:
                 raise NotFast("malformed sequence")
-            if length != _UNDEFINED:
+            if length != UNDEFINED_LENGTH:
                 position = start + length
                 continue
             position = start
@@ -118,7 +125,7 @@ class _Reader:
                 if tag == _ITEM_END:
                     position = start
                     break
-                position = self.skip_undefined(start, implicit) if length == _UNDEFINED else start + length
+                position = self.skip_undefined(start, implicit) if length == UNDEFINED_LENGTH else start + length
 
 
 def read_header_text(file: object, file_size: int) -> HeaderText:
@@ -129,7 +136,6 @@ def read_header_text(file: object, file_size: int) -> HeaderText:
     meta: dict[int, str] = {}
     position = 132
     while True:  # file meta information: always explicit VR little endian
-        reader.need(position + 8)
         tag, _, length, start = reader.element(position, implicit=False)
         if tag >> 16 != 0x0002:
             break
@@ -151,7 +157,7 @@ def read_header_text(file: object, file_size: int) -> HeaderText:
                 break
             if tag in DECLINED_TAGS or tag in (_ITEM, _ITEM_END, _SEQUENCE_END) or tag < 0x00080000:
                 raise NotFast(f"element ({tag >> 16:04X},{tag & 0xFFFF:04X})")
-            if length == _UNDEFINED:  # a sequence, or UN whose content is implicit VR little endian
+            if length == UNDEFINED_LENGTH:  # a sequence, or UN whose content is implicit VR little endian
                 position = reader.skip_undefined(start, implicit or vr == b"UN")
                 continue
             if tag in TEXT_TAGS or tag == SAMPLES_PER_PIXEL:
@@ -167,4 +173,4 @@ def read_header_text(file: object, file_size: int) -> HeaderText:
     except (EOFError, struct.error):  # the file ends before Pixel Data: only a clean end means "no Pixel Data"
         if position != file_size:
             raise NotFast("the header ends inside an element") from None
-    return HeaderText(texts, meta.get(0x00020002, ""), samples_per_pixel, pixel_start, pixel_length)
+    return HeaderText(texts, TopLevel(meta.get(0x00020002, ""), samples_per_pixel, pixel_start, pixel_length))

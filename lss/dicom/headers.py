@@ -19,7 +19,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID, MediaStorageDirectoryStorage
 
 from lss.dicom.geometry import OrientationError, plane_of, slice_location_mm
-from lss.dicom.header_bytes import NotFast, read_header_text
+from lss.dicom.header_bytes import UNDEFINED_LENGTH, NotFast, TopLevel, read_header_text
 from lss.dicom.privacy import patient_key
 from lss.dicom.skips import Skip, SkipFile
 from lss.dicom.volumes import (
@@ -55,7 +55,6 @@ HEADER_TAGS: list[str] = [
     "PerFrameFunctionalGroupsSequence",
 ]
 
-_UNDEFINED_LENGTH = 0xFFFFFFFF
 _GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
 
 
@@ -119,8 +118,7 @@ def _read(path: Path, relative: str, secret: bytes, fast: bool) -> list[SliceHea
     def from_text(group: str | None, keyword: str) -> str | None:
         return header.texts.get(keyword) or None
 
-    top = TopLevel(header.media_sop_class, header.samples_per_pixel, header.pixel_data_start, header.pixel_data_length)
-    return _headers(top, from_text, [(0, from_text)], False, file_size, relative, secret)
+    return _headers(header.top, from_text, [(0, from_text)], False, file_size, relative, secret)
 
 
 def _read_volume(path: Path, relative: str, secret: bytes) -> list[SliceHeader]:
@@ -159,16 +157,6 @@ def _read_volume(path: Path, relative: str, secret: bytes) -> list[SliceHeader]:
     ]
 
 
-@dataclass(frozen=True)
-class TopLevel:
-    """What a file says outside its elements' text: the file meta SOP class, SamplesPerPixel, Pixel Data."""
-
-    media_sop_class: str
-    samples_per_pixel: int | None
-    pixel_data_start: int | None
-    pixel_data_length: int | None
-
-
 Lookup = Callable[[str | None, str], str | None]
 """(functional group sequence or None for the top level, keyword) -> the value as text, None when absent or empty."""
 
@@ -184,7 +172,7 @@ def _headers(
 ) -> list[SliceHeader]:
     """The checks every image file goes through, in order, then one SliceHeader per frame (``frames``: each
     frame's Lookup; several for an enhanced multi-frame object whose ``functional_groups`` give their geometry)."""
-    if top.pixel_data_start is not None and top.pixel_data_length != _UNDEFINED_LENGTH:
+    if top.pixel_data_start is not None and top.pixel_data_length != UNDEFINED_LENGTH:
         present = file_size - top.pixel_data_start
         if top.pixel_data_length is not None and top.pixel_data_length > present:
             raise SkipFile("truncated_pixel_data", f"declared {top.pixel_data_length} bytes, {present} present")

@@ -60,9 +60,10 @@ def label_slices(manifest: pd.DataFrame, labels: LabelTable | None, band_size: i
     label = np.full(len(labelled), "", dtype=object)
     source = np.full(len(labelled), "", dtype=object)
     is_mid_sagittal = np.zeros(len(labelled), dtype=bool)
+    all_sop_uids = labelled["sop_uid"].to_numpy()
     for series_uid, rows in labelled.groupby("series_uid", sort=False):
         order = rows.index.to_numpy()[np.argsort(rows["slice_index"].to_numpy(), kind="stable")]
-        sop_uids = labelled["sop_uid"].to_numpy()[order].tolist()
+        sop_uids = all_sop_uids[order].tolist()
         if labels is not None and any(sop in labels.per_slice for sop in sop_uids):
             series_labels = [labels.per_slice.get(sop, "") for sop in sop_uids]
             mid_positions = [position for position, name in enumerate(series_labels) if name == MID]

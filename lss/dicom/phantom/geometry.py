@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lss.manifest import centre_index
+
 MID_HALF_WIDTH = 2  # §3: the mid-sagittal slice and its four nearest neighbours are Mid
 
 
@@ -28,7 +30,7 @@ class SagittalStack:
 
     @property
     def centre_index(self) -> int:
-        return (self.n_slices - 1) // 2
+        return centre_index(self.n_slices)
 
     @property
     def centred(self) -> bool:
@@ -52,7 +54,7 @@ def draw_sagittal_stack(n_slices: int, spacing_mm: float, rng: np.random.Generat
             f"a sagittal series needs at least {2 * MID_HALF_WIDTH + 1} slices to hold the Mid band; "
             f"got n_slices={n_slices}"
         )
-    centre = (n_slices - 1) // 2
+    centre = centre_index(n_slices)
     room = min(MID_HALF_WIDTH, centre - MID_HALF_WIDTH, n_slices - 1 - MID_HALF_WIDTH - centre)
     shifts = np.arange(-MID_HALF_WIDTH, MID_HALF_WIDTH + 1)
     weights = np.array([0.05, 0.15, 0.6, 0.15, 0.05]) * (np.abs(shifts) <= room)
