@@ -47,6 +47,13 @@ def best_band(p_mid_in_slice_order: np.ndarray, band_size: int) -> tuple[int, in
     return start, start + band_size
 
 
+def chosen_band(series: pd.DataFrame, band_size: int) -> pd.DataFrame:
+    """The rows of one whole series' chosen band, in slice order."""
+    ordered = series.sort_values("slice_index")
+    start, stop = best_band(ordered["p_mid"].to_numpy(), band_size)
+    return ordered.iloc[start:stop]
+
+
 def chosen_mid_index(series: pd.DataFrame, rule: MidRule, band_size: int) -> int:
     """The slice_index a series rule calls mid-sagittal: the centre of the chosen band, or of the stack.
 
@@ -54,9 +61,8 @@ def chosen_mid_index(series: pd.DataFrame, rule: MidRule, band_size: int) -> int
     """
     if rule == "centre":
         return centre_index(int(series["n_slices"].iloc[0]))
-    ordered = series.sort_values("slice_index")
-    start, stop = best_band(ordered["p_mid"].to_numpy(), band_size)
-    return int(ordered["slice_index"].iloc[start + (stop - start - 1) // 2])
+    band = chosen_band(series, band_size)
+    return int(band["slice_index"].iloc[centre_index(len(band))])
 
 
 def choose_mid(predictions: pd.DataFrame, rule: MidRule, band_size: int) -> pd.Series:
@@ -76,7 +82,5 @@ def choose_mid(predictions: pd.DataFrame, rule: MidRule, band_size: int) -> pd.S
         )
     chosen = pd.Series(False, index=predictions.index)
     for _, series in predictions.groupby("series_uid", sort=False):
-        ordered = series.sort_values("slice_index")
-        start, stop = best_band(ordered["p_mid"].to_numpy(), band_size)
-        chosen.loc[ordered.index[start:stop]] = True
+        chosen.loc[chosen_band(series, band_size).index] = True
     return chosen
