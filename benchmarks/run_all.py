@@ -21,7 +21,6 @@ import train_overhead
 
 from support import benchmark_phantom, print_table
 
-"""Every phantom patient has at least 30 files (sagittal T1 and T2 of 15 slices): >= 10,020 files."""
 SWEEP = ["--seeds", "2", "trainer.max_epochs=1"]
 
 
