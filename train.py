@@ -3,7 +3,7 @@
 import hydra
 from omegaconf import DictConfig
 
-from lss.launch.entry import one_line_user_errors
+from lss.entry import one_line_user_errors
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")

@@ -24,7 +24,6 @@ from lss import tracking
 from lss.data.datamodule import MidSliceDataModule
 from lss.dicom.index_cache import indexed_manifest
 from lss.dicom.index_params import IndexParams
-from lss.dicom.phantom import phantom_parameters
 from lss.errors import ConfigError
 from lss.launch.ddp_multirun import ddp_children_run_this_job, is_launched_ddp_child
 from lss.launch.job import sweep_identity
@@ -41,6 +40,7 @@ from lss.model.evaluation import (
     write_reliability_diagram,
 )
 from lss.model.module import MidSliceClassifier
+from lss.provenance import phantom_parameters
 from lss.tracking.logger import EpochMLFlowLogger
 
 log = logging.getLogger(__name__)

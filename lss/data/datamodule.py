@@ -16,6 +16,7 @@ from typing import Any, cast
 import lightning as L
 import numpy as np
 import pandas as pd
+from lightning.pytorch.accelerators import CPUAccelerator
 from torch.utils.data import DataLoader, Sampler
 
 from lss.data.batches import GlobalBatchSampler
@@ -122,7 +123,7 @@ class MidSliceDataModule(L.LightningDataModule):
         return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
     def _on_cpu(self) -> bool:
-        return self.trainer is None or self.trainer.accelerator.__class__.__name__ == "CPUAccelerator"
+        return self.trainer is None or isinstance(self.trainer.accelerator, CPUAccelerator)
 
     def _workers(self) -> int:
         if self.num_workers != "auto":

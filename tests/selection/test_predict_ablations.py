@@ -10,8 +10,8 @@ import pytest
 
 from helpers.training import composed, run_script, tiny_overrides
 from lss.dicom.index import index_repository
-from lss.dicom.phantom import write_phantom
 from lss.errors import UserError
+from lss.phantom import write_phantom
 from lss.selection import load_classifier, select_mid_slices
 
 
