@@ -133,7 +133,8 @@ def record(
     """Split sizes, band and calibration metrics, artifacts (config, test predictions, confusion matrix, reliability
     diagram, weights), the manifest rows as a dataset input and the tested network as an MLflow model."""
     split, slices, scored = datamodule.split, datamodule.slices, model.test_predictions
-    assert split is not None and slices is not None and scored is not None, "record() follows fit_and_test()"
+    if split is None or slices is None or scored is None:
+        raise RuntimeError("record() follows fit_and_test(): there is no split or no test prediction to record yet")
     rows, logits = scored
     temperature = float(model.temperature)
     tracking.log_params(
