@@ -247,7 +247,7 @@ def test_the_tested_weights_and_their_temperature_are_the_logged_checkpoint(
     from lss.data.preprocess import PreprocessParams
     from lss.manifest import read_manifest
     from lss.selection import load_classifier
-    from lss.selection.scoring import score_slices
+    from lss.selection.scoring import prediction_trainer, score_slices
     from lss.training import train
 
     cfg = composed([*tiny_overrides(phantom_dir, tmp_path), "seed=5", f"test_weights={test_weights}"], tmp_path / "job")
@@ -262,7 +262,7 @@ def test_the_tested_weights_and_their_temperature_are_the_logged_checkpoint(
         slices, phantom_dir, PreprocessParams(32, 32), tmp_path / "cache" / "images", progress=False
     )
     one_slice = np.repeat(np.arange(len(images))[:, None], 3, axis=1)
-    p_mid = score_slices(model, images, one_slice, batch_size=16, device=torch.device("cpu"), progress=False)
+    p_mid = score_slices(model, images, one_slice, 16, prediction_trainer("cpu", progress=False))  # predict_step
     assert p_mid == pytest.approx(logged["p_mid"].to_numpy(), abs=1e-5)  # calibrated on both sides
     metrics = client.get_run(run_id).data.metrics
     assert metrics["calibration/temperature"] == pytest.approx(float(model.temperature)) != 1.0

@@ -133,6 +133,10 @@ class MidSliceClassifier(L.LightningModule):
         self._test_rows.append(rows.detach().cpu())
         self._test_logits.append(logits.detach().float().cpu())
 
+    def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        """Calibrated p_mid of each image (``Trainer.predict``: predict.py's inference)."""
+        return self.p_mid(self(batch[0]))
+
     def on_test_epoch_start(self) -> None:
         self._test_rows, self._test_logits, self.test_predictions = [], [], None
 
