@@ -225,3 +225,36 @@ def test_a_checkpoint_written_before_calibration_loads_uncalibrated(trained_t1: 
     assert float(checkpoint["state_dict"].pop(TEMPERATURE_KEY)) != 1.0
     torch.save(checkpoint, tmp_path / "before_calibration.ckpt")
     assert float(load_classifier(checkpoint=tmp_path / "before_calibration.ckpt").temperature) == 1.0
+
+
+def test_predict_measures_accuracy_against_a_per_series_labels_file_with_the_configured_band_size(
+    trained_t1: dict, new_studies: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """index.band_size=3 selects bands of 3 and widens each labelled mid slice into a reference band of 3, not 5."""
+    from hydra import compose, initialize_config_dir
+
+    from lss import CONF_DIR
+    from lss.selection.predict import predict
+
+    studies = tmp_path / "studies"
+    shutil.copytree(new_studies, studies)
+    truth = pd.read_csv(studies / "series_truth.csv")
+    truth[["series_instance_uid", "mid_sop_instance_uid"]].to_csv(studies / "labels.csv", index=False)
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose(
+            "predict",
+            [
+                f"checkpoint={trained_t1['checkpoint']}",
+                f"input={studies}",
+                f"output={tmp_path / 'out'}",
+                "index.band_size=3",
+                "mode=none",
+                "progress=false",
+            ],
+        )
+    result = predict(cfg)
+    assert (result.series.loc[result.series["status"] == "selected", "n_mid"] == 3).all()
+    band_of_3, band_of_5 = (selection_accuracy(result, studies / "labels.csv", band_size) for band_size in (3, 5))
+    printed = capsys.readouterr().out
+    assert f"accuracy {band_of_3['accuracy']:.3f}, F1 {band_of_3['f1']:.3f}" in printed
+    assert f"accuracy {band_of_5['accuracy']:.3f}, F1 {band_of_5['f1']:.3f}" not in printed
