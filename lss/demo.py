@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         [
             sys.executable,
             "-m",
-            "lss.dicom.index_cli",
+            "lss.index_cli",
             "--root",
             str(out / "phantom"),
             "--out",

@@ -8,8 +8,8 @@ import pytest
 from helpers import unpadded
 from helpers.dicom_factory import AXIAL, mr_dataset, write, write_sagittal_series
 from lss.dicom.index import index_repository
-from lss.dicom.index_cli import main
 from lss.dicom.privacy import load_patient_secret, patient_key
+from lss.index_cli import main
 from lss.manifest import COLUMNS
 from lss.phantom import write_phantom
 
