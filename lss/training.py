@@ -208,7 +208,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         )
         return {}
     datamodule, model = build(cfg)
-    datamodule.prepare_data()  # missing weights and unindexable roots fail here, before a run is opened
+    datamodule.manifest_path()  # missing weights and unindexable roots fail here, before a run is opened
     with tracking.tracked_run(
         tracking_uri, experiment, f"{cfg.modality}-seed{seed}", run_tags(cfg, digest), tracking.flatten(resolved)
     ) as run_id:
