@@ -2,7 +2,8 @@
 
 ``train(cfg)`` is what ``train.py`` calls for every job of a sweep. On rank 0 it owns the
 MLflow run (FINISHED only when everything, test and artifacts included, succeeded; FAILED on
-any exception); DDP children (rank > 0) only fit and test.
+any exception; KILLED on SIGTERM / SIGINT), kept in the job folder until the store has it;
+DDP children (rank > 0) only fit and test.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from lss.model.evaluation import (
     write_reliability_diagram,
 )
 from lss.model.module import MidSliceClassifier
-from lss.tracking.logger import EpochMLFlowLogger
+from lss.tracking.logger import RunLogger
 
 log = logging.getLogger(__name__)
 
@@ -158,8 +159,7 @@ def calibrate(trainer: L.Trainer, model: MidSliceClassifier, validation: Dataset
 
 def record(
     cfg: DictConfig,
-    tracking_uri: str,
-    run_id: str,
+    run: tracking.TrackedRun,
     datamodule: MidSliceDataModule,
     model: MidSliceClassifier,
     tested: Path | None,
@@ -170,9 +170,7 @@ def record(
     assert split is not None and slices is not None and scored is not None, "record() follows fit_and_test()"
     rows, logits = scored
     temperature = float(model.temperature)
-    tracking.log_params(
-        tracking_uri,
-        run_id,
+    run.log_params(
         {f"split.{key}": value for key, value in split.sizes().items()} | {"split.partition_id": split.partition_id},
     )
     predictions = tested_slices(slices, rows, p_mid_at(logits, temperature))
@@ -185,22 +183,22 @@ def record(
         )
     metrics = rule_and_series_metrics(predictions, int(cfg.index.band_size), whole_series)
     metrics |= calibration_metrics(logits, is_mid_truth, temperature)
-    tracking.log_metrics(tracking_uri, run_id, metrics)
+    run.log_metrics(metrics)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         (folder / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
         predictions.to_csv(folder / "test_predictions.csv", index=False)
         write_confusion(predictions, f"{cfg.modality} seed {cfg.seed}", folder)
         write_reliability_diagram(logits, is_mid_truth, temperature, f"{cfg.modality} seed {cfg.seed}", folder)
-        tracking.log_artifacts(tracking_uri, run_id, folder)
+        run.log_artifacts(folder)
     if cfg.log_checkpoint and tested is not None:
-        tracking.log_artifacts(tracking_uri, run_id, tested, artifact_path="checkpoint")
+        run.log_artifacts(tested, artifact_path="checkpoint")
     root = Path(cfg.data.root).resolve()
-    tracking.log_dataset(tracking_uri, run_id, slices[list(COLUMNS)], str(root), f"{root.name} {cfg.modality}")
+    run.log_dataset(slices[list(COLUMNS)], str(root), f"{root.name} {cfg.modality}")
     if cfg.log_model:
         classifier = model.for_prediction()
         example = np.zeros((1, 3, *classifier.hparams["input_size"]), dtype=np.float32)  # the mean image, no patient's
-        tracking.log_tested_model(tracking_uri, run_id, classifier, example, cfg.register_as)
+        run.log_model(classifier, example, cfg.register_as)
     return metrics
 
 
@@ -227,28 +225,26 @@ def train(cfg: DictConfig) -> dict[str, float]:
         return {}
     tracking_uri = tracking.resolve_tracking_uri(cfg.mlflow.tracking_uri)
     experiment = cfg.mlflow.experiment_name
+    pending_dir = tracking.resolve_pending_dir(cfg.mlflow.pending_dir)
     resolved = {key: value for key, value in plain(cfg).items() if key != "hydra"}
     digest = tracking.config_hash(resolved)
-    tracking.ensure_experiment(tracking_uri, experiment)
-    for run_id in tracking.close_dead_runs(tracking_uri, experiment):
-        log.warning("run %s was left RUNNING by a process that died; marked KILLED", run_id)
-    if cfg.resume and (finished := tracking.find_finished_run(tracking_uri, experiment, digest)):
-        log.info(
-            "skipping %s seed %d: FINISHED run %s has the same config (resume=false to redo)",
-            cfg.modality,
-            seed,
-            finished,
-        )
+    resume_digest = digest if cfg.resume else None
+    if finished := tracking.prepare_job(tracking_uri, experiment, pending_dir, resume_digest):
+        log.info("skipping %s seed %d: run %s has the same config (resume=false to redo)", cfg.modality, seed, finished)
         return {}
     datamodule, model = build(cfg)  # missing weights and unindexable roots fail here, before a run is opened
+    run_name = f"{cfg.modality}-seed{seed}"
+    run_id = tracking.claim_run(tracking_uri, experiment, run_name, run_tags(cfg, digest), resume_digest)
+    if run_id is None:  # another process trains this config now
+        return {}
+    journal_dir = Path(cfg.paths.output_dir) / "mlflow-journal"
     with tracking.tracked_run(
-        tracking_uri, experiment, f"{cfg.modality}-seed{seed}", run_tags(cfg, digest), tracking.flatten(resolved)
-    ) as run_id:
-        logger = EpochMLFlowLogger(experiment_name=experiment, tracking_uri=tracking_uri, run_id=run_id)
+        tracking_uri, experiment, run_id, tracking.flatten(resolved), journal_dir, pending_dir, digest
+    ) as run:
         with ddp_children_run_this_job():
-            tested = fit_and_test(cfg, datamodule, model, logger)
+            tested = fit_and_test(cfg, datamodule, model, RunLogger(run))
         metrics = {
             key: float(value) for key, value in model.trainer.callback_metrics.items() if key.startswith("test/")
         }
-        metrics |= record(cfg, tracking_uri, run_id, datamodule, model, tested)
+        metrics |= record(cfg, run, datamodule, model, tested)
     return metrics

@@ -95,8 +95,9 @@ def log_analysis_run(
         "n_runs": len(used),
         **{f"n_runs.{m}": int((used["modality"] == m).sum()) for m in MODALITIES},
     }
-    with tracking.tracked_run(tracking_uri, experiment_name, "analysis", tags, params) as run_id:
-        tracking.log_artifacts(tracking_uri, run_id, output_dir)
+    run_id = tracking.create_run(tracking_uri, experiment_name, "analysis", tags)
+    with tracking.tracked_run(tracking_uri, experiment_name, run_id, params) as run:
+        run.log_artifacts(output_dir)
     return run_id
 
 
