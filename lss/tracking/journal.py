@@ -110,8 +110,10 @@ class Journal:
             os.fsync(handle.fileno())
 
     def new_file(self, name: str) -> Path:
-        """A path in the journal for the next entry's file."""
-        return self.folder / FILES_FOLDER / f"{len(self.entries())}-{name}"
+        """A path in the journal for the next entry's file, under its own name (artifacts keep their names)."""
+        path = self.folder / FILES_FOLDER / str(len(self.entries())) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
 
     def digests(self, paths: list[Path]) -> dict[str, str]:
         """SHA-256 of each file, by its path in the journal: what ``verify`` checks before sending."""

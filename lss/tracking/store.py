@@ -117,7 +117,8 @@ def require_reachable(tracking_uri: str) -> None:
         reason = getattr(error, "reason", error)
         raise UserError(
             f"the MLflow tracking server {tracking_uri} does not answer ({reason}); start it or set "
-            "mlflow.tracking_uri= to one that runs (results kept on disk during an outage are sent by: python -m lss.tracking sync)"
+            "mlflow.tracking_uri= to one that runs (results kept on disk during an outage are sent by: "
+            "python -m lss.tracking sync)"
         ) from error
 
 
