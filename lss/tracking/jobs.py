@@ -95,10 +95,11 @@ def tracked_run(
     pending_dir: Path | None = None,
     digest: str | None = None,
 ) -> Iterator[TrackedRun]:
-    """Log ``params`` and yield the run; end it FINISHED, FAILED or KILLED. Without ``journal_dir`` the journal is a
-    temporary folder: what an outage kept from sending is then lost (analysis runs, which can be redone)."""
+    """Log ``params`` and yield the run; end it FINISHED, FAILED or KILLED. Its journal is ``journal_dir/<run id>``;
+    without ``journal_dir`` a temporary folder: what an outage kept from sending is then lost (analysis runs, which
+    can be redone)."""
     with contextlib.ExitStack() as scratch:
-        folder = journal_dir or Path(scratch.enter_context(tempfile.TemporaryDirectory())) / "journal"
+        folder = (journal_dir or Path(scratch.enter_context(tempfile.TemporaryDirectory()))) / run_id
         header = {"tracking_uri": tracking_uri, "experiment_name": experiment_name, "run_id": run_id}
         run = TrackedRun(Journal.create(folder, header | ({"config_hash": digest} if digest else {})))
         try:
