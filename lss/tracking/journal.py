@@ -144,8 +144,9 @@ class Journal:
     def send(self) -> bool:
         """Send every entry the store does not have yet, in order; False (and the rest kept) when the store is away."""
         entries, start = self.entries(), self.sent()
+        for entry in entries[start:]:  # all checked first: nothing of a damaged journal reaches the store
+            self.verify(entry)
         for number in range(start, len(entries)):
-            self.verify(entries[number])
             try:
                 SENDERS[entries[number]["kind"]](self, entries[number])
             except Exception as error:

@@ -58,7 +58,7 @@ def test_a_job_that_finishes_while_the_server_is_away_is_kept_and_sent_when_it_i
 
         server.start()
         rerun = run_train(args, cwd=tmp_path, env=BOUNDED_RETRIES)  # the next run sends it, and resume skips the job
-        assert "is now in" in rerun.stderr and "skipping" in rerun.stderr
+        assert "is now in" in rerun.stdout and "skipping" in rerun.stdout
         assert list(pending.glob("*.json")) == []
         runs = finished_runs(server.uri)
     finally:
