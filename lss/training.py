@@ -233,14 +233,18 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log.info("skipping %s seed %d: run %s has the same config (resume=false to redo)", cfg.modality, seed, finished)
         return {}
     datamodule, model = build(cfg)  # missing weights and unindexable roots fail here, before a run is opened
-    run_name = f"{cfg.modality}-seed{seed}"
-    run_id = tracking.claim_run(tracking_uri, experiment, run_name, run_tags(cfg, digest), resume_digest)
-    if run_id is None:  # another process trains this config now
-        return {}
-    journal_dir = Path(cfg.paths.output_dir) / "mlflow-journal"
-    with tracking.tracked_run(
-        tracking_uri, experiment, run_id, tracking.flatten(resolved), journal_dir, pending_dir, digest
+    with tracking.claimed_run(
+        tracking_uri,
+        experiment,
+        f"{cfg.modality}-seed{seed}",
+        run_tags(cfg, digest),
+        tracking.flatten(resolved),
+        resume_digest,
+        Path(cfg.paths.output_dir) / "mlflow-journal",
+        pending_dir,
     ) as run:
+        if run is None:  # another process trains this config now
+            return {}
         with ddp_children_run_this_job():
             tested = fit_and_test(cfg, datamodule, model, RunLogger(run))
         metrics = {

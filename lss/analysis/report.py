@@ -95,10 +95,9 @@ def log_analysis_run(
         "n_runs": len(used),
         **{f"n_runs.{m}": int((used["modality"] == m).sum()) for m in MODALITIES},
     }
-    run_id = tracking.create_run(tracking_uri, experiment_name, "analysis", tags)
-    with tracking.tracked_run(tracking_uri, experiment_name, run_id, params) as run:
+    with tracking.tracked_run(tracking_uri, experiment_name, "analysis", tags, params) as run:
         run.log_artifacts(output_dir)
-    return run_id
+    return run.run_id
 
 
 def run_analysis(

@@ -25,7 +25,7 @@ from lss.tracking.identity import (
     flatten,
     git_commit,
 )
-from lss.tracking.jobs import claim_run, create_run, prepare_job, resolve_pending_dir, tracked_run
+from lss.tracking.jobs import claimed_run, prepare_job, resolve_pending_dir, tracked_run
 from lss.tracking.journal import TrackedRun, send_pending
 from lss.tracking.models import load_logged_model
 from lss.tracking.runs import best_train_run, download_run_checkpoint, metric_history, runs_frame
@@ -43,10 +43,9 @@ __all__ = [
     "TRAIN_KIND",
     "TrackedRun",
     "best_train_run",
-    "claim_run",
+    "claimed_run",
     "close_dead_runs",
     "config_hash",
-    "create_run",
     "design_keys",
     "download_run_checkpoint",
     "ensure_experiment",

@@ -10,14 +10,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import signal
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from mlflow.entities import RunStatus
 
-from lss.errors import Interrupted
+from lss.errors import Interrupted, UserError
 from lss.tracking.identity import (
     INTERRUPT_TAG,
     close_dead_runs,
@@ -48,17 +50,24 @@ def resolve_pending_dir(pending_dir: str | None) -> Path:
 
 
 def prepare_job(tracking_uri: str, experiment_name: str, pending_dir: Path, digest: str | None) -> str | None:
-    """Before a job: with ``digest`` (resume), the run of that config that already FINISHED, on disk (kept during an
-    outage) or in the store. Otherwise fail fast when the store is away, send what earlier jobs kept, and mark
-    KILLED the runs left RUNNING by processes that died."""
-    if digest is not None and (kept := finished_on_disk(tracking_uri, pending_dir, experiment_name, digest)):
-        log.info("run %s of this config FINISHED and waits on disk in %s for the store", kept, pending_dir)
-        return kept
-    ensure_experiment(tracking_uri, experiment_name)  # fails in seconds, one line, when a server does not answer
+    """Before a job: fail fast when the store is away, send what earlier jobs kept on disk, mark KILLED the runs
+    left RUNNING by processes that died. With ``digest`` (resume): the run of that config that FINISHED, in the
+    store or kept on disk (then also while the store is away)."""
+    try:
+        ensure_experiment(tracking_uri, experiment_name)  # in seconds, one line, when a server does not answer
+    except UserError:
+        if digest is not None and (kept := finished_on_disk(tracking_uri, pending_dir, experiment_name, digest)):
+            log.info("run %s of this config FINISHED and waits on disk for %s", kept, tracking_uri)
+            return kept
+        raise
     send_pending(tracking_uri, pending_dir)
     for run_id in close_dead_runs(tracking_uri, experiment_name):
         log.warning("run %s was left RUNNING by a process that died; marked KILLED", run_id)
-    return find_finished_run(tracking_uri, experiment_name, digest) if digest is not None else None
+    if digest is None:
+        return None
+    return find_finished_run(tracking_uri, experiment_name, digest) or finished_on_disk(
+        tracking_uri, pending_dir, experiment_name, digest
+    )
 
 
 def create_run(tracking_uri: str, experiment_name: str, run_name: str, tags: dict[str, str]) -> str:
@@ -71,7 +80,7 @@ def create_run(tracking_uri: str, experiment_name: str, run_name: str, tags: dic
 
 
 def claim_run(
-    tracking_uri: str, experiment_name: str, run_name: str, tags: dict[str, str], digest: str | None
+    tracking_uri: str, experiment_name: str, run_name: str, tags: dict[str, str], digest: str | None = None
 ) -> str | None:
     """``create_run``; with ``digest`` (resume) None instead when a run of that config FINISHED or is RUNNING in a
     live process. Checked and created under the store lock (``store_lock``): two sweeps started together on one
@@ -85,36 +94,66 @@ def claim_run(
         return create_run(tracking_uri, experiment_name, run_name, tags)
 
 
+def hold_interrupts() -> Callable[[], object]:
+    """Hold SIGTERM / SIGINT back until the returned function is called (then a held one acts): between creating
+    a run and entering the code that ends it, a signal would leave it RUNNING. Only the main thread gets signals."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    return functools.partial(signal.pthread_sigmask, signal.SIG_SETMASK, previous)
+
+
 @contextlib.contextmanager
-def tracked_run(
+def claimed_run(
     tracking_uri: str,
     experiment_name: str,
-    run_id: str,
+    run_name: str,
+    tags: dict[str, str],
     params: dict[str, Any],
+    digest: str | None = None,
     journal_dir: Path | None = None,
     pending_dir: Path | None = None,
-    digest: str | None = None,
-) -> Iterator[TrackedRun]:
-    """Log ``params`` and yield the run; end it FINISHED, FAILED or KILLED. Its journal is ``journal_dir/<run id>``;
-    without ``journal_dir`` a temporary folder: what an outage kept from sending is then lost (analysis runs, which
-    can be redone)."""
+) -> Iterator[TrackedRun | None]:
+    """Claim the job (``claim_run``; None when it is taken), log ``params``, yield the run and end it FINISHED,
+    FAILED or KILLED. Its journal is ``journal_dir/<run id>``; without ``journal_dir`` a temporary folder: what an
+    outage kept from sending is then lost (analysis runs, which can be redone)."""
+    run: TrackedRun | None = None
+    release = hold_interrupts()
     with contextlib.ExitStack() as scratch:
-        folder = (journal_dir or Path(scratch.enter_context(tempfile.TemporaryDirectory()))) / run_id
-        header = {"tracking_uri": tracking_uri, "experiment_name": experiment_name, "run_id": run_id}
-        run = TrackedRun(Journal.create(folder, header | ({"config_hash": digest} if digest else {})))
         try:
-            run.log_params(params)
+            run_id = claim_run(tracking_uri, experiment_name, run_name, tags, digest)
+            if run_id is not None:
+                folder = (journal_dir or Path(scratch.enter_context(tempfile.TemporaryDirectory()))) / run_id
+                header = {"tracking_uri": tracking_uri, "experiment_name": experiment_name, "run_id": run_id}
+                run = TrackedRun(Journal.create(folder, header | ({"config_hash": digest} if digest else {})))
+            release()  # a signal held since the claim acts here, with the run ready to be ended KILLED
+            if run is not None:
+                run.log_params(params)
             yield run
         except Interrupted as interrupt:
-            run.end(RunStatus.KILLED, {INTERRUPT_TAG: interrupt.signal_name})
-            finish(run.journal, pending_dir)
+            release()
+            if run is not None:
+                run.end(RunStatus.KILLED, {INTERRUPT_TAG: interrupt.signal_name})
+                finish(run.journal, pending_dir)
             raise
         except BaseException as error:
-            run.end(RunStatus.FAILED, error_tags(error))
-            finish(run.journal, pending_dir)
+            release()
+            if run is not None:
+                run.end(RunStatus.FAILED, error_tags(error))
+                finish(run.journal, pending_dir)
             raise
-        run.end(RunStatus.FINISHED, {})
-        finish(run.journal, pending_dir)
+        if run is not None:
+            run.end(RunStatus.FINISHED, {})
+            finish(run.journal, pending_dir)
+
+
+@contextlib.contextmanager
+def tracked_run(
+    tracking_uri: str, experiment_name: str, run_name: str, tags: dict[str, str], params: dict[str, Any]
+) -> Iterator[TrackedRun]:
+    """``claimed_run`` without a resume digest (analysis runs): always a new run."""
+    with claimed_run(tracking_uri, experiment_name, run_name, tags, params) as run:
+        yield cast(TrackedRun, run)  # without a digest a job is never taken
 
 
 def finish(journal: Journal, pending_dir: Path | None) -> None:

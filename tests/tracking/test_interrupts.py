@@ -34,9 +34,9 @@ def test_sigterm_ends_the_run_killed_stops_the_sweep_and_resume_finishes_it(phan
     assert code == 128 + signal.SIGTERM
     assert output.strip().splitlines()[-1].startswith("Error: interrupted by SIGTERM")
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    (killed,) = finished_runs(tracking_uri).itertuples()
-    assert killed.status == "KILLED" and killed._asdict()["tags.lss.interrupted"] == "SIGTERM"
-    assert "tags.lss.error" not in finished_runs(tracking_uri).columns  # not taken for a failure of the job
+    killed = finished_runs(tracking_uri)
+    assert list(killed["status"]) == ["KILLED"] and list(killed["tags.lss.interrupted"]) == ["SIGTERM"]
+    assert "tags.lss.error" not in killed.columns  # not taken for a failure of the job
 
     run_train(args, cwd=tmp_path)  # what a requeued SLURM job does: the same command, resume=true
     runs = finished_runs(tracking_uri)

@@ -13,8 +13,9 @@ from mlflow.entities import RunStatus
 from mlflow.entities.logged_model_status import LoggedModelStatus
 from mlflow.tracking import MlflowClient
 
-from lss.tracking import CONFIG_HASH_TAG, KIND_TAG, TRAIN_KIND, create_run, ensure_experiment
+from lss.tracking import CONFIG_HASH_TAG, KIND_TAG, TRAIN_KIND, ensure_experiment
 from lss.tracking.__main__ import main
+from lss.tracking.jobs import create_run
 from lss.tracking.journal import Journal, TrackedRun, finished_on_disk, keep_pending
 
 DIGEST = "0123456789abcdef"
