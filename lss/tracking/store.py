@@ -98,11 +98,11 @@ def client_for(tracking_uri: str) -> MlflowClient:
     """A client whose store exists: a SQLite store is created (schema migrations) under the store lock, once per
     process, so two processes starting on a fresh store never run migrations together."""
     bound_http_retries()
-    client = MlflowClient(tracking_uri=tracking_uri)
-    if tracking_uri.startswith("sqlite:///") and tracking_uri not in _CREATED_STORES:
-        with store_lock(tracking_uri):
-            client.search_experiments(max_results=1)  # opening the store creates and migrates it
-        _CREATED_STORES.add(tracking_uri)
+    if not tracking_uri.startswith("sqlite:///") or tracking_uri in _CREATED_STORES:
+        return MlflowClient(tracking_uri=tracking_uri)
+    with store_lock(tracking_uri):
+        client = MlflowClient(tracking_uri=tracking_uri)  # opening the store creates and migrates it
+    _CREATED_STORES.add(tracking_uri)
     return client
 
 
