@@ -21,6 +21,7 @@ from mlflow.entities import RunStatus
 
 from lss.errors import Interrupted, UserError
 from lss.tracking.identity import (
+    CONFIG_HASH_TAG,
     INTERRUPT_TAG,
     close_dead_runs,
     find_finished_run,
@@ -125,7 +126,7 @@ def claimed_run(
             if run_id is not None:
                 folder = (journal_dir or Path(scratch.enter_context(tempfile.TemporaryDirectory()))) / run_id
                 header = {"tracking_uri": tracking_uri, "experiment_name": experiment_name, "run_id": run_id}
-                run = TrackedRun(Journal.create(folder, header | ({"config_hash": digest} if digest else {})))
+                run = TrackedRun(Journal.create(folder, header | {"config_hash": tags.get(CONFIG_HASH_TAG, "")}))
             release()  # a signal held since the claim acts here, with the run ready to be ended KILLED
             if run is not None:
                 run.log_params(params)
