@@ -38,6 +38,7 @@ from lss.tracking.journal import (
     keep_pending,
     send_pending,
 )
+from lss.tracking.runs import log_params
 from lss.tracking.store import client_for, ensure_experiment, store_lock, with_retries
 
 log = logging.getLogger(__name__)
@@ -71,17 +72,27 @@ def prepare_job(tracking_uri: str, experiment_name: str, pending_dir: Path, dige
     )
 
 
-def create_run(tracking_uri: str, experiment_name: str, run_name: str, tags: dict[str, str]) -> str:
-    """A new RUNNING run, tagged with its owner (dead-run reaping)."""
+def create_run(
+    tracking_uri: str, experiment_name: str, run_name: str, tags: dict[str, str], params: dict[str, Any]
+) -> str:
+    """A new RUNNING run, tagged with its owner (dead-run reaping), its params logged at once: the store just
+    answered, and a run killed a moment later still says which job it was."""
     experiment = ensure_experiment(tracking_uri, experiment_name)
     create = functools.partial(
         client_for(tracking_uri).create_run, experiment, run_name=run_name, tags={**tags, **owner_tags()}
     )
-    return with_retries(create).info.run_id
+    run_id = with_retries(create).info.run_id
+    log_params(tracking_uri, run_id, params)
+    return run_id
 
 
 def claim_run(
-    tracking_uri: str, experiment_name: str, run_name: str, tags: dict[str, str], digest: str | None = None
+    tracking_uri: str,
+    experiment_name: str,
+    run_name: str,
+    tags: dict[str, str],
+    params: dict[str, Any],
+    digest: str | None = None,
 ) -> str | None:
     """``create_run``; with ``digest`` (resume) None instead when a run of that config FINISHED or is RUNNING in a
     live process. Checked and created under the store lock (``store_lock``): two sweeps started together on one
@@ -92,7 +103,7 @@ def claim_run(
             if run.info.status == RunStatus.to_string(RunStatus.FINISHED) or is_running_elsewhere(run):
                 log.info("skipping %s: run %s of the same config is %s", run_name, run.info.run_id, run.info.status)
                 return None
-        return create_run(tracking_uri, experiment_name, run_name, tags)
+        return create_run(tracking_uri, experiment_name, run_name, tags, params)
 
 
 def hold_interrupts() -> Callable[[], object]:
@@ -115,21 +126,19 @@ def claimed_run(
     journal_dir: Path | None = None,
     pending_dir: Path | None = None,
 ) -> Iterator[TrackedRun | None]:
-    """Claim the job (``claim_run``; None when it is taken), log ``params``, yield the run and end it FINISHED,
+    """Claim the job (``claim_run``, with ``params``; None when it is taken), yield the run and end it FINISHED,
     FAILED or KILLED. Its journal is ``journal_dir/<run id>``; without ``journal_dir`` a temporary folder: what an
     outage kept from sending is then lost (analysis runs, which can be redone)."""
     run: TrackedRun | None = None
     release = hold_interrupts()
     with contextlib.ExitStack() as scratch:
         try:
-            run_id = claim_run(tracking_uri, experiment_name, run_name, tags, digest)
+            run_id = claim_run(tracking_uri, experiment_name, run_name, tags, params, digest)
             if run_id is not None:
                 folder = (journal_dir or Path(scratch.enter_context(tempfile.TemporaryDirectory()))) / run_id
                 header = {"tracking_uri": tracking_uri, "experiment_name": experiment_name, "run_id": run_id}
                 run = TrackedRun(Journal.create(folder, header | {"config_hash": tags.get(CONFIG_HASH_TAG, "")}))
             release()  # a signal held since the claim acts here, with the run ready to be ended KILLED
-            if run is not None:
-                run.log_params(params)
             yield run
         except Interrupted as interrupt:
             release()

@@ -25,13 +25,13 @@ def run_kept_while_away(tmp_path: Path) -> tuple[str, str, Path]:
     """(store URI, run id, pending dir): a run RUNNING in the store, with a PENDING model left by an upload that
     never ended, whose params, metrics, an artifact, the model and FINISHED were kept in its journal."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    run_id = create_run(uri, "lss", "T1-seed0", {KIND_TAG: TRAIN_KIND, CONFIG_HASH_TAG: DIGEST})
+    run_id = create_run(uri, "lss", "T1-seed0", {KIND_TAG: TRAIN_KIND, CONFIG_HASH_TAG: DIGEST}, {"seed": 0})
     MlflowClient(uri).create_logged_model(ensure_experiment(uri, "lss"), name="model", source_run_id=run_id)
     header = {"tracking_uri": uri, "experiment_name": "lss", "run_id": run_id, "config_hash": DIGEST}
     journal = Journal.create(tmp_path / "job" / "mlflow-journal" / run_id, header)
     journal.away_since = time.monotonic()  # the store did not answer a moment ago: entries are kept, not sent
     run = TrackedRun(journal)
-    run.log_params({"seed": 0})
+    run.log_params({"split.n_test": 20})
     run.log_metrics({"test/f1": 0.5})
     (tmp_path / "test_predictions.csv").write_text("sop_uid,p_mid\n1.2.3,0.9\n")
     run.log_artifacts(tmp_path / "test_predictions.csv")
@@ -49,7 +49,9 @@ def test_a_kept_run_counts_as_done_and_sync_sends_it(tmp_path: Path) -> None:
     assert main(["sync", "--tracking-uri", uri, "--pending-dir", str(pending)]) == 0
     client = MlflowClient(uri)
     run = client.get_run(run_id)
-    assert run.info.status == "FINISHED" and run.data.metrics["test/f1"] == 0.5 and run.data.params["seed"] == "0"
+    assert (
+        run.info.status == "FINISHED" and run.data.metrics["test/f1"] == 0.5 and run.data.params["split.n_test"] == "20"
+    )
     assert [item.path for item in client.list_artifacts(run_id)] == ["test_predictions.csv"]
     models = client.search_logged_models([run.info.experiment_id])
     assert sorted(model.status for model in models) == sorted([LoggedModelStatus.FAILED, LoggedModelStatus.READY])
