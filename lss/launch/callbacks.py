@@ -13,9 +13,9 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from lss import tracking
+from lss.entry import exit_with_one_line
 from lss.errors import UserError
 from lss.launch.ddp_multirun import is_launched_ddp_child
-from lss.launch.entry import exit_with_one_line
 
 
 class PrepareTrackingStore(Callback):

@@ -86,24 +86,12 @@ def create_run(
     return run_id
 
 
-def claim_run(
-    tracking_uri: str,
-    experiment_name: str,
-    run_name: str,
-    tags: dict[str, str],
-    params: dict[str, Any],
-    digest: str | None = None,
-) -> str | None:
-    """``create_run``; with ``digest`` (resume) None instead when a run of that config FINISHED or is RUNNING in a
-    live process. Checked and created under the store lock (``store_lock``): two sweeps started together on one
-    host train each job once. On a server shared by several hosts the lock is per host (see README, Faults)."""
-    ensure_experiment(tracking_uri, experiment_name)
-    with store_lock(tracking_uri):
-        for run in runs_of_config(tracking_uri, experiment_name, digest) if digest is not None else []:
-            if run.info.status == RunStatus.to_string(RunStatus.FINISHED) or is_running_elsewhere(run):
-                log.info("skipping %s: run %s of the same config is %s", run_name, run.info.run_id, run.info.status)
-                return None
-        return create_run(tracking_uri, experiment_name, run_name, tags, params)
+def run_holding(tracking_uri: str, experiment_name: str, digest: str) -> str | None:
+    """The run of this config that FINISHED or is RUNNING in a live process (the job is taken), if any."""
+    for run in runs_of_config(tracking_uri, experiment_name, digest):
+        if run.info.status == RunStatus.to_string(RunStatus.FINISHED) or is_running_elsewhere(run):
+            return run.info.run_id
+    return None
 
 
 def hold_interrupts() -> Callable[[], object]:
@@ -126,14 +114,21 @@ def claimed_run(
     journal_dir: Path | None = None,
     pending_dir: Path | None = None,
 ) -> Iterator[TrackedRun | None]:
-    """Claim the job (``claim_run``, with ``params``; None when it is taken), yield the run and end it FINISHED,
+    """Claim the job: create the run with ``params``, unless ``digest`` (resume) finds it taken (then yield None);
+    checked and created under the store lock, so two sweeps started together on one host train each job once (on a
+    server shared by several hosts the lock is per host: README, Faults). Yield the run, end it FINISHED,
     FAILED or KILLED. Its journal is ``journal_dir/<run id>``; without ``journal_dir`` a temporary folder: what an
     outage kept from sending is then lost (analysis runs, which can be redone)."""
     run: TrackedRun | None = None
     release = hold_interrupts()
     with contextlib.ExitStack() as scratch:
         try:
-            run_id = claim_run(tracking_uri, experiment_name, run_name, tags, params, digest)
+            ensure_experiment(tracking_uri, experiment_name)
+            with store_lock(tracking_uri):  # "is this job done or running / start it" as one step
+                holder = run_holding(tracking_uri, experiment_name, digest) if digest is not None else None
+                run_id = None if holder else create_run(tracking_uri, experiment_name, run_name, tags, params)
+            if holder:
+                log.info("skipping %s: run %s of the same config is FINISHED or RUNNING", run_name, holder)
             if run_id is not None:
                 folder = (journal_dir or Path(scratch.enter_context(tempfile.TemporaryDirectory()))) / run_id
                 header = {"tracking_uri": tracking_uri, "experiment_name": experiment_name, "run_id": run_id}

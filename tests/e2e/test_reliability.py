@@ -23,8 +23,8 @@ from helpers.training import (
     wait_for_run_state,
 )
 from lss.data.slices import TrainingDataError
-from lss.dicom.phantom.writer import PHANTOM_STAMP
 from lss.manifest import read_manifest
+from lss.provenance import PHANTOM_STAMP
 
 SWEEP_4_JOBS = ["-m", "seed=0,1", "modality=T1,T2"]
 SECRET_ENV = {"LSS_PATIENT_KEY": "reliability-test-secret"}
