@@ -21,14 +21,16 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, Dataset
 
 from lss import tracking
+from lss.data.channels import FUSED
 from lss.data.datamodule import MidSliceDataModule
 from lss.dicom.index_cache import indexed_manifest
 from lss.dicom.index_params import IndexParams
+from lss.dicom.labels import LabelCoverage
 from lss.dicom.phantom import phantom_parameters
 from lss.errors import ConfigError
 from lss.launch.ddp_multirun import ddp_children_run_this_job, is_launched_ddp_child
 from lss.launch.job import sweep_identity
-from lss.manifest import COLUMNS, MID
+from lss.manifest import COLUMNS, MID, T2, read_manifest
 from lss.model.backbone import input_config
 from lss.model.calibration import fit_temperature
 from lss.model.checkpoint import read_checkpoint, write_temperature
@@ -72,7 +74,7 @@ def job_manifest(cfg: DictConfig) -> Path:
     labels = Path(cfg.data.labels) if cfg.data.labels else None
     weighting = Path(cfg.data.weighting) if cfg.data.weighting else None
     params = IndexParams(**plain(cfg.index))
-    return indexed_manifest(
+    manifest = indexed_manifest(
         Path(cfg.data.root),
         Path(cfg.data.cache_dir) / "index",
         labels,
@@ -80,6 +82,12 @@ def job_manifest(cfg: DictConfig) -> Path:
         bool(cfg.data.progress),
         weighting=weighting,
     )
+    if labels is not None:
+        modality = T2 if cfg.modality == FUSED else cfg.modality  # a T1T2 model learns the T2 labels
+        rows = read_manifest(manifest).query("modality == @modality")
+        if len(rows):  # no slice of the modality at all: labelled_slices says so
+            LabelCoverage.of(rows).require(labels, bool(cfg.data.allow_partial_labels), f"{modality} slices")
+    return manifest
 
 
 def build(cfg: DictConfig) -> tuple[MidSliceDataModule, MidSliceClassifier]:
@@ -91,7 +99,7 @@ def build(cfg: DictConfig) -> tuple[MidSliceDataModule, MidSliceClassifier]:
         "std": list(cfg.data.std or model_input["std"]),
     }
     data = plain(cfg.data)
-    del data["labels"], data["weighting"]  # inputs of the indexer, not of the DataModule
+    del data["labels"], data["weighting"], data["allow_partial_labels"]  # inputs of the indexer, not of the DataModule
     data["manifest"] = str(job_manifest(cfg))
     datamodule = instantiate(data, modality=cfg.modality, seed=int(cfg.seed), **image, _convert_="all")
     model = instantiate(
@@ -173,7 +181,10 @@ def record(
     tracking.log_params(
         tracking_uri,
         run_id,
-        {f"split.{key}": value for key, value in split.sizes().items()} | {"split.partition_id": split.partition_id},
+        {f"split.{key}": value for key, value in split.sizes().items()}
+        | {"split.partition_id": split.partition_id}
+        | LabelCoverage.of(slices).as_params()
+        | cache_params(cfg, datamodule),
     )
     predictions = tested_slices(slices, rows, p_mid_at(logits, temperature))
     is_mid_truth = (predictions["label"] == MID).to_numpy()
@@ -202,6 +213,12 @@ def record(
         example = np.zeros((1, 3, *classifier.hparams["input_size"]), dtype=np.float32)  # the mean image, no patient's
         tracking.log_tested_model(tracking_uri, run_id, classifier, example, cfg.register_as)
     return metrics
+
+
+def cache_params(cfg: DictConfig, datamodule: MidSliceDataModule) -> dict[str, str]:
+    """The cache entries this run read, so that an audit can tell which runs read an entry later found bad."""
+    index_entry = datamodule.manifest_path.parent.name if cfg.data.manifest is None else ""
+    return {"cache.index": index_entry, "cache.images": datamodule.image_cache_key}
 
 
 def run_tags(cfg: DictConfig, digest: str) -> dict[str, str]:

@@ -19,7 +19,7 @@ import pandas as pd
 from torch.utils.data import DataLoader, Sampler
 
 from lss.data.batches import GlobalBatchSampler
-from lss.data.cache import manifest_images
+from lss.data.cache import entry_key, manifest_images
 from lss.data.channels import FUSED, InputPlan, input_plan, plan_slices
 from lss.data.dataset import SliceDataset, augmentation
 from lss.data.preprocess import PreprocessParams
@@ -79,6 +79,8 @@ class MidSliceDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.slices: pd.DataFrame | None = None
         self.split: Split | None = None
+        self.image_cache_key = ""
+        """The image cache entry the slices were last read from (lss.data.cache.entry_key): a run records it."""
 
     # -- data preparation (once per node) ------------------------------------------------
     def input_plan(self) -> tuple[InputPlan, pd.Series]:
@@ -93,7 +95,9 @@ class MidSliceDataModule(L.LightningDataModule):
         return plan, manifest["patient_key"]
 
     def decoded_images(self, plan: InputPlan) -> np.ndarray:
-        return manifest_images(plan.sources, self.root, self.params, self.cache_dir / "images", self.progress)
+        images = manifest_images(plan.sources, self.root, self.params, self.cache_dir / "images", self.progress)
+        self.image_cache_key = entry_key(images)
+        return images
 
     def prepare_data(self) -> None:
         plan, _ = self.input_plan()
