@@ -69,6 +69,11 @@ def test_same_seed_gives_identical_metrics_and_seed_zero_is_a_seed(phantom_dir: 
     assert first != other  # seed 0 was applied: a different seed trains a different model
     runs = finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert sorted(runs["params.seed"]) == ["0", "0", "1"]
+    # what an audit needs: the cache entries every run read, and where its labels came from
+    assert runs["params.cache.index"].nunique() == runs["params.cache.images"].nunique() == 1
+    assert (tmp_path / "cache" / "index" / runs["params.cache.index"].iloc[0] / "manifest.csv").is_file()
+    assert (tmp_path / "cache" / "images" / f"images-{runs['params.cache.images'].iloc[0]}.npy").is_file()
+    assert (runs["params.labels.from_csv"].astype(int) > 0).all() and (runs["params.labels.from_rule"] == "0").all()
 
 
 def test_resume_skips_a_finished_job(phantom_dir: Path, tmp_path: Path) -> None:
@@ -280,4 +285,4 @@ def test_data_weighting_reaches_the_indexer_and_keys_the_index_cache(tmp_path: P
     by_headers = job_manifest(composed(overrides, tmp_path / "a"))
     by_csv = job_manifest(composed([*overrides, f"data.weighting={weighting}"], tmp_path / "b"))
     assert by_headers != by_csv
-    assert set(pd.read_csv(by_headers)["modality"]) == {"unknown"} and set(pd.read_csv(by_csv)["modality"]) == {"T2"}
+    assert set(pd.read_csv(by_headers)["modality"]) == {"STIR"} and set(pd.read_csv(by_csv)["modality"]) == {"T2"}

@@ -81,7 +81,9 @@ def test_bad_label_values_and_unknown_columns_name_the_file_and_the_expected_col
     bad_value = write_csv(tmp_path / "bad.csv", "sop_instance_uid,label\n1.1.0,Middle\n")
     with pytest.raises(UserError, match=r"bad\.csv: row 2 has label 'Middle'"):
         read_labels_csv(bad_value)
-    expected = r"odd\.csv has columns \['class', 'uid'\]; expected sop_instance_uid,label .* series_instance_uid,mid_sop"
+    expected = (
+        r"odd\.csv has columns \['class', 'uid'\]; expected sop_instance_uid,label .* series_instance_uid,mid_sop"
+    )
     with pytest.raises(UserError, match=expected):
         read_labels_csv(write_csv(tmp_path / "odd.csv", "uid,class\n1,Mid\n"))
     with pytest.raises(UserError, match=r"empty\.csv is not a readable CSV"):

@@ -113,7 +113,10 @@ def test_the_parts_of_a_split_series_take_the_weighting_of_the_series_they_came_
     [
         ([("series_uid", "weighting"), ("1.2.1", "T1")], r"lacks column\(s\) \['series_instance_uid', 'modality'\]"),
         ([("series_instance_uid", "modality"), ("1.2.1", "T1"), ("1.2.2", "PD")], "row 3 has modality 'PD'"),
-        ([("series_instance_uid", "modality"), ("1.2.1", "T1"), ("1.2.1", "T2")], "1.2.1 is listed with two weightings"),
+        (
+            [("series_instance_uid", "modality"), ("1.2.1", "T1"), ("1.2.1", "T2")],
+            "1.2.1 is listed with two weightings",
+        ),
     ],
 )
 def test_a_bad_weighting_csv_is_refused_naming_the_file_and_the_fix(
