@@ -286,3 +286,28 @@ def test_data_weighting_reaches_the_indexer_and_keys_the_index_cache(tmp_path: P
     by_csv = job_manifest(composed([*overrides, f"data.weighting={weighting}"], tmp_path / "b"))
     assert by_headers != by_csv
     assert set(pd.read_csv(by_headers)["modality"]) == {"STIR"} and set(pd.read_csv(by_csv)["modality"]) == {"T2"}
+
+
+def test_labels_for_only_some_slices_are_refused_unless_allowed_and_the_run_logs_how_many(
+    phantom_dir: Path, phantom_manifest: Path, tmp_path: Path
+) -> None:
+    from lss.errors import UserError
+    from lss.training import train
+
+    manifest = pd.read_csv(phantom_manifest, dtype=str)
+    t1 = manifest[manifest["modality"] == "T1"]
+    unlabelled_series = sorted(t1["series_uid"].unique())[0]
+    kept = t1[t1["series_uid"] != unlabelled_series]
+    labels = tmp_path / "some.csv"
+    kept.rename(columns={"sop_uid": "sop_instance_uid"})[["sop_instance_uid", "label"]].to_csv(labels, index=False)
+    overrides = [*tiny_overrides(phantom_dir, tmp_path), f"data.labels={labels}", "trainer.max_epochs=1"]
+    n_rule = int((t1["series_uid"] == unlabelled_series).sum())
+    with pytest.raises(UserError, match=rf"labels {len(kept)} of {len(t1)} indexed T1 slices \({n_rule} would get"):
+        train(composed(overrides, tmp_path / "a"))
+    assert finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}").empty
+    train(composed([*overrides, "data.allow_partial_labels=true"], tmp_path / "b"))
+    run = finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}").iloc[0]
+    assert run["status"] == "FINISHED"
+    logged = int(run["params.labels.from_csv"]) + int(run["params.labels.from_rule"])
+    split = sum(int(run[f"params.split.n_{part}"]) for part in ("train", "val", "test"))
+    assert int(run["params.labels.from_rule"]) == n_rule and logged == split == len(t1)

@@ -209,3 +209,50 @@ def test_a_checkpoint_written_before_calibration_loads_uncalibrated(trained_t1: 
     assert float(checkpoint["state_dict"].pop(TEMPERATURE_KEY)) != 1.0
     torch.save(checkpoint, tmp_path / "before_calibration.ckpt")
     assert float(load_classifier(checkpoint=tmp_path / "before_calibration.ckpt").temperature) == 1.0
+
+
+def predict_py_error(args: list[str], cwd: Path) -> str:
+    """Run predict.py as a user does; it must end with one ``Error:`` line and exit 1, never a traceback."""
+    command = [sys.executable, str(REPO / "predict.py"), *args, f"hydra.run.dir={cwd / 'hydra'}", "progress=false"]
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-4000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: ")
+    return last
+
+
+def test_predict_py_refuses_an_output_inside_the_input_before_writing_anything(
+    trained_t1: dict, new_studies: Path, tmp_path: Path
+) -> None:
+    """Issue 21: with run_id=, run_config.yaml used to land inside the input before the refusal."""
+    before = tree_digest(new_studies)
+    line = predict_py_error(
+        [
+            f"run_id={trained_t1['run_id']}",
+            f"mlflow.tracking_uri={trained_t1['tracking_uri']}",
+            f"input={new_studies}",
+            f"output={new_studies / 'selection'}",
+        ],
+        tmp_path,
+    )
+    assert "inside input" in line
+    assert tree_digest(new_studies) == before and not (new_studies / "selection").exists()
+
+
+def test_predict_py_ends_bad_inputs_and_a_garbage_checkpoint_in_one_line(trained_t1: dict, tmp_path: Path) -> None:
+    checkpoint = f"checkpoint={trained_t1['checkpoint']}"
+    out = f"output={tmp_path / 'out'}"
+    (tmp_path / "empty").mkdir()
+    assert "input= is not set" in predict_py_error([checkpoint, out], tmp_path)
+    assert "holds no files" in predict_py_error([checkpoint, f"input={tmp_path / 'empty'}", out], tmp_path)
+    not_dicom = tmp_path / "notes"
+    not_dicom.mkdir()
+    (not_dicom / "readme.txt").write_text("no images here\n")
+    (not_dicom / "scan.dcm").write_bytes(b"\0" * 300)
+    line = predict_py_error([checkpoint, f"input={not_dicom}", out], tmp_path)
+    assert "holds no sagittal DICOM slice (2 not_dicom)" in line
+    garbage = tmp_path / "garbage.ckpt"
+    garbage.write_bytes(b"this is not a checkpoint" * 100)
+    line = predict_py_error([f"checkpoint={garbage}", f"input={not_dicom}", out], tmp_path)
+    assert f"checkpoint={garbage} is not a checkpoint train.py wrote" in line
