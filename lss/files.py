@@ -28,7 +28,8 @@ _CHUNK = 1 << 20
 CHECK_SUFFIX = ".check.json"
 """Beside each entry: {file inside the entry ("." for a file entry): [size, CRC-32]}."""
 _HOST = re.sub(r"[^A-Za-z0-9-]", "", socket.gethostname().split(".")[0]) or "host"
-_PARTIAL = re.compile(r"\.partial-(\d+)-([A-Za-z0-9-]+)")
+_PARTIAL = re.compile(r"\.partial-(\d+)(?:-([A-Za-z0-9-]+))?")
+"""<pid>-<host> of a partial's name; partials of lss before 2026-11-30 name no host (taken as this host's)."""
 
 
 def file_digest(path: Path) -> str:
@@ -144,7 +145,7 @@ def remove_dead_partials(folder: Path) -> list[Path]:
     removed = []
     for path in folder.glob("*.partial-*"):
         match = _PARTIAL.search(path.name)
-        if match and match.group(2) == _HOST and not _is_alive(int(match.group(1))):
+        if match and match.group(2) in (_HOST, None) and not _is_alive(int(match.group(1))):
             _remove(path)
             removed.append(path)
     return removed

@@ -310,6 +310,7 @@ def test_partial_files_of_dead_processes_are_removed_and_those_of_live_ones_kept
             cache_dir / mine.replace(f"partial-{os.getpid()}-", f"partial-{dead_pid}-"),
             cache_dir
             / mine.replace("images-0123", "images-4567").replace(f"partial-{os.getpid()}-", f"partial-{dead_pid}-"),
+            cache_dir / f"images-89ab.partial-{dead_pid}.npy",  # lss before host names in partials
         ]
         running = cache_dir / mine.replace(f"partial-{os.getpid()}-", f"partial-{live.pid}-")
         for path in [*left, running]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.training import finished_runs, run_script, tiny_overrides
+from helpers.training import REPO, finished_runs, run_script, tiny_overrides
 
 
 def last_line_error(script: str, args: list[str], env: dict[str, str] | None = None) -> str:
@@ -60,7 +60,7 @@ def test_hydra_full_error_keeps_the_traceback(phantom_dir: Path, tmp_path: Path)
     [
         (
             "predict.py",
-            ["checkpoint=/no/model.ckpt", "input=/tmp", "output=/tmp/lss-out"],
+            ["checkpoint=/no/model.ckpt", "input={repo}/conf", "output={tmp}/out"],
             "checkpoint=/no/model.ckpt does not exist",
         ),
         (
@@ -73,7 +73,7 @@ def test_hydra_full_error_keeps_the_traceback(phantom_dir: Path, tmp_path: Path)
 def test_predict_and_analyze_end_user_errors_in_one_line(
     script: str, args: list[str], expected: str, tmp_path: Path
 ) -> None:
-    args = [arg.format(tmp=tmp_path) for arg in args] + [f"hydra.run.dir={tmp_path / 'hydra'}"]
+    args = [arg.format(tmp=tmp_path, repo=REPO) for arg in args] + [f"hydra.run.dir={tmp_path / 'hydra'}"]
     assert expected in last_line_error(script, args)
 
 
