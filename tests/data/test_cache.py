@@ -306,10 +306,10 @@ def test_partial_files_of_dead_processes_are_removed_and_those_of_live_ones_kept
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     try:
         mine = partial_path(cache_dir / "images-0123.npy").name  # this host's naming: <stem>.partial-<pid>-<host>
+        dead_name = mine.replace(f"partial-{os.getpid()}-", f"partial-{dead_pid}-")
         left = [
-            cache_dir / mine.replace(f"partial-{os.getpid()}-", f"partial-{dead_pid}-"),
-            cache_dir
-            / mine.replace("images-0123", "images-4567").replace(f"partial-{os.getpid()}-", f"partial-{dead_pid}-"),
+            cache_dir / dead_name,
+            cache_dir / dead_name.replace("images-0123", "images-4567"),  # an entry nobody asks for again
             cache_dir / f"images-89ab.partial-{dead_pid}.npy",  # lss before host names in partials
         ]
         running = cache_dir / mine.replace(f"partial-{os.getpid()}-", f"partial-{live.pid}-")
