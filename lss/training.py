@@ -21,17 +21,13 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, Dataset
 
 from lss import tracking
-from lss.data.channels import FUSED
 from lss.data.datamodule import MidSliceDataModule
-from lss.dicom.index_cache import indexed_manifest
-from lss.dicom.index_params import IndexParams
 from lss.dicom.labels import LabelCoverage
-from lss.dicom.phantom import phantom_parameters
 from lss.errors import ConfigError
 from lss.launch.ddp_multirun import ddp_children_run_this_job, is_launched_ddp_child
 from lss.launch.job import sweep_identity
-from lss.manifest import COLUMNS, MID, T2, read_manifest
-from lss.model.backbone import input_config
+from lss.launch.resolvers import register_resolvers
+from lss.manifest import COLUMNS, MID
 from lss.model.calibration import fit_temperature
 from lss.model.checkpoint import read_checkpoint, write_temperature
 from lss.model.evaluation import (
@@ -43,9 +39,11 @@ from lss.model.evaluation import (
     write_reliability_diagram,
 )
 from lss.model.module import MidSliceClassifier
+from lss.provenance import phantom_parameters
 from lss.tracking.logger import EpochMLFlowLogger
 
 log = logging.getLogger(__name__)
+register_resolvers()
 
 
 def plain(node: DictConfig) -> dict[str, Any]:
@@ -67,49 +65,10 @@ def check_job_config(cfg: DictConfig) -> None:
             raise ConfigError(f"data.{key}={value} does not exist; point data.{key} at an existing path")
 
 
-def job_manifest(cfg: DictConfig) -> Path:
-    """``data.manifest`` as given, or ``data.root`` indexed once (cached until a file under it changes)."""
-    if cfg.data.manifest is not None:
-        return Path(cfg.data.manifest)
-    labels = Path(cfg.data.labels) if cfg.data.labels else None
-    weighting = Path(cfg.data.weighting) if cfg.data.weighting else None
-    params = IndexParams(**plain(cfg.index))
-    manifest = indexed_manifest(
-        Path(cfg.data.root),
-        Path(cfg.data.cache_dir) / "index",
-        labels,
-        params,
-        bool(cfg.data.progress),
-        weighting=weighting,
-    )
-    if labels is not None:
-        modality = T2 if cfg.modality == FUSED else cfg.modality  # a T1T2 model learns the T2 labels
-        rows = read_manifest(manifest).query("modality == @modality")
-        if len(rows):  # no slice of the modality at all: labelled_slices says so
-            LabelCoverage.of(rows).require(labels, bool(cfg.data.allow_partial_labels), f"{modality} slices")
-    return manifest
-
-
 def build(cfg: DictConfig) -> tuple[MidSliceDataModule, MidSliceClassifier]:
-    """Data module and model from the composed config; input size/mean/std from timm unless overridden."""
-    model_input = input_config(cfg.model.backbone)
-    image = {
-        "input_size": list(cfg.data.input_size or model_input["input_size"]),
-        "mean": list(cfg.data.mean or model_input["mean"]),
-        "std": list(cfg.data.std or model_input["std"]),
-    }
-    data = plain(cfg.data)
-    del data["labels"], data["weighting"], data["allow_partial_labels"]  # inputs of the indexer, not of the DataModule
-    data["manifest"] = str(job_manifest(cfg))
-    datamodule = instantiate(data, modality=cfg.modality, seed=int(cfg.seed), **image, _convert_="all")
-    model = instantiate(
-        cfg.model,
-        optimizer=instantiate(cfg.optimizer),
-        modality=cfg.modality,
-        context=int(cfg.data.context),
-        **image,
-        _convert_="all",
-    )
+    """Data module and model, each instantiated from its own config node."""
+    datamodule = instantiate(cfg.data, _convert_="all")
+    model = instantiate(cfg.model, _convert_="all")
     return datamodule, model
 
 
@@ -175,7 +134,8 @@ def record(
     """Split sizes, band and calibration metrics, artifacts (config, test predictions, confusion matrix, reliability
     diagram, weights), the manifest rows as a dataset input and the tested network as an MLflow model."""
     split, slices, scored = datamodule.split, datamodule.slices, model.test_predictions
-    assert split is not None and slices is not None and scored is not None, "record() follows fit_and_test()"
+    if split is None or slices is None or scored is None:
+        raise RuntimeError("record() follows fit_and_test(): there is no split or no test prediction to record yet")
     rows, logits = scored
     temperature = float(model.temperature)
     tracking.log_params(
@@ -184,7 +144,7 @@ def record(
         {f"split.{key}": value for key, value in split.sizes().items()}
         | {"split.partition_id": split.partition_id}
         | LabelCoverage.of(slices).as_params()
-        | cache_params(cfg, datamodule),
+        | datamodule.cache_keys(),
     )
     predictions = tested_slices(slices, rows, p_mid_at(logits, temperature))
     is_mid_truth = (predictions["label"] == MID).to_numpy()
@@ -213,12 +173,6 @@ def record(
         example = np.zeros((1, 3, *classifier.hparams["input_size"]), dtype=np.float32)  # the mean image, no patient's
         tracking.log_tested_model(tracking_uri, run_id, classifier, example, cfg.register_as)
     return metrics
-
-
-def cache_params(cfg: DictConfig, datamodule: MidSliceDataModule) -> dict[str, str]:
-    """The cache entries this run read, so that an audit can tell which runs read an entry later found bad."""
-    index_entry = datamodule.manifest_path.parent.name if cfg.data.manifest is None else ""
-    return {"cache.index": index_entry, "cache.images": datamodule.image_cache_key}
 
 
 def run_tags(cfg: DictConfig, digest: str) -> dict[str, str]:
@@ -257,7 +211,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
             finished,
         )
         return {}
-    datamodule, model = build(cfg)  # missing weights and unindexable roots fail here, before a run is opened
+    datamodule, model = build(cfg)
+    datamodule.manifest_path()  # missing weights and unindexable roots fail here, before a run is opened
     with tracking.tracked_run(
         tracking_uri, experiment, f"{cfg.modality}-seed{seed}", run_tags(cfg, digest), tracking.flatten(resolved)
     ) as run_id:
