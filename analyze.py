@@ -6,7 +6,7 @@ import hydra
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from lss.analysis.report import run_analysis
-from lss.launch.entry import one_line_user_errors
+from lss.entry import one_line_user_errors
 from lss.tracking import flatten
 
 CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")  # absolute: also found when imported

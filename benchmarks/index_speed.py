@@ -37,7 +37,7 @@ PHANTOM_PATIENTS = 160
 """About 5,300 files: sagittal T1 and T2 of 15 slices per patient, an axial series in about one in four."""
 REAL_LUMBAR = (REPO / ".." / "shared" / "data" / "real-lumbar").resolve()
 TARGET_RATIO, TARGET_START_S = 1.6, 0.5
-LSS_INDEX = [sys.executable, "-m", "lss.dicom.index_cli"]
+LSS_INDEX = [sys.executable, "-m", "lss.index_cli"]
 
 
 def bare_loop_s(files: list[Path]) -> float:

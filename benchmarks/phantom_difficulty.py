@@ -18,8 +18,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from lss.dicom.index import index_repository
-from lss.dicom.phantom import write_phantom
 from lss.dicom.pixels import read_slice_pixels
+from lss.phantom import write_phantom
 
 SIZE = 64
 

@@ -34,10 +34,10 @@ from hydra.experimental.callback import Callback as HydraCallback
 from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig
 
-import lss.dicom.phantom
+import lss.phantom
 from lss import tracking
 from lss.analysis.stats import corrected_resampled_t
-from lss.dicom.phantom import write_phantom
+from lss.phantom import write_phantom
 from lss.text import markdown_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,7 +56,7 @@ SLICES_PER_SERIES = 15
 
 def writer_version() -> str:
     digest = hashlib.sha256()
-    for source in sorted(Path(lss.dicom.phantom.__file__).parent.glob("*.py")):
+    for source in sorted(Path(lss.phantom.__file__).parent.glob("*.py")):
         digest.update(source.read_bytes())
     return digest.hexdigest()[:8]
 

@@ -4,5 +4,5 @@ from pathlib import Path
 
 __version__ = "0.1.0"
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-"""Hydra's config tree (``conf/`` mirrors ``lss/``): the entry points and ``lss-index`` read it."""
+CONF_DIR = Path(__file__).resolve().parent / "conf"
+"""Hydra's config tree: the repository's ``conf/`` (``lss/conf`` links to it), package data in a wheel."""

@@ -14,7 +14,19 @@ import sys
 import time
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
+from lss import CONF_DIR, tracking
+from lss.errors import UserError
+from lss.manifest import MODALITIES
+from lss.phantom import write_phantom
+from lss.provenance import phantom_parameters
+from lss.selection.select import REPORT
+
 REPO = Path(__file__).resolve().parents[1]
+FRESH_PHANTOM_SEED = 1
+"""Not the training phantom's seed (0): the selected patients were never seen in training."""
+SELECTION_PATIENTS = 4
 
 
 def step(title: str) -> float:
@@ -29,8 +41,6 @@ def run(command: list[str]) -> None:
 
 def ensure_phantom(out: Path, patients: int, seed: int) -> None:
     """Write the phantom unless this exact one is already there (same seed -> same bytes)."""
-    from lss.dicom.phantom import phantom_parameters, write_phantom
-
     found = phantom_parameters(out)
     if found is not None and found.startswith(f"patients={patients} seed={seed} "):
         print(f"phantom already at {out} ({found})")
@@ -39,6 +49,34 @@ def ensure_phantom(out: Path, patients: int, seed: int) -> None:
         shutil.rmtree(out)
     result = write_phantom(out, n_patients=patients, seed=seed, progress=True)
     print(f"wrote {result.n_files} DICOM files to {out}")
+
+
+def demo_selection(out: Path, patients: int) -> Path:
+    """Select with T1 then T2 (the store and experiment of conf/mlflow); return the review page of the last one."""
+    fresh = out / "fresh_phantom"
+    if not (fresh / "labels.csv").exists():
+        write_phantom(fresh, n_patients=patients, seed=FRESH_PHANTOM_SEED)
+    mlflow_cfg = OmegaConf.load(CONF_DIR / "mlflow" / "default.yaml")
+    uri, experiment = tracking.resolve_tracking_uri(mlflow_cfg.tracking_uri), str(mlflow_cfg.experiment_name)
+    for modality in MODALITIES:
+        run_id = tracking.best_train_run(uri, experiment, metric="test/f1", modality=modality)
+        if run_id is None:
+            raise UserError(f"no FINISHED {modality} training run in {uri} (experiment {experiment}); run the sweep")
+        print(f"\n{modality}: best run by test/f1 = {run_id}", flush=True)
+        run(
+            [
+                sys.executable,
+                "predict.py",
+                f"run_id={run_id}",
+                f"input={fresh}",
+                f"output={out / 'selection' / modality}",
+                f"mlflow.tracking_uri={uri}",
+                f"hydra.run.dir={out / 'selection' / modality / 'hydra'}",
+                "progress=false",
+                "explain=true",
+            ]
+        )
+    return out / "selection" / MODALITIES[-1] / REPORT
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -65,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         [
             sys.executable,
             "-m",
-            "lss.dicom.index_cli",
+            "lss.index_cli",
             "--root",
             str(out / "phantom"),
             "--out",
@@ -96,9 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     timings["analysis"] = time.monotonic() - started
 
     started = step("5. select Mid slices from a fresh phantom with the best demo run (python predict.py)")
-    from lss.selection.demo import demo_selection
-
-    review_page = demo_selection(out)
+    review_page = demo_selection(out, SELECTION_PATIENTS)
     timings["selection"] = time.monotonic() - started
 
     print("\n=== timings ===")

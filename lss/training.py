@@ -22,14 +22,11 @@ from torch.utils.data import DataLoader, Dataset
 
 from lss import tracking
 from lss.data.datamodule import MidSliceDataModule
-from lss.dicom.index_cache import indexed_manifest
-from lss.dicom.index_params import IndexParams
-from lss.dicom.phantom import phantom_parameters
 from lss.errors import ConfigError
 from lss.launch.ddp_multirun import ddp_children_run_this_job, is_launched_ddp_child
 from lss.launch.job import sweep_identity
+from lss.launch.resolvers import register_resolvers
 from lss.manifest import COLUMNS, MID
-from lss.model.backbone import input_config
 from lss.model.calibration import fit_temperature
 from lss.model.checkpoint import read_checkpoint, write_temperature
 from lss.model.evaluation import (
@@ -41,9 +38,11 @@ from lss.model.evaluation import (
     write_reliability_diagram,
 )
 from lss.model.module import MidSliceClassifier
+from lss.provenance import phantom_parameters
 from lss.tracking.logger import EpochMLFlowLogger
 
 log = logging.getLogger(__name__)
+register_resolvers()
 
 
 def plain(node: DictConfig) -> dict[str, Any]:
@@ -65,43 +64,10 @@ def check_job_config(cfg: DictConfig) -> None:
             raise ConfigError(f"data.{key}={value} does not exist; point data.{key} at an existing path")
 
 
-def job_manifest(cfg: DictConfig) -> Path:
-    """``data.manifest`` as given, or ``data.root`` indexed once (cached until a file under it changes)."""
-    if cfg.data.manifest is not None:
-        return Path(cfg.data.manifest)
-    labels = Path(cfg.data.labels) if cfg.data.labels else None
-    weighting = Path(cfg.data.weighting) if cfg.data.weighting else None
-    params = IndexParams(**plain(cfg.index))
-    return indexed_manifest(
-        Path(cfg.data.root),
-        Path(cfg.data.cache_dir) / "index",
-        labels,
-        params,
-        bool(cfg.data.progress),
-        weighting=weighting,
-    )
-
-
 def build(cfg: DictConfig) -> tuple[MidSliceDataModule, MidSliceClassifier]:
-    """Data module and model from the composed config; input size/mean/std from timm unless overridden."""
-    model_input = input_config(cfg.model.backbone)
-    image = {
-        "input_size": list(cfg.data.input_size or model_input["input_size"]),
-        "mean": list(cfg.data.mean or model_input["mean"]),
-        "std": list(cfg.data.std or model_input["std"]),
-    }
-    data = plain(cfg.data)
-    del data["labels"], data["weighting"]  # inputs of the indexer, not of the DataModule
-    data["manifest"] = str(job_manifest(cfg))
-    datamodule = instantiate(data, modality=cfg.modality, seed=int(cfg.seed), **image, _convert_="all")
-    model = instantiate(
-        cfg.model,
-        optimizer=instantiate(cfg.optimizer),
-        modality=cfg.modality,
-        context=int(cfg.data.context),
-        **image,
-        _convert_="all",
-    )
+    """Data module and model, each instantiated from its own config node."""
+    datamodule = instantiate(cfg.data, _convert_="all")
+    model = instantiate(cfg.model, _convert_="all")
     return datamodule, model
 
 
@@ -167,7 +133,8 @@ def record(
     """Split sizes, band and calibration metrics, artifacts (config, test predictions, confusion matrix, reliability
     diagram, weights), the manifest rows as a dataset input and the tested network as an MLflow model."""
     split, slices, scored = datamodule.split, datamodule.slices, model.test_predictions
-    assert split is not None and slices is not None and scored is not None, "record() follows fit_and_test()"
+    if split is None or slices is None or scored is None:
+        raise RuntimeError("record() follows fit_and_test(): there is no split or no test prediction to record yet")
     rows, logits = scored
     temperature = float(model.temperature)
     tracking.log_params(
@@ -240,7 +207,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
             finished,
         )
         return {}
-    datamodule, model = build(cfg)  # missing weights and unindexable roots fail here, before a run is opened
+    datamodule, model = build(cfg)
+    datamodule.prepare_data()  # missing weights and unindexable roots fail here, before a run is opened
     with tracking.tracked_run(
         tracking_uri, experiment, f"{cfg.modality}-seed{seed}", run_tags(cfg, digest), tracking.flatten(resolved)
     ) as run_id:

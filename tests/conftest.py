@@ -17,7 +17,7 @@ os.environ.setdefault("LSS_PATIENT_KEY", "lss-test-suite")  # no secret file in 
 @pytest.fixture(scope="session")
 def phantom_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """8 patients (enough for patient-grouped splits with both classes everywhere), identifiable by PATIENT_MARKER."""
-    from lss.dicom.phantom import write_phantom
+    from lss.phantom import write_phantom
 
     out = tmp_path_factory.mktemp("phantom")
     write_phantom(out, n_patients=8, seed=0, identity_marker=PATIENT_MARKER)

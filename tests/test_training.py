@@ -5,11 +5,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import hydra
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from hydra.utils import instantiate
 from mlflow.tracking import MlflowClient
+from omegaconf import DictConfig
 
 from helpers.dicom_factory import write_sagittal_series
 from helpers.training import TEST_METRICS, composed, finished_runs, tiny_overrides
@@ -33,6 +36,53 @@ def test_every_group_and_experiment_composes(overrides: list[str], tmp_path: Pat
     assert isinstance(cfg.seed, int)
     assert cfg.trainer._target_ == "lightning.pytorch.Trainer"
     assert cfg.paths.output_dir == str(tmp_path)
+
+
+def manifest_of(cfg: DictConfig) -> Path:
+    return instantiate(cfg.data, _convert_="all").manifest_path()
+
+
+BACKBONES = ("tiny", "resnet18", "efficientnet_lite0", "inception_resnet_v2")
+GROUP_OPTIONS = [
+    ("data", "dicom", "lss.data.datamodule.MidSliceDataModule"),
+    *[("model", option, "lss.model.module.MidSliceClassifier") for option in BACKBONES],
+    ("optimizer", "sgdm", "torch.optim.SGD"),
+    ("optimizer", "adamw", "torch.optim.AdamW"),
+    ("trainer", "default", "lightning.pytorch.Trainer"),
+    ("trainer", "cpu", "lightning.pytorch.Trainer"),
+    *(
+        [("trainer", option, "lightning.pytorch.Trainer") for option in ("gpu", "ddp")]
+        if torch.cuda.is_available()
+        else []
+    ),
+]
+
+
+@pytest.mark.parametrize(("group", "option", "target"), GROUP_OPTIONS)
+def test_every_config_group_instantiates_on_its_own(group: str, option: str, target: str, tmp_path: Path) -> None:
+    """As lightning-hydra-template does: each node builds what its _target_ names, with nothing injected in code."""
+    cfg = composed([f"{group}={option}", "model.pretrained=false", f"data.root={tmp_path}"], tmp_path / "job")
+    built = instantiate(cfg[group], _convert_="all")
+    if group == "optimizer":  # _partial_: the module calls it with its parameter groups
+        built = built([torch.nn.Parameter(torch.zeros(1))])
+    assert isinstance(built, hydra.utils.get_class(target))
+
+
+def test_the_data_node_carries_the_backbones_pretrained_input_unless_overridden(tmp_path: Path) -> None:
+    cfg = composed(["model=inception_resnet_v2"], tmp_path)
+    assert (list(cfg.data.input_size), list(cfg.model.input_size)) == ([299, 299], [299, 299])
+    assert list(cfg.data.mean) == list(cfg.model.mean) == [0.5, 0.5, 0.5]
+    demo = composed(["experiment=demo", "seed=0", "modality=T2"], tmp_path)
+    assert list(demo.model.input_size) == [64, 64] and (demo.data.seed, demo.data.modality) == (0, "T2")
+    assert demo.model.modality == "T2" and demo.data.index.band_size == demo.index.band_size
+
+
+def test_record_before_fit_and_test_is_a_clear_error_also_under_python_o(phantom_dir: Path, tmp_path: Path) -> None:
+    from lss.training import build, record
+
+    cfg = composed(tiny_overrides(phantom_dir, tmp_path), tmp_path / "job")
+    with pytest.raises(RuntimeError, match="follows fit_and_test"):
+        record(cfg, "sqlite:///unused.db", "no-run", *build(cfg), tested=None)
 
 
 def test_paper_experiment_is_the_paper_protocol(tmp_path: Path) -> None:
@@ -197,7 +247,7 @@ def test_the_tested_weights_and_their_temperature_are_the_logged_checkpoint(
     from lss.data.preprocess import PreprocessParams
     from lss.manifest import read_manifest
     from lss.selection import load_classifier
-    from lss.selection.scoring import score_slices
+    from lss.selection.scoring import prediction_trainer, score_slices
     from lss.training import train
 
     cfg = composed([*tiny_overrides(phantom_dir, tmp_path), "seed=5", f"test_weights={test_weights}"], tmp_path / "job")
@@ -212,7 +262,7 @@ def test_the_tested_weights_and_their_temperature_are_the_logged_checkpoint(
         slices, phantom_dir, PreprocessParams(32, 32), tmp_path / "cache" / "images", progress=False
     )
     one_slice = np.repeat(np.arange(len(images))[:, None], 3, axis=1)
-    p_mid = score_slices(model, images, one_slice, batch_size=16, device=torch.device("cpu"), progress=False)
+    p_mid = score_slices(model, images, one_slice, 16, prediction_trainer("cpu", progress=False))  # predict_step
     assert p_mid == pytest.approx(logged["p_mid"].to_numpy(), abs=1e-5)  # calibrated on both sides
     metrics = client.get_run(run_id).data.metrics
     assert metrics["calibration/temperature"] == pytest.approx(float(model.temperature)) != 1.0
@@ -230,7 +280,7 @@ def test_the_temperature_is_fitted_on_validation_slices_only_flipping_every_test
     import lightning as L
 
     from lss.manifest import read_manifest, write_manifest
-    from lss.training import build, fit_and_test, job_manifest
+    from lss.training import build, fit_and_test
 
     overrides = [*tiny_overrides(phantom_dir, tmp_path), "seed=2"]  # experiment=demo splits by patient
 
@@ -242,7 +292,7 @@ def test_the_temperature_is_fitted_on_validation_slices_only_flipping_every_test
         return float(model.temperature), float(model.trainer.callback_metrics["test/accuracy"]), datamodule
 
     temperature, accuracy, datamodule = trained([], "as_labelled")
-    manifest = read_manifest(job_manifest(composed(overrides, tmp_path / "index")))
+    manifest = read_manifest(manifest_of(composed(overrides, tmp_path / "index")))
     test_slices = manifest["sop_uid"].isin(datamodule.slices.iloc[datamodule.split.test]["sop_uid"])
     manifest.loc[test_slices, "label"] = manifest.loc[test_slices, "label"].map({"Mid": "Lateral", "Lateral": "Mid"})
     write_manifest(manifest, tmp_path / "test_labels_flipped.csv")
@@ -255,12 +305,10 @@ def test_the_temperature_is_fitted_on_validation_slices_only_flipping_every_test
 
 
 def test_changing_the_band_size_reindexes_the_root(phantom_dir: Path, tmp_path: Path) -> None:
-    from lss.training import job_manifest
-
     centre_rule = [*tiny_overrides(phantom_dir, tmp_path), "data.labels=null"]  # the band size decides the labels
-    five = job_manifest(composed(centre_rule, tmp_path / "a"))
-    again = job_manifest(composed(centre_rule, tmp_path / "b"))
-    three = job_manifest(composed([*centre_rule, "index.band_size=3"], tmp_path / "c"))
+    five = manifest_of(composed(centre_rule, tmp_path / "a"))
+    again = manifest_of(composed(centre_rule, tmp_path / "b"))
+    three = manifest_of(composed([*centre_rule, "index.band_size=3"], tmp_path / "c"))
     assert five == again != three
     counts = [
         pd.read_csv(path).query("label == 'Mid'").groupby("series_uid").size().unique().tolist()
@@ -270,14 +318,12 @@ def test_changing_the_band_size_reindexes_the_root(phantom_dir: Path, tmp_path: 
 
 
 def test_data_weighting_reaches_the_indexer_and_keys_the_index_cache(tmp_path: Path) -> None:
-    from lss.training import job_manifest
-
     root = tmp_path / "repo"
     write_sagittal_series(root, n_slices=5, series_uid="1.2.2", te_ms=25.0, tr_ms=3500.0, description="stir_sag")
     weighting = tmp_path / "weighting.csv"
     weighting.write_text("series_instance_uid,modality\n1.2.2,T2\n")
     overrides = [*tiny_overrides(root, tmp_path), "data.labels=null"]
-    by_headers = job_manifest(composed(overrides, tmp_path / "a"))
-    by_csv = job_manifest(composed([*overrides, f"data.weighting={weighting}"], tmp_path / "b"))
+    by_headers = manifest_of(composed(overrides, tmp_path / "a"))
+    by_csv = manifest_of(composed([*overrides, f"data.weighting={weighting}"], tmp_path / "b"))
     assert by_headers != by_csv
     assert set(pd.read_csv(by_headers)["modality"]) == {"unknown"} and set(pd.read_csv(by_csv)["modality"]) == {"T2"}

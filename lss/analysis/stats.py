@@ -115,14 +115,6 @@ def _paired_differences(t1: Sample, t2: Sample) -> np.ndarray:
     return as_sample(b - a, "T2 - T1 pairs")
 
 
-def paired_t(t1: Sample, t2: Sample) -> TTest:
-    """Paired t-test on ``t2 - t1`` (same seed, same patient partition in both modalities)."""
-    differences = _paired_differences(t1, t2)
-    return _t_test(
-        "paired t-test", differences.mean(), differences.var(ddof=1) / len(differences), float(len(differences) - 1)
-    )
-
-
 def corrected_resampled_t(t1: Sample, t2: Sample, test_train_ratio: tuple[float, float], paired: bool) -> TTest:
     """Nadeau & Bengio (2003) corrected resampled t-test for J repeated random train/test splits.
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
 import lightning as L
 import numpy as np
 import pandas as pd
+from lightning.pytorch.accelerators import CPUAccelerator
 from torch.utils.data import DataLoader, Sampler
 
 from lss.data.batches import GlobalBatchSampler
@@ -25,6 +26,8 @@ from lss.data.dataset import SliceDataset, augmentation
 from lss.data.preprocess import PreprocessParams
 from lss.data.slices import TrainingDataError, labelled_slices
 from lss.data.splits import Split, SplitBy, split_slices
+from lss.dicom.index_cache import indexed_manifest
+from lss.dicom.index_params import IndexParams
 from lss.manifest import CLASS_NAMES, T2, read_manifest
 from lss.workers import worker_count
 
@@ -49,27 +52,36 @@ class MidSliceDataModule(L.LightningDataModule):
 
     def __init__(
         self,
+        root: str,
+        manifest: str | None,
+        labels: str | None,
+        weighting: str | None,
+        index: Mapping[str, Any],
         modality: str,
         seed: int,
         input_size: Sequence[int],
         mean: Sequence[float],
         std: Sequence[float],
         cache_dir: str,
-        root: str,
-        manifest: str,
-        batch_size: int = 10,
-        test_fraction: float = 0.2,
-        val_fraction: float = 0.1,
-        split_by: str = "image",
-        context: int = 1,
-        augment: bool = False,
-        num_workers: int | str = 0,
-        pin_memory: bool | str = False,
-        progress: bool = True,
+        batch_size: int,
+        test_fraction: float,
+        val_fraction: float,
+        split_by: str,
+        context: int,
+        augment: bool,
+        num_workers: int | str,
+        pin_memory: bool | str,
+        progress: bool,
     ) -> None:
+        """``manifest`` is a manifest lss-index wrote for ``root``; None indexes ``root`` (with ``labels``,
+        ``weighting`` and the ``index`` parameters) in ``prepare_data``, cached until a file under it changes."""
         super().__init__()
         self.modality, self.seed = modality, int(seed)
-        self.root, self.manifest_path = Path(root), Path(manifest)
+        self.root = Path(root)
+        self.given_manifest = Path(manifest) if manifest is not None else None
+        self.labels = Path(labels) if labels is not None else None
+        self.weighting = Path(weighting) if weighting is not None else None
+        self.index_params = IndexParams(**index)
         self.params = PreprocessParams(height=int(input_size[-2]), width=int(input_size[-1]))
         self.mean, self.std = tuple(mean), tuple(std)
         self.cache_dir = Path(cache_dir)
@@ -81,8 +93,16 @@ class MidSliceDataModule(L.LightningDataModule):
         self.split: Split | None = None
 
     # -- data preparation (once per node) ------------------------------------------------
+    def manifest_path(self) -> Path:
+        """The given manifest, or ``root`` indexed once (a cache hit after the first call)."""
+        if self.given_manifest is not None:
+            return self.given_manifest
+        return indexed_manifest(
+            self.root, self.cache_dir / "index", self.labels, self.index_params, self.progress, self.weighting
+        )
+
     def input_plan(self) -> tuple[InputPlan, pd.Series]:
-        manifest = read_manifest(self.manifest_path)
+        manifest = read_manifest(self.manifest_path())
         labelled = labelled_slices(manifest, T2 if self.modality == FUSED else self.modality)
         plan = input_plan(plan_slices(manifest, self.modality, labelled), self.modality, self.context)
         if plan.samples.empty:
@@ -96,6 +116,8 @@ class MidSliceDataModule(L.LightningDataModule):
         return manifest_images(plan.sources, self.root, self.params, self.cache_dir / "images", self.progress)
 
     def prepare_data(self) -> None:
+        """Index ``root`` and decode its images into the caches: train.py calls it before the MLflow run opens,
+        so an unindexable root fails first."""
         plan, _ = self.input_plan()
         self.decoded_images(plan)
 
@@ -122,7 +144,7 @@ class MidSliceDataModule(L.LightningDataModule):
         return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
     def _on_cpu(self) -> bool:
-        return self.trainer is None or self.trainer.accelerator.__class__.__name__ == "CPUAccelerator"
+        return self.trainer is None or isinstance(self.trainer.accelerator, CPUAccelerator)
 
     def _workers(self) -> int:
         if self.num_workers != "auto":

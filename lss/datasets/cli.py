@@ -13,8 +13,8 @@ from pathlib import Path
 
 from lss.datasets.rsna2024 import rsna2024_labels
 from lss.datasets.spider import spider_labels
+from lss.entry import one_line_user_errors
 from lss.errors import UserError
-from lss.launch.entry import one_line_user_errors
 
 
 def _rsna2024_arguments(command: argparse.ArgumentParser) -> None:

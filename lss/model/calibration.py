@@ -6,8 +6,8 @@ metrics (Eqs 1-7) and every Mid decision stay as they were; only how sure p_mid 
 
 ECE here: the confidence of a slice is the probability of the class the one rule gives it
 (p_mid when p_mid > 0.5, else 1 - p_mid); slices fall into ``ECE_BINS`` equal-width bins of
-confidence, (k/15, (k+1)/15]; ECE is the sum over bins of |accuracy - mean confidence| weighted by
-the bin's share of the slices.
+confidence; ECE is the sum over bins of |accuracy - mean confidence| weighted by the bin's share of
+the slices (torchmetrics' MulticlassCalibrationError; the reliability table draws the same bins).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from numpy.typing import ArrayLike
+from torchmetrics.classification import MulticlassCalibrationError
 
 from lss.model.mid_rule import is_mid
 
@@ -71,12 +72,17 @@ def reliability_table(p_mid: ArrayLike, is_mid_truth: ArrayLike, n_bins: int = E
 
 
 def expected_calibration_error(p_mid: ArrayLike, is_mid_truth: ArrayLike, n_bins: int = ECE_BINS) -> float:
-    table = reliability_table(p_mid, is_mid_truth, n_bins)
-    filled = table[table["count"] > 0]
-    if filled.empty:
+    """Top-label ECE of [1 - p_mid, p_mid]: torchmetrics' ``MulticlassCalibrationError(norm="l1")`` (NaN when empty).
+
+    Its bins are [k/15, (k+1)/15) with exactly 1.0 apart, the reliability table's (k/15, (k+1)/15]: the two
+    agree except for confidences exactly on a bin edge.
+    """
+    p = torch.as_tensor(np.asarray(p_mid, dtype=np.float64))
+    if p.numel() == 0:
         return float("nan")
-    weights = filled["count"] / filled["count"].sum()
-    return float((weights * (filled["accuracy"] - filled["confidence"]).abs()).sum())
+    metric = MulticlassCalibrationError(num_classes=2, n_bins=n_bins, norm="l1")
+    metric.update(torch.stack([1.0 - p, p], dim=1), torch.as_tensor(np.asarray(is_mid_truth, dtype=np.int64)))
+    return float(metric.compute())
 
 
 def plot_reliability(tables: dict[str, pd.DataFrame], title: str, path: Path) -> None:

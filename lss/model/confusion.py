@@ -6,14 +6,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
+from torchmetrics.classification import MulticlassConfusionMatrix
 
 from lss.manifest import CLASS_NAMES
 
 
 def confusion_table(targets: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:
     """Rows = true class, columns = predicted class, in CLASS_NAMES order."""
-    counts = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), dtype=int)
-    np.add.at(counts, (np.asarray(targets, dtype=int), np.asarray(predicted, dtype=int)), 1)
+    matrix = MulticlassConfusionMatrix(num_classes=len(CLASS_NAMES))
+    matrix.update(
+        torch.as_tensor(np.asarray(predicted, dtype=np.int64)), torch.as_tensor(np.asarray(targets, dtype=np.int64))
+    )
+    counts = matrix.compute().numpy()
     return pd.DataFrame(
         counts, index=[f"true_{name}" for name in CLASS_NAMES], columns=[f"pred_{name}" for name in CLASS_NAMES]
     )

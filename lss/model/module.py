@@ -9,9 +9,8 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
-from torchmetrics import MeanMetric
+from torchmetrics import CatMetric, MeanMetric
 
 from lss.errors import ConfigError
 from lss.model.backbone import create_backbone
@@ -81,8 +80,8 @@ class MidSliceClassifier(L.LightningModule):
         self.register_buffer(TEMPERATURE_KEY, torch.tensor(1.0))
         self.train_loss, self.val_loss = MeanMetric(), MeanMetric()
         self.val_metrics, self.test_metrics = paper_metrics("val/"), paper_metrics("test/")
-        self._test_rows: list[torch.Tensor] = []
-        self._test_logits: list[torch.Tensor] = []
+        # every process's test rows and logits, gathered by torchmetrics (NaN logits of a diverged run kept)
+        self.test_rows, self.test_logits = CatMetric(nan_strategy="disable"), CatMetric(nan_strategy="disable")
         self.test_predictions: tuple[np.ndarray, np.ndarray] | None = None
         """(row, logits) of every test slice, ordered by row: rows index the labelled-slice table."""
 
@@ -130,21 +129,23 @@ class MidSliceClassifier(L.LightningModule):
         logits = self(images)
         self.test_metrics.update(predicted_class(logits), targets)
         self.log_dict(self.test_metrics, on_step=False, on_epoch=True)
-        self._test_rows.append(rows.detach().cpu())
-        self._test_logits.append(logits.detach().float().cpu())
+        self.test_rows.update(rows.detach())  # float32: exact for row numbers below 2**24
+        self.test_logits.update(logits.detach().float())
+
+    def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        """Calibrated p_mid of each image (``Trainer.predict``: predict.py's inference)."""
+        return self.p_mid(self(batch[0]))
 
     def on_test_epoch_start(self) -> None:
-        self._test_rows, self._test_logits, self.test_predictions = [], [], None
+        self.test_rows.reset()
+        self.test_logits.reset()
+        self.test_predictions = None
 
     def on_test_epoch_end(self) -> None:
-        """Collect (row, logits) of every test slice from every process onto each process."""
-        rows = torch.cat(self._test_rows).numpy() if self._test_rows else np.empty(0, dtype=np.int64)
-        logits = torch.cat(self._test_logits).numpy() if self._test_logits else np.empty((0, 2), dtype=np.float32)
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            gathered: list[Any] = [None] * dist.get_world_size()
-            dist.all_gather_object(gathered, (rows, logits))
-            rows = np.concatenate([part[0] for part in gathered])
-            logits = np.concatenate([part[1] for part in gathered])
+        """(row, logits) of every test slice from every process, on each process, ordered by row."""
+        gathered_rows, gathered_logits = self.test_rows.compute(), self.test_logits.compute()  # every process calls
+        rows = np.asarray(gathered_rows.cpu() if len(gathered_rows) else [], dtype=np.int64)
+        logits = np.asarray(gathered_logits.cpu() if len(gathered_logits) else [], dtype=np.float32).reshape(-1, 2)
         order = np.argsort(rows, kind="stable")
         self.test_predictions = (rows[order], logits[order])
 

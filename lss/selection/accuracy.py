@@ -8,12 +8,12 @@ import torch
 
 from lss.dicom.labels import SOURCE_LABELS, label_slices, read_labels_csv
 from lss.errors import UserError
-from lss.manifest import BAND_SIZE, MID
+from lss.manifest import MID
 from lss.model.metrics import metrics_of_labels
 from lss.selection.select import SelectionResult
 
 
-def selection_accuracy(result: SelectionResult, labels_csv: Path, band_size: int = BAND_SIZE) -> dict[str, float]:
+def selection_accuracy(result: SelectionResult, labels_csv: Path, band_size: int) -> dict[str, float]:
     """Paper metrics (Eqs 1-7) over the slices the labels file covers, and the share of series whose
     reference mid-sagittal slice was among the chosen ones (what a downstream stenosis model needs).
 

@@ -11,19 +11,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import torch
-
 from lss import tracking
 from lss.errors import ConfigError
 from lss.model.checkpoint import safe_loading
 from lss.model.module import MidSliceClassifier
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` is the GPU when there is one, else the CPU; anything else is passed to torch."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def load_checkpoint(path: Path) -> MidSliceClassifier:

@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 from lss.manifest import MID
 from lss.selection.accuracy import selection_accuracy
 from lss.selection.model_source import load_classifier
+from lss.selection.options import SelectionOptions
 from lss.selection.select import SelectionResult, select_mid_slices
 
 LABELS_BESIDE_INPUT = "labels.csv"
@@ -49,23 +50,11 @@ def predict(cfg: DictConfig) -> SelectionResult:
         keep_run_config=output / "run_config.yaml",
         model_uri=cfg.model_uri,
     )
-    result = select_mid_slices(
-        model,
-        cfg.input,
-        output,
-        mode=cfg.mode,
-        mid_rule=cfg.mid_rule,
-        band_size=int(cfg.index.band_size),
-        allow_modality_mismatch=bool(cfg.allow_modality_mismatch),
-        batch_size=int(cfg.batch_size),
-        device=str(cfg.device),
-        cache_dir=cfg.cache_dir,
-        progress=bool(cfg.progress),
-        explain=bool(cfg.explain),
-        review_threshold=float(cfg.review_threshold),
-        model_source=model_source(cfg),
-    )
+    options = SelectionOptions.from_config(cfg, model_source(cfg))
+    result = select_mid_slices(model, cfg.input, output, options)
     labels = Path(cfg.input) / LABELS_BESIDE_INPUT
-    accuracy = selection_accuracy(result, labels) if labels.is_file() and len(result.predictions) else None
+    accuracy = (
+        selection_accuracy(result, labels, options.band_size) if labels.is_file() and len(result.predictions) else None
+    )
     print(summary(result, accuracy))
     return result

@@ -13,8 +13,6 @@ import pandas as pd
 
 from lss.manifest import MID
 
-DEFAULT_THRESHOLD = 0.5
-
 
 def band_p_mid(series: pd.DataFrame) -> float:
     """Mean p_mid of the slices chosen as Mid (NaN when none was)."""

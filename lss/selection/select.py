@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 import pandas as pd
 
@@ -24,15 +25,16 @@ from lss.data.channels import FUSED, InputPlan, input_plan
 from lss.data.preprocess import PreprocessParams
 from lss.dicom.index import index_repository
 from lss.errors import ConfigError, UserError
-from lss.manifest import BAND_SIZE, LATERAL, MID, PREDICTION_COLUMNS, T1, T2
+from lss.manifest import LATERAL, MID, PREDICTION_COLUMNS, T1, T2
+from lss.model.checkpoint import TEMPERATURE_KEY
 from lss.model.mid_rule import MidRule, choose_mid, chosen_mid_index
 from lss.model.module import MidSliceClassifier
 from lss.selection.explain import EXPLAINED_COLUMNS, SALIENCY_DIR, write_overlays
-from lss.selection.export import ExportMode, export_selected
-from lss.selection.model_source import resolve_device
+from lss.selection.export import export_selected
+from lss.selection.options import SelectionOptions
 from lss.selection.report import write_report
-from lss.selection.review import DEFAULT_THRESHOLD, band_p_mid, review_reasons
-from lss.selection.scoring import score_slices
+from lss.selection.review import band_p_mid, review_reasons
+from lss.selection.scoring import prediction_trainer, score_slices
 
 log = logging.getLogger(__name__)
 
@@ -173,28 +175,19 @@ def series_table(
 
 
 def select_mid_slices(
-    model: MidSliceClassifier,
-    input_dir: str | Path,
-    output_dir: str | Path,
-    mode: ExportMode = "symlink",
-    mid_rule: MidRule = "band",
-    band_size: int = BAND_SIZE,
-    allow_modality_mismatch: bool = False,
-    batch_size: int = 64,
-    device: str = "auto",
-    cache_dir: str | Path | None = None,
-    progress: bool = True,
-    explain: bool = False,
-    review_threshold: float = DEFAULT_THRESHOLD,
-    model_source: str = "",
+    model: L.LightningModule, input_dir: str | Path, output_dir: str | Path, options: SelectionOptions
 ) -> SelectionResult:
-    """Choose the Mid slices of every sagittal series of ``input_dir`` and write them to ``output_dir``;
-    ``model_source`` (e.g. ``run_id=...``) is named on the review page."""
+    """Choose the Mid slices of every sagittal series of ``input_dir`` and write them to ``output_dir``.
+
+    ``model`` is a trained classifier whose ``predict_step`` gives p_mid and whose hparams name its modality,
+    context, input size, mean and std (``MidSliceClassifier``).
+    """
     input_dir, output_dir = Path(input_dir).resolve(), Path(output_dir).resolve()
     refuse_output_inside_input(input_dir, output_dir)
-    index = index_repository(input_dir, progress=progress)
+    mid_rule, band_size = options.mid_rule, options.band_size
+    index = index_repository(input_dir, params=options.index, progress=options.progress)
     modality, context = model.hparams["modality"], int(model.hparams.get("context", 1))
-    usable, other_modality = slices_to_score(index.manifest, modality, allow_modality_mismatch)
+    usable, other_modality = slices_to_score(index.manifest, modality, options.allow_modality_mismatch)
     usable, lone = whole_series_only(usable, context)
     plan = input_plan(usable, modality, context)
     not_scored = pd.concat([other_modality, lone, unplanned(usable, plan)], ignore_index=True)
@@ -205,25 +198,36 @@ def select_mid_slices(
         )
     size = model.hparams["input_size"]
     params = PreprocessParams(height=int(size[-2]), width=int(size[-1]))
-    torch_device = resolve_device(device)
+    trainer = prediction_trainer(options.device, options.progress)
     output_dir.mkdir(parents=True, exist_ok=True)
-    with image_cache(Path(cache_dir) if cache_dir is not None else None, output_dir) as cache:
-        images = manifest_images(plan.sources, input_dir, params, cache, progress)
-        p_mid = score_slices(model, images, plan.channels, batch_size, torch_device, progress)
+    with image_cache(options.cache_dir, output_dir) as cache:
+        images = manifest_images(plan.sources, input_dir, params, cache, options.progress)
+        p_mid = score_slices(model, images, plan.channels, options.batch_size, trainer)
         predictions = prediction_table(plan.samples, p_mid, mid_rule, band_size)
-        series = series_table(predictions, not_scored, mid_rule, band_size, review_threshold)
+        series = series_table(predictions, not_scored, mid_rule, band_size, options.review_threshold)
         shutil.rmtree(output_dir / SALIENCY_DIR, ignore_errors=True)  # a rerun replaces its own earlier overlays
         explained = pd.DataFrame(columns=EXPLAINED_COLUMNS)
-        if explain:
+        if options.explain:
+            if not isinstance(model, MidSliceClassifier):
+                raise ConfigError(f"explain=true draws Grad-CAM of a slice classifier's network, not of {type(model)}")
             explained = write_overlays(
-                model, images, plan.channels, predictions, mid_rule, band_size, output_dir, torch_device, batch_size
+                model,
+                images,
+                plan.channels,
+                predictions,
+                mid_rule,
+                band_size,
+                output_dir,
+                trainer.strategy.root_device,
+                options.batch_size,
             )
         about = {
-            "model": model_source or "(given in-process)",
+            "model": options.model_source,
             "backbone, modality": f"{model.hparams['backbone']}, {modality}",
-            "temperature (calibration)": f"{float(model.temperature):.3f}",
+            "temperature (calibration)": f"{float(model.get_buffer(TEMPERATURE_KEY)):.3f}",
             "Mid rule": f"{mid_rule}, band of {band_size} slices",
-            "review when": f"the chosen band's mean p_mid < {review_threshold:g}, or a competing band reaches it",
+            "review when": f"the chosen band's mean p_mid < {options.review_threshold:g}, "
+            "or a competing band reaches it",
             "input": str(input_dir),
         }
         report = write_report(output_dir / REPORT, predictions, series, images, explained, about, len(index.skipped))
@@ -231,6 +235,6 @@ def select_mid_slices(
     series.to_csv(output_dir / "series.csv", index=False)
     index.skipped.to_csv(output_dir / "skipped.csv", index=False)
     n_files = export_selected(
-        predictions.loc[predictions["label"] == MID, "path"], input_dir, output_dir / "selected", mode
+        predictions.loc[predictions["label"] == MID, "path"], input_dir, output_dir / "selected", options.mode
     )
     return SelectionResult(predictions, series, index.skipped, output_dir, modality, mid_rule, n_files, report)

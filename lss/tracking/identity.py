@@ -47,8 +47,8 @@ VOLATILE_KEYS = (
     "trainer.enable_progress_bar",
 )
 """Keys that say where a job writes or how it shows progress, not what it computes: outside every hash."""
-REPEAT_KEYS = ("seed", "modality")
-"""What varies between the runs of one experiment design (20 seeds x T1, T2)."""
+REPEAT_KEYS = ("seed", "modality", "data.seed", "data.modality", "model.modality")
+"""What varies between the runs of one experiment design (20 seeds x T1, T2), with the nodes interpolating them."""
 OUTCOME_PREFIX = "split."
 """Params logged after training (split sizes, partition id): outcomes, not settings."""
 

@@ -45,10 +45,10 @@ def test_welch_t_matches_r_sleep_default_example():
     assert result.df == pytest.approx(reference.df, abs=1e-10)
 
 
-def test_paired_t_matches_r_sleep_paired_example():
-    # R: t = -4.0621, df = 9, p-value = 0.002833, mean difference -1.58,
-    #    95% CI -2.4598858 -0.7001142
-    result = stats.paired_t(SLEEP_DRUG_1, SLEEP_DRUG_2)
+def test_corrected_resampled_t_without_overlap_is_r_sleep_paired_example():
+    # R's paired t.test: t = -4.0621, df = 9, p-value = 0.002833, mean difference -1.58,
+    #    95% CI -2.4598858 -0.7001142. With no train/test overlap (ratio 0) the correction vanishes.
+    result = stats.corrected_resampled_t(SLEEP_DRUG_1, SLEEP_DRUG_2, (0.0, 0.0), paired=True)
     assert result.difference == pytest.approx(1.58, abs=1e-12)
     assert result.t == pytest.approx(4.0621, abs=5e-5)
     assert result.df == 9
@@ -72,7 +72,9 @@ def test_corrected_resampled_t_paired_by_hand():
     assert result.df == 3
     assert result.p == pytest.approx(_student_t3_two_sided_p(math.sqrt(7.5)), abs=1e-10)
     # the naive paired t on the same data is larger by sqrt((1/4 + 1/4) / (1/4)) = sqrt(2)
-    assert stats.paired_t(t1, t2).t == pytest.approx(math.sqrt(7.5) * math.sqrt(2), abs=1e-10)
+    assert stats.corrected_resampled_t(t1, t2, (0.0, 0.0), paired=True).t == pytest.approx(
+        math.sqrt(7.5) * math.sqrt(2), abs=1e-10
+    )
 
 
 def test_corrected_resampled_t_unpaired_analogue_by_hand():
@@ -164,9 +166,9 @@ def test_a_t_test_with_zero_variance_is_undefined_not_certain():
     perfect, also_perfect, worse = [1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [0.9, 0.9, 0.9]
     for result in (
         stats.welch_t(perfect, also_perfect),
-        stats.paired_t(perfect, also_perfect),
+        stats.corrected_resampled_t(perfect, also_perfect, (0.0, 0.0), paired=True),
         stats.student_t(worse, perfect),
-        stats.paired_t([0.8, 0.85, 0.9], [0.9, 0.95, 1.0]),
+        stats.corrected_resampled_t([0.8, 0.85, 0.9], [0.9, 0.95, 1.0], (0.0, 0.0), paired=True),
         stats.corrected_resampled_t(perfect, also_perfect, (0.25, 0.25), paired=False),
     ):
         assert result.undefined == "zero variance"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from helpers.training import composed_datamodule
 from lss.data.batches import GlobalBatchSampler
 
 
@@ -49,20 +50,17 @@ def test_the_training_order_changes_every_epoch_and_the_seed_alone_fixes_it() ->
 
 def test_the_phantoms_training_split_on_four_devices_at_batch_ten(phantom_manifest: Path, phantom_dir: Path) -> None:
     """The phantom's real training split dealt to 4 ranks: each training image once per epoch, remainder dropped."""
-    from lss.data.datamodule import MidSliceDataModule
-
-    datamodule = MidSliceDataModule(
-        "T2",
-        0,
-        [32, 32],
-        [0.5] * 3,
-        [0.5] * 3,
-        str(phantom_dir.parent / "cache"),
-        str(phantom_dir),
-        str(phantom_manifest),
-        batch_size=10,
-        split_by="patient",
-        progress=False,
+    datamodule = composed_datamodule(
+        [
+            "modality=T2",
+            "seed=0",
+            f"data.root={phantom_dir}",
+            f"data.manifest={phantom_manifest}",
+            "data.input_size=[32,32]",
+            "data.batch_size=10",
+            "data.split_by=patient",
+        ],
+        phantom_dir.parent / "batches",
     )
     datamodule.setup()
     n_train = len(datamodule.split.train)

@@ -31,7 +31,7 @@ PARAMS = PreprocessParams(height=32, width=32)
 def pristine_phantom(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], list[int]]:
     """Two phantom patients and the relative paths and frames of their labelled T1 slices."""
     from lss.dicom.index import index_repository
-    from lss.dicom.phantom import write_phantom
+    from lss.phantom import write_phantom
 
     root = tmp_path_factory.mktemp("phantom")
     write_phantom(root, n_patients=2, seed=0)

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from helpers.dicom_factory import mr_dataset, write
+from helpers.training import composed_datamodule
 from lss.data.channels import context_channels, fused_pairs, input_plan
-from lss.data.datamodule import MidSliceDataModule
 from lss.data.dataset import SliceDataset
 from lss.dicom.index import index_repository
 from lss.errors import ConfigError
@@ -49,19 +49,18 @@ def test_a_context_3_sample_shows_its_neighbours_pixels_read_through_the_real_ca
     result.manifest.assign(label="Mid").to_csv(
         manifest_dir / "manifest.csv", index=False
     )  # labelled: a training sample
-    datamodule = MidSliceDataModule(
-        "T2",
-        0,
-        [16, 16],
-        [0.5] * 3,
-        [0.5] * 3,
-        str(tmp_path / "cache"),
-        str(root),
-        str(manifest_dir / "manifest.csv"),
-        context=3,
-        test_fraction=0.0,
-        val_fraction=0.0,
-        progress=False,
+    datamodule = composed_datamodule(
+        [
+            "modality=T2",
+            f"data.root={root}",
+            f"data.manifest={manifest_dir / 'manifest.csv'}",
+            "data.labels=null",
+            "data.input_size=[16,16]",
+            "data.context=3",
+            "data.test_fraction=0.0",
+            "data.val_fraction=0.0",
+        ],
+        tmp_path,
     )
     plan = datamodule.input_plan()[0]
     samples, images = plan.samples, datamodule.decoded_images(plan)

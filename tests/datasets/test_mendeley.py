@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from lss.dicom.index import index_repository
-from lss.dicom.phantom.replicas import Replica, write_mendeley_replica
+from lss.phantom.replicas import Replica, write_mendeley_replica
 
 
 @pytest.fixture(scope="module")

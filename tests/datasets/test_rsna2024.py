@@ -10,8 +10,8 @@ import pytest
 from lss.datasets.cli import main
 from lss.datasets.rsna2024 import COORDINATES_FILE, IMAGES_FOLDER, LEFT_FORAMEN, RIGHT_FORAMEN, SERIES_FILE
 from lss.dicom.index import IndexResult, index_repository
-from lss.dicom.phantom.replicas import Replica, write_rsna2024_replica
 from lss.manifest import centre_index
+from lss.phantom.replicas import Replica, write_rsna2024_replica
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import pytest
 from helpers.volumes import write_volume
 from lss.datasets.cli import main
 from lss.dicom.index import IndexResult, index_repository
-from lss.dicom.phantom.replicas import Replica, write_spider_replica
 from lss.dicom.volumes import volume_sop_uid
 from lss.manifest import centre_index
+from lss.phantom.replicas import Replica, write_spider_replica
 
 
 @pytest.fixture(scope="module")

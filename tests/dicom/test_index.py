@@ -8,9 +8,10 @@ import pytest
 from helpers import unpadded
 from helpers.dicom_factory import AXIAL, mr_dataset, write, write_sagittal_series
 from lss.dicom.index import index_repository
-from lss.dicom.index_cli import main
 from lss.dicom.privacy import load_patient_secret, patient_key
+from lss.index_cli import main
 from lss.manifest import COLUMNS
+from lss.phantom import write_phantom
 
 PATIENT_ID = "PATIENT-ID-7c1f-UNIQUE"
 
@@ -168,11 +169,8 @@ def test_help_exits_cleanly() -> None:
 
 @pytest.fixture(scope="module")
 def phantom_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    phantom = pytest.importorskip("lss.dicom.phantom")
-    if not hasattr(phantom, "write_phantom"):
-        pytest.skip("lss.dicom.phantom.write_phantom has not landed yet")
     root = tmp_path_factory.mktemp("phantom")
-    phantom.write_phantom(root, n_patients=4, seed=3)
+    write_phantom(root, n_patients=4, seed=3)
     return root
 
 

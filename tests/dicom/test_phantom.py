@@ -8,9 +8,10 @@ import pandas as pd
 import pydicom
 import pytest
 
-from lss.dicom.phantom import PhantomResult, write_phantom, writer
-from lss.dicom.phantom.cli import main
-from lss.dicom.phantom.protocol import TABLE_1
+from lss.phantom import PhantomResult, write_phantom, writer
+from lss.phantom.cli import main
+from lss.phantom.protocol import TABLE_1
+from lss.provenance import PHANTOM_STAMP
 
 MARKER = "ZZPRIVACYMARKER"
 
@@ -24,7 +25,7 @@ def phantom(tmp_path_factory: pytest.TempPathFactory) -> PhantomResult:
 def headers(phantom: PhantomResult) -> pd.DataFrame:
     rows = []
     for path in sorted(
-        p for p in phantom.out_dir.rglob("*") if p.is_file() and p.suffix != ".csv" and p.name != writer.PHANTOM_STAMP
+        p for p in phantom.out_dir.rglob("*") if p.is_file() and p.suffix != ".csv" and p.name != PHANTOM_STAMP
     ):
         dataset = pydicom.dcmread(path)
         rows.append(
@@ -186,7 +187,7 @@ def test_the_cli_writes_a_replica_of_each_public_dataset_layout(
 
 
 def test_a_replica_is_byte_identical_for_the_same_seed(tmp_path: Path) -> None:
-    from lss.dicom.phantom.replicas import write_spider_replica
+    from lss.phantom.replicas import write_spider_replica
 
     first, again = (write_spider_replica(tmp_path / name, n_patients=1, seed=3).root for name in ("a", "b"))
     files = sorted(path.relative_to(first) for path in first.rglob("*.mha"))

@@ -8,9 +8,9 @@ import pytest
 
 from helpers.volumes import AXIAL_AXES, write_volume
 from lss.dicom.index import index_repository
-from lss.dicom.phantom.replicas import SPIDER_LAYOUTS, Replica, write_spider_replica
 from lss.dicom.pixels import read_slice_pixels
 from lss.dicom.volumes import read_volume_geometry, read_volume_stack, volume_series_uid, volume_sop_uid
+from lss.phantom.replicas import SPIDER_LAYOUTS, Replica, write_spider_replica
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ import pytest
 from helpers.dicom_factory import write_sagittal_series
 from lss.dicom.index import index_repository
 from lss.dicom.index_cache import indexed_manifest
-from lss.dicom.index_cli import main
 from lss.dicom.index_params import IndexParams
 from lss.dicom.weighting import description_vote, weighting
 from lss.errors import UserError
+from lss.index_cli import main
 from lss.manifest import T1, T2, UNKNOWN
 
 

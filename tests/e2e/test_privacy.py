@@ -16,8 +16,8 @@ import pytest
 
 from helpers.phantom import PATIENT_MARKER
 from helpers.training import finished_runs, run_script
-from lss.dicom.phantom.identity import MARKED_BIRTH_DATE
 from lss.dicom.privacy import PATIENT_KEY_ENV, PATIENT_KEY_HEX_DIGITS, load_patient_secret, patient_key
+from lss.phantom.identity import MARKED_BIRTH_DATE
 
 MARKER = PATIENT_MARKER  # PatientName f"{MARKER}^P{i}", PatientID f"{MARKER}{i:04d}"
 SECRET = "privacy-test-secret"

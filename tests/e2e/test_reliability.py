@@ -19,8 +19,8 @@ from mlflow.tracking import MlflowClient
 
 from helpers.training import REPO, composed, finished_runs, run_train, tiny_overrides
 from lss.data.slices import TrainingDataError
-from lss.dicom.phantom.writer import PHANTOM_STAMP
 from lss.manifest import read_manifest
+from lss.provenance import PHANTOM_STAMP
 
 SWEEP_4_JOBS = ["-m", "seed=0,1", "modality=T1,T2"]
 SECRET_ENV = {"LSS_PATIENT_KEY": "reliability-test-secret"}

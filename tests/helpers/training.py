@@ -6,9 +6,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
+from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from lss.launch.compose import compose_train_config
@@ -36,6 +38,12 @@ def tiny_overrides(phantom_dir: Path, workdir: Path) -> list[str]:
 def composed(overrides: list[str], output_dir: Path) -> DictConfig:
     """The real config, composed as train.py would, for a job writing into ``output_dir``."""
     return compose_train_config(overrides, output_dir)
+
+
+def composed_datamodule(overrides: list[str], workdir: Path) -> Any:
+    """``instantiate(cfg.data)`` of the demo config with ``overrides``: the DataModule train.py would build."""
+    cfg = composed(["experiment=demo", f"paths.cache_dir={workdir / 'cache'}", *overrides], workdir / "run")
+    return instantiate(cfg.data, _convert_="all")
 
 
 def run_script(

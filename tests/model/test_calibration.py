@@ -33,7 +33,8 @@ def test_ece_of_four_slices_by_hand() -> None:
 
 def test_a_bin_whose_accuracy_equals_its_confidence_has_no_calibration_error() -> None:
     """Ten slices at p_mid 0.7 of which seven are Mid: 70% right at 70% confidence."""
-    assert expected_calibration_error([0.7] * 10, [True] * 7 + [False] * 3) == pytest.approx(0.0)
+    # torchmetrics bins in float32: 0.7 is 0.69999999 there
+    assert expected_calibration_error([0.7] * 10, [True] * 7 + [False] * 3) == pytest.approx(0.0, abs=1e-6)
 
 
 def test_a_tie_is_a_lateral_decision_at_confidence_one_half() -> None:
@@ -61,3 +62,21 @@ def test_perfectly_separated_logits_sharpen_p_mid_but_the_temperature_stays_with
     """Every validation slice right: the NLL falls with T, so T heads for 0 until the range (or flatness) stops it."""
     logits = torch.tensor([[0.0, 2.0], [0.0, 3.0], [0.0, -2.0], [0.0, -1.0]])
     assert TEMPERATURE_RANGE[0] <= fit_temperature(logits, torch.tensor([1, 1, 0, 0])) < 0.1
+
+
+def test_torchmetrics_ece_equals_the_ece_of_the_reliability_table_it_replaced() -> None:
+    """The hand-written ECE (sum over the reliability table's bins) and MulticlassCalibrationError agree, from
+    unsure to saturated logits (p_mid exactly 1.0)."""
+    generator = torch.Generator().manual_seed(0)
+    for scale in (1.0, 5.0, 40.0):
+        logits, targets = (
+            torch.randn(500, 2, generator=generator) * scale,
+            torch.randint(0, 2, (500,), generator=generator),
+        )
+        p_mid, truth = p_mid_of(logits).numpy(), (targets == 1).numpy()
+        table = reliability_table(p_mid, truth)
+        filled = table[table["count"] > 0]
+        by_table = float(
+            (filled["count"] / filled["count"].sum() * (filled["accuracy"] - filled["confidence"]).abs()).sum()
+        )
+        assert expected_calibration_error(p_mid, truth) == pytest.approx(by_table, abs=1e-6)

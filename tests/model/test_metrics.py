@@ -24,3 +24,17 @@ def test_eqs_1_to_7_are_accuracy_and_macro_averages_with_f1_the_mean_of_per_clas
     assert metrics["test/f1"] == pytest.approx((2 / 3 + 8 / 11) / 2)
     for other_average in (0.70, 0.4 * 2 / 3 + 0.6 * 8 / 11, 2 * 0.7 * (0.75 + 2 / 3) / 2 / (0.7 + (0.75 + 2 / 3) / 2)):
         assert metrics["test/f1"] != pytest.approx(other_average, abs=1e-4)
+
+
+def test_the_confusion_matrix_of_torchmetrics_counts_what_the_hand_written_count_did() -> None:
+    import numpy as np
+
+    from lss.model.confusion import confusion_table
+
+    rng = np.random.default_rng(0)
+    targets, predicted = rng.integers(0, 2, 200), rng.integers(0, 2, 200)
+    by_hand = np.zeros((2, 2), dtype=int)
+    np.add.at(by_hand, (targets, predicted), 1)  # the count confusion_table made before MulticlassConfusionMatrix
+    table = confusion_table(targets, predicted)
+    assert (table.to_numpy() == by_hand).all()
+    assert list(table.index) == ["true_Lateral", "true_Mid"] and list(table.columns) == ["pred_Lateral", "pred_Mid"]

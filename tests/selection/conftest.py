@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from helpers.training import REGISTERED, composed, finished_runs, tiny_overrides
-from lss.dicom.phantom import write_phantom
+from lss.phantom import write_phantom
 from lss.selection import load_classifier
 
 

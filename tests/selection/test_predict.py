@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from helpers.selection import selection_options
 from helpers.training import REPO
 from lss.errors import ConfigError, UserError
 from lss.selection import load_classifier, select_mid_slices, selection_accuracy
@@ -33,9 +34,12 @@ def test_a_model_trained_on_the_phantom_selects_mid_slices_that_agree_with_its_l
     model, new_studies: Path, trained_t1: dict, tmp_path: Path
 ) -> None:
     result = select_mid_slices(
-        model, new_studies, tmp_path / "out", mode="none", cache_dir=trained_t1["cache_dir"], progress=False
+        model,
+        new_studies,
+        tmp_path / "out",
+        selection_options("mode=none", f"cache_dir={trained_t1['cache_dir']}", "progress=false"),
     )
-    accuracy = selection_accuracy(result, new_studies / "labels.csv")
+    accuracy = selection_accuracy(result, new_studies / "labels.csv", band_size=5)
     assert accuracy["n_series"] == 3 and accuracy["n_slices"] == len(result.predictions) > 0
     # chance: all-Lateral scores 0.67 (5 Mid of 15) and a randomly placed band about 0.64
     assert accuracy["accuracy"] >= 0.8 and accuracy["f1"] >= 0.75, accuracy
@@ -50,7 +54,10 @@ def test_each_export_mode_mirrors_the_input_layout_and_leaves_the_input_byte_for
 ) -> None:
     before = tree_digest(new_studies)
     result = select_mid_slices(
-        model, new_studies, tmp_path / "out", mode=mode, cache_dir=trained_t1["cache_dir"], progress=False
+        model,
+        new_studies,
+        tmp_path / "out",
+        selection_options(f"mode={mode}", f"cache_dir={trained_t1['cache_dir']}", "progress=false"),
     )
     assert tree_digest(new_studies) == before
     selected_dir = tmp_path / "out" / "selected"
@@ -71,7 +78,12 @@ def test_each_export_mode_mirrors_the_input_layout_and_leaves_the_input_byte_for
 def test_the_tables_are_written_with_the_documented_columns(
     model, new_studies: Path, trained_t1: dict, tmp_path: Path
 ) -> None:
-    select_mid_slices(model, new_studies, tmp_path, mode="none", cache_dir=trained_t1["cache_dir"], progress=False)
+    select_mid_slices(
+        model,
+        new_studies,
+        tmp_path,
+        selection_options("mode=none", f"cache_dir={trained_t1['cache_dir']}", "progress=false"),
+    )
     predictions = pd.read_csv(tmp_path / "predictions.csv")
     assert list(predictions.columns) == [
         "path",
@@ -102,7 +114,10 @@ def test_unreadable_input_files_are_listed_in_skipped_csv_and_the_rest_is_still_
     (damaged / "empty.dcm").write_bytes(b"")
     (damaged / "truncated.dcm").write_bytes(a_dicom.read_bytes()[:300])
     result = select_mid_slices(
-        model, damaged, tmp_path / "out", mode="none", cache_dir=tmp_path / "cache", progress=False
+        model,
+        damaged,
+        tmp_path / "out",
+        selection_options("mode=none", f"cache_dir={tmp_path / 'cache'}", "progress=false"),
     )
     skipped = pd.read_csv(tmp_path / "out" / "skipped.csv").set_index("path")
     assert {"notes.dcm", "empty.dcm", "truncated.dcm"} <= set(skipped.index)
@@ -115,7 +130,10 @@ def test_series_of_the_other_modality_are_skipped_with_a_warning_unless_allowed(
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="lss.selection"):
         strict = select_mid_slices(
-            model, new_studies, tmp_path / "strict", mode="none", cache_dir=trained_t1["cache_dir"], progress=False
+            model,
+            new_studies,
+            tmp_path / "strict",
+            selection_options("mode=none", f"cache_dir={trained_t1['cache_dir']}", "progress=false"),
         )
     assert "3 T2 series" in caplog.text and "allow_modality_mismatch=true" in caplog.text
     skipped_series = strict.series[strict.series["status"] != "selected"]
@@ -124,10 +142,9 @@ def test_series_of_the_other_modality_are_skipped_with_a_warning_unless_allowed(
         model,
         new_studies,
         tmp_path / "allowed",
-        mode="none",
-        allow_modality_mismatch=True,
-        cache_dir=trained_t1["cache_dir"],
-        progress=False,
+        selection_options(
+            "mode=none", "allow_modality_mismatch=true", f"cache_dir={trained_t1['cache_dir']}", "progress=false"
+        ),
     )
     assert set(allowed.predictions["modality"]) == {"T1", "T2"} and (allowed.series["status"] == "selected").all()
 
@@ -139,10 +156,9 @@ def test_the_independent_rule_labels_each_slice_by_its_own_probability(
         model,
         new_studies,
         tmp_path,
-        mode="none",
-        mid_rule="independent",
-        cache_dir=trained_t1["cache_dir"],
-        progress=False,
+        selection_options(
+            "mode=none", "mid_rule=independent", f"cache_dir={trained_t1['cache_dir']}", "progress=false"
+        ),
     )
     assert ((result.predictions["label"] == MID) == (result.predictions["p_mid"] >= 0.5)).all()
 
@@ -196,7 +212,7 @@ def test_a_missing_checkpoint_an_unknown_run_and_a_run_without_checkpoint_fail_c
 
 def test_an_output_inside_the_input_is_refused(model, new_studies: Path) -> None:
     with pytest.raises(ConfigError, match="inside input"):
-        select_mid_slices(model, new_studies, new_studies / "selection", progress=False)
+        select_mid_slices(model, new_studies, new_studies / "selection", selection_options("progress=false"))
     assert not (new_studies / "selection").exists()
 
 
@@ -209,3 +225,36 @@ def test_a_checkpoint_written_before_calibration_loads_uncalibrated(trained_t1: 
     assert float(checkpoint["state_dict"].pop(TEMPERATURE_KEY)) != 1.0
     torch.save(checkpoint, tmp_path / "before_calibration.ckpt")
     assert float(load_classifier(checkpoint=tmp_path / "before_calibration.ckpt").temperature) == 1.0
+
+
+def test_predict_measures_accuracy_against_a_per_series_labels_file_with_the_configured_band_size(
+    trained_t1: dict, new_studies: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """index.band_size=3 selects bands of 3 and widens each labelled mid slice into a reference band of 3, not 5."""
+    from hydra import compose, initialize_config_dir
+
+    from lss import CONF_DIR
+    from lss.selection.predict import predict
+
+    studies = tmp_path / "studies"
+    shutil.copytree(new_studies, studies)
+    truth = pd.read_csv(studies / "series_truth.csv")
+    truth[["series_instance_uid", "mid_sop_instance_uid"]].to_csv(studies / "labels.csv", index=False)
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose(
+            "predict",
+            [
+                f"checkpoint={trained_t1['checkpoint']}",
+                f"input={studies}",
+                f"output={tmp_path / 'out'}",
+                "index.band_size=3",
+                "mode=none",
+                "progress=false",
+            ],
+        )
+    result = predict(cfg)
+    assert (result.series.loc[result.series["status"] == "selected", "n_mid"] == 3).all()
+    band_of_3, band_of_5 = (selection_accuracy(result, studies / "labels.csv", band_size) for band_size in (3, 5))
+    printed = capsys.readouterr().out
+    assert f"accuracy {band_of_3['accuracy']:.3f}, F1 {band_of_3['f1']:.3f}" in printed
+    assert f"accuracy {band_of_5['accuracy']:.3f}, F1 {band_of_5['f1']:.3f}" not in printed

@@ -8,10 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from helpers.selection import selection_options
 from helpers.training import composed, run_script, tiny_overrides
 from lss.dicom.index import index_repository
-from lss.dicom.phantom import write_phantom
 from lss.errors import UserError
+from lss.phantom import write_phantom
 from lss.selection import load_classifier, select_mid_slices
 
 
@@ -67,7 +68,10 @@ def test_a_context_3_model_given_a_lone_file_says_it_needs_whole_series(
     shutil.copy(new_studies / manifest.loc[manifest["modality"] == "T2", "path"].iloc[0], lone / "slice.dcm")
     with pytest.raises(UserError, match=r"no whole series.*lone file"):
         select_mid_slices(
-            load_classifier(checkpoint=context_checkpoint), lone, tmp_path / "out", mode="none", progress=False
+            load_classifier(checkpoint=context_checkpoint),
+            lone,
+            tmp_path / "out",
+            selection_options("mode=none", "progress=false"),
         )
 
 
@@ -76,7 +80,10 @@ def test_a_fused_t1t2_model_scores_t2_series_and_lists_t1_series_as_its_channel(
 ) -> None:
     checkpoint = trained(phantom_dir, tmp_path / "fused", ["modality=T1T2"])
     result = select_mid_slices(
-        load_classifier(checkpoint=checkpoint), new_studies, tmp_path / "out", mode="none", progress=False
+        load_classifier(checkpoint=checkpoint),
+        new_studies,
+        tmp_path / "out",
+        selection_options("mode=none", "progress=false"),
     )
     assert (result.predictions["modality"] == "T2").all() and len(result.predictions) > 0
     t1_series = result.series[result.series["modality"] == "T1"]

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from helpers.selection import selection_options
 from helpers.training import REGISTERED, run_script
 from lss.errors import ConfigError, UserError
 from lss.manifest import COLUMNS
@@ -52,7 +53,10 @@ def test_predict_py_with_a_registered_model_selects_exactly_what_the_checkpoint_
     trained_t1: dict, model, new_studies: Path, tmp_path: Path
 ) -> None:
     from_checkpoint = select_mid_slices(
-        model, new_studies, tmp_path / "checkpoint", mode="none", cache_dir=trained_t1["cache_dir"], progress=False
+        model,
+        new_studies,
+        tmp_path / "checkpoint",
+        selection_options("mode=none", f"cache_dir={trained_t1['cache_dir']}", "progress=false"),
     )
     MlflowClient(trained_t1["tracking_uri"]).set_registered_model_alias(REGISTERED, "champion", "1")
     run_script(

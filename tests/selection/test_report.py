@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from helpers.browser import chromium, render
+from helpers.selection import selection_options
 from lss.model.mid_rule import choose_mid
 from lss.selection import select_mid_slices
 from lss.selection.report import write_report
@@ -98,7 +99,9 @@ def test_a_real_selection_with_saliency_renders_in_chromium_without_console_erro
     browser = chromium()
     assert browser is not None
     out, cache = tmp_path / "out", trained_t1["cache_dir"]
-    result = select_mid_slices(model, new_studies, out, mode="none", cache_dir=cache, progress=False, explain=True)
+    result = select_mid_slices(
+        model, new_studies, out, selection_options("mode=none", f"cache_dir={cache}", "progress=false", "explain=true")
+    )
     overlays = sorted((out / "saliency").glob("*.png"))
     assert len(overlays) == 6  # the mid slice and the most Mid-like Lateral slice of each of the 3 T1 series
     page = result.report.read_text()

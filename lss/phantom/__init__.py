@@ -3,6 +3,6 @@
 It comes with its Mid / Lateral truth (labels.csv, series_truth.csv).
 """
 
-from lss.dicom.phantom.writer import PhantomResult, phantom_parameters, write_phantom
+from lss.phantom.writer import PhantomResult, write_phantom
 
-__all__ = ["PhantomResult", "phantom_parameters", "write_phantom"]
+__all__ = ["PhantomResult", "write_phantom"]

@@ -39,16 +39,16 @@ from lss.datasets.rsna2024 import (
     SAGITTAL_T2_STIR,
     SERIES_FILE,
 )
-from lss.dicom.phantom import protocol
-from lss.dicom.phantom.anatomy import (
+from lss.dicom.volumes import volume_series_uid, volume_sop_uid
+from lss.phantom import protocol
+from lss.phantom.anatomy import (
     draw_image_frame,
     draw_patient_anatomy,
     render_label_mask,
     render_sagittal_stack,
 )
-from lss.dicom.phantom.geometry import draw_sagittal_stack, stack_orientation
-from lss.dicom.phantom.writer import write_phantom
-from lss.dicom.volumes import volume_series_uid, volume_sop_uid
+from lss.phantom.geometry import draw_sagittal_stack, stack_orientation
+from lss.phantom.writer import write_phantom
 
 EXPECTED_COLUMNS = ["series_instance_uid", "mid_sop_instance_uid", "centred"]
 RSNA_LEVELS = ("L1/L2", "L2/L3", "L3/L4", "L4/L5", "L5/S1")

@@ -19,16 +19,17 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, MRImageStorage, generate_uid
 from tqdm import tqdm
 
-from lss.dicom.phantom import protocol
-from lss.dicom.phantom.anatomy import (
+from lss.phantom import protocol
+from lss.phantom.anatomy import (
     PatientAnatomy,
     draw_image_frame,
     draw_patient_anatomy,
     render_axial_stack,
     render_sagittal_stack,
 )
-from lss.dicom.phantom.geometry import SagittalStack, StackOrientation, draw_sagittal_stack, stack_orientation
-from lss.dicom.phantom.identity import PatientIdentity, draw_identity
+from lss.phantom.geometry import SagittalStack, StackOrientation, draw_sagittal_stack, stack_orientation
+from lss.phantom.identity import PatientIdentity, draw_identity
+from lss.provenance import stamp_phantom
 from lss.workers import worker_count
 
 AXIAL_SLICES = 5
@@ -38,15 +39,6 @@ TILTED_PROBABILITY = 0.3  # series planned a few degrees oblique
 FEET_FIRST_PROBABILITY = 0.15  # §3: "mostly" Head-First-Supine
 PATIENTS_PER_WORKER = 8  # small phantoms (tests) stay in-process
 LABELS_FILE, SERIES_TRUTH_FILE = "labels.csv", "series_truth.csv"
-PHANTOM_STAMP = ".lss-phantom"
-"""Written last at the phantom's root: says the data are synthetic (results on it say nothing about the paper)
-and with which parameters, so a demo can tell its own phantom from one written with others."""
-
-
-def phantom_parameters(root: Path) -> str | None:
-    """The stamp's text when ``root`` is a phantom lss wrote, else None."""
-    stamp = Path(root) / PHANTOM_STAMP
-    return stamp.read_text() if stamp.is_file() else None
 
 
 @dataclass(frozen=True)
@@ -93,7 +85,7 @@ def write_phantom(
     )
     labels_frame.to_csv(out_dir / LABELS_FILE, index=False)
     truth_frame.to_csv(out_dir / SERIES_TRUTH_FILE, index=False)
-    (out_dir / PHANTOM_STAMP).write_text(f"patients={n_patients} seed={seed} slices={n_slices}")
+    stamp_phantom(out_dir, f"patients={n_patients} seed={seed} slices={n_slices}")
     return PhantomResult(out_dir, labels_frame, truth_frame, sum(n_files for _, _, n_files in patients))
 
 

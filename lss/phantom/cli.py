@@ -4,8 +4,8 @@ import argparse
 import time
 from pathlib import Path
 
-from lss.dicom.phantom.replicas import REPLICAS
-from lss.dicom.phantom.writer import write_phantom
+from lss.phantom.replicas import REPLICAS
+from lss.phantom.writer import write_phantom
 
 PHANTOM_LAYOUT = "dicom"
 

@@ -9,7 +9,7 @@ import yaml
 
 from lss import CONF_DIR
 from lss.dicom.index_params import IndexParams
-from lss.launch.entry import one_line_user_errors
+from lss.entry import one_line_user_errors
 
 
 def configured_index_params() -> IndexParams:

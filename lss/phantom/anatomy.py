@@ -19,7 +19,7 @@ import numpy as np
 from scipy import ndimage
 
 from lss.datasets.spider import CANAL_LABEL, DISC_LABEL_BASE
-from lss.dicom.phantom.protocol import Weighting
+from lss.phantom.protocol import Weighting
 
 MAX_SIGNAL = 4095.0  # 12-bit pixel data (BitsStored 12)
 
