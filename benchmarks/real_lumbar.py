@@ -49,19 +49,21 @@ CONFIGS: dict[str, tuple[str, list[str]]] = {
     "lite0-scratch": ("EfficientNet-Lite0, from scratch", ["model.pretrained=false"]),
     "lite0-imagenet-context3": ("EfficientNet-Lite0, ImageNet, context=3", ["data.context=3"]),
     "tiny-scratch-context3": ("tiny (test_resnet), from scratch, context=3", [*TINY, "data.context=3"]),
+    "series-lite0": ("series selector (selector=series), Lite0 ImageNet embeddings", ["selector=series"]),
 }
 """Run id -> (table row, overrides on top of ``experiment=real``). The EfficientNet rows differ only in the weights."""
-IMAGENET, SCRATCH = "lite0-imagenet", "lite0-scratch"
+IMAGENET, SCRATCH, SERIES = "lite0-imagenet", "lite0-scratch", "series-lite0"
 CENTRED = "centred"
 CONTEXT_PAIRS = {"lite0-imagenet-context3": IMAGENET, "tiny-scratch-context3": "tiny-scratch"}
 """context=3 row -> the same recipe with context=1: compared seed by seed."""
-COLUMNS = TEST_METRIC_COLUMNS | {"mid_error_mm": "mid error mm"}
+COLUMNS = TEST_METRIC_COLUMNS | {"mid_hit_1": "mid_hit ±1", "mid_error_mm": "mid error mm"}
 CENTRE_COLUMNS = {
     "accuracy": "accuracy_centre",
     "f1": "f1_centre",
     "accuracy_band": "accuracy_centre",
     "f1_band": "f1_centre",
     "mid_hit": "mid_hit_centre",
+    "mid_hit_1": "mid_hit_1_centre",
     "mid_error_mm": "mid_error_mm_centre",
 }
 """The centre rule has no independent/band distinction: both columns show its per-slice metrics."""
@@ -102,7 +104,10 @@ def experiment_name(variant: str, config: str) -> str:
 
 def planned(variant: str, config: str, modality: str) -> bool:
     """Every row on centred T2; the off-centre stacks (the centre rule's weakness) on T2 only; the context=3
-    ablation rows on centred T2 only (T1 has 3 patients)."""
+    ablation rows on centred T2 only (T1 has 3 patients); the series selector on T2 (3 T1 patients leave
+    validation parts without a whole labelled series)."""
+    if config == SERIES:
+        return modality == "T2"
     if config in CONTEXT_PAIRS:
         return variant == CENTRED and modality == "T2"
     return variant == CENTRED or modality == "T2"
@@ -175,15 +180,20 @@ def collected_runs(workdir: Path, variant: str, config: str, modality: str) -> p
     return runs_by_seed(f"sqlite:///{workdir / 'mlflow.db'}", experiment_name(variant, config), modality)
 
 
+def column(runs: pd.DataFrame, metric: str) -> pd.Series:
+    """A metric of every run; empty where the runs predate it (test/mid_hit_1 is newer than some stores)."""
+    return runs[metric] if metric in runs else pd.Series(dtype=float)
+
+
 def variant_table(workdir: Path, variant: str, modality: str) -> tuple[list[list[str]], dict[str, pd.DataFrame]]:
     runs = {config: collected_runs(workdir, variant, config, modality) for config in CONFIGS}
-    reference = runs[IMAGENET]
+    reference = runs[SERIES] if not runs[SERIES].empty else runs[IMAGENET]  # the newest runs log every centre metric
     rows = []
     if not reference.empty:
-        rows.append([CENTRE, str(len(reference)), *(mean_sd(reference[CENTRE_COLUMNS[c]]) for c in COLUMNS)])
+        rows.append([CENTRE, str(len(reference)), *(mean_sd(column(reference, CENTRE_COLUMNS[c])) for c in COLUMNS)])
     for config, frame in runs.items():
         if not frame.empty:
-            rows.append([CONFIGS[config][0], str(len(frame)), *(mean_sd(frame[c]) for c in COLUMNS)])
+            rows.append([CONFIGS[config][0], str(len(frame)), *(mean_sd(column(frame, c)) for c in COLUMNS)])
     return rows, runs
 
 
@@ -199,10 +209,21 @@ def report(
                 continue
             caveat = " (3 patients: too small to conclude anything)" if modality == "T1" else ""
             lines += [f"## {modality}, {variant} stacks{caveat}", "", markdown_table(header, rows), ""]
-            imagenet, scratch = runs[IMAGENET], runs[SCRATCH]
+            imagenet, scratch, series = runs[IMAGENET], runs[SCRATCH], runs[SERIES]
+            tests = []
+            if not series.empty:
+                tests += [
+                    paired_test(f"series selector - {against}", series, baseline, metric, baseline_metric)
+                    for against, baseline, to_centre in (("centre rule", series, True), ("ImageNet Lite0", imagenet, False))
+                    if not baseline.empty
+                    for metric in ("mid_hit", "mid_error_mm", "f1_band")
+                    for baseline_metric in [CENTRE_COLUMNS[metric] if to_centre else metric]
+                ]
             if imagenet.empty:
+                if tests:
+                    lines += [markdown_table(PAIRED_TEST_HEADER, tests), ""]
                 continue
-            tests = [
+            tests += [
                 paired_test("ImageNet Lite0 - centre rule", imagenet, imagenet, metric, CENTRE_COLUMNS[metric])
                 for metric in ("f1", "f1_band", "mid_hit")
             ]

@@ -1,9 +1,8 @@
 """Whole sagittal series as samples: what a series-level selector (``selector=series``) learns and is tested on.
 
 An item is one series: its slices in position order (whatever the order on disk), their positions in mm,
-the index of the mid-sagittal slice among them, and their rows in the sample table. Training items may
-lose a few slices from either end (``max_crop``) so the mid-sagittal slice is seen away from the stack
-centre, as in a stack that was not centred on the spine.
+the index of the mid-sagittal slice among them (-1 when unknown, as in new studies), and their rows in
+the sample table.
 """
 
 from __future__ import annotations
@@ -42,8 +41,8 @@ def series_stacks(samples: pd.DataFrame, rows: np.ndarray) -> list[Stack]:
     return stacks
 
 
-def trainable_stacks(stacks: list[Stack], split: str) -> list[Stack]:
-    """Series the selector can learn from or be scored on: a known mid-sagittal slice and at least MIN_SLICES."""
+def labelled_stacks(stacks: list[Stack], split: str) -> list[Stack]:
+    """Series the selector can learn from or be tested on: a known mid-sagittal slice and at least MIN_SLICES."""
     kept = [stack for stack in stacks if stack.mid >= 0 and len(stack.rows) >= MIN_SLICES]
     if not kept:
         raise TrainingDataError(
@@ -56,37 +55,18 @@ def trainable_stacks(stacks: list[Stack], split: str) -> list[Stack]:
 class StackDataset(Dataset):
     """Items are (images Sx3xHxW, positions_mm S, mid index, rows S) of one series."""
 
-    def __init__(
-        self,
-        slices: SliceDataset,
-        positions_mm: np.ndarray,
-        stacks: Sequence[Stack],
-        max_crop: int = 0,
-        seed: int = 0,
-    ) -> None:
+    def __init__(self, slices: SliceDataset, positions_mm: np.ndarray, stacks: Sequence[Stack]) -> None:
+        """``slices`` gives the image of any sample row; ``positions_mm`` the position of every sample row."""
         self.slices, self.positions_mm, self.stacks = slices, positions_mm, list(stacks)
-        self.max_crop, self.rng = max_crop, np.random.default_rng(seed)
 
     def __len__(self) -> int:
         return len(self.stacks)
 
-    def cropped(self, stack: Stack) -> Stack:
-        """Up to ``max_crop`` slices off each end, keeping the mid-sagittal slice and MIN_SLICES slices."""
-        if self.max_crop == 0:
-            return stack
-        count = len(stack.rows)
-        start = int(self.rng.integers(0, self.max_crop + 1))
-        stop = count - int(self.rng.integers(0, self.max_crop + 1))
-        start, stop = min(start, stack.mid), max(stop, stack.mid + 1)
-        if stop - start < MIN_SLICES:
-            return stack
-        return Stack(stack.rows[start:stop], stack.mid - start)
-
     def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor, int, torch.Tensor]:
-        stack = self.cropped(self.stacks[item])
+        stack = self.stacks[item]
         images = torch.stack([self.slices.image(int(row)) for row in stack.rows])
         positions = torch.from_numpy(self.positions_mm[stack.rows].astype(np.float32))
-        return images, positions, stack.mid, torch.from_numpy(stack.rows)
+        return images, positions, stack.mid, torch.tensor(stack.rows)
 
 
 def collate_stacks(
