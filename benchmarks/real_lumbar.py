@@ -43,12 +43,13 @@ RESULTS = REPO / "benchmarks" / "results" / "real_lumbar.md"
 CENTRE = "centre rule (no training)"
 TINY = ["model=tiny", "optimizer=adamw", "optimizer.lr=2e-3", "model.head_lr_multiplier=1", "data.input_size=[64,64]"]
 """The demo's from-scratch recipe: the tiny network learns nothing at the SGD learning rate of transfer learning."""
+SLICE = ["selector=slice"]
 CONFIGS: dict[str, tuple[str, list[str]]] = {
-    "lite0-imagenet": ("EfficientNet-Lite0, ImageNet", []),
-    "tiny-scratch": ("tiny (test_resnet), from scratch", TINY),
-    "lite0-scratch": ("EfficientNet-Lite0, from scratch", ["model.pretrained=false"]),
-    "lite0-imagenet-context3": ("EfficientNet-Lite0, ImageNet, context=3", ["data.context=3"]),
-    "tiny-scratch-context3": ("tiny (test_resnet), from scratch, context=3", [*TINY, "data.context=3"]),
+    "lite0-imagenet": ("EfficientNet-Lite0, ImageNet", SLICE),
+    "tiny-scratch": ("tiny (test_resnet), from scratch", [*SLICE, *TINY]),
+    "lite0-scratch": ("EfficientNet-Lite0, from scratch", [*SLICE, "model.pretrained=false"]),
+    "lite0-imagenet-context3": ("EfficientNet-Lite0, ImageNet, context=3", [*SLICE, "data.context=3"]),
+    "tiny-scratch-context3": ("tiny (test_resnet), from scratch, context=3", [*SLICE, *TINY, "data.context=3"]),
     "series-lite0": ("series selector (selector=series), Lite0 ImageNet embeddings", ["selector=series"]),
 }
 """Run id -> (table row, overrides on top of ``experiment=real``). The EfficientNet rows differ only in the weights."""
@@ -88,7 +89,7 @@ def t1_t2_only(manifest: pd.DataFrame) -> pd.DataFrame:
 
 
 def variant_manifests(workdir: Path) -> dict[str, Path]:
-    """The real set's T1 and T2 series (indexed once, cached) and their off-centre variant; paths relative to the set."""
+    """The real set's T1 and T2 series (indexed once, cached) and their off-centre variant, relative to the set."""
     labels = REAL_LUMBAR / "labels.csv"
     indexed = read_manifest(indexed_manifest(REAL_LUMBAR, workdir / "index", labels, IndexParams(), progress=False))
     manifests = {CENTRED: workdir / "centred" / "manifest.csv", "off-centre": workdir / "off_centre" / "manifest.csv"}
@@ -214,7 +215,10 @@ def report(
             if not series.empty:
                 tests += [
                     paired_test(f"series selector - {against}", series, baseline, metric, baseline_metric)
-                    for against, baseline, to_centre in (("centre rule", series, True), ("ImageNet Lite0", imagenet, False))
+                    for against, baseline, to_centre in (
+                        ("centre rule", series, True),
+                        ("ImageNet Lite0", imagenet, False),
+                    )
                     if not baseline.empty
                     for metric in ("mid_hit", "mid_error_mm", "f1_band")
                     for baseline_metric in [CENTRE_COLUMNS[metric] if to_centre else metric]
@@ -289,7 +293,9 @@ def main() -> None:
         "--quick", action="store_true", help="2 seeds, T2, centred, 1 epoch; prints, writes no results file"
     )
     parser.add_argument(
-        "--configs", default=",".join(CONFIGS), help=f"rows to train (the report shows every row with runs): {', '.join(CONFIGS)}"
+        "--configs",
+        default=",".join(CONFIGS),
+        help=f"rows to train (the report shows every row with runs): {', '.join(CONFIGS)}",
     )
     args = parser.parse_args()
     text = measure(args.quick, args.seeds, tuple(args.modalities.split(",")), tuple(args.configs.split(",")))

@@ -79,9 +79,7 @@ def true_fp32(precision: str) -> None:
         torch.backends.cuda.matmul.allow_tf32 = False
 
 
-def fit_and_test(
-    cfg: DictConfig, datamodule: MidSliceDataModule, model: Selector, logger: Any
-) -> Path | None:
+def fit_and_test(cfg: DictConfig, datamodule: MidSliceDataModule, model: Selector, logger: Any) -> Path | None:
     """Fit, calibrate and test the weights ``test_weights`` names; return the file of the tested weights."""
     checkpoint = ModelCheckpoint(
         dirpath=Path(cfg.paths.output_dir) / "checkpoints",

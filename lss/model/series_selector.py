@@ -122,7 +122,11 @@ class SeriesMidSelector(L.LightningModule):
         self.network = network
         self.forward_fn = torch.compile(network) if compile else network
         features = int(network.num_features)
-        for name, shape in (("feature_mean", (features,)), ("feature_scale", (features,)), ("coefficients", (features,))):
+        for name, shape in (
+            ("feature_mean", (features,)),
+            ("feature_scale", (features,)),
+            ("coefficients", (features,)),
+        ):
             self.register_buffer(name, torch.zeros(shape, dtype=torch.float64))
         self.register_buffer("intercept", torch.tensor(0.0, dtype=torch.float64))
         self.register_buffer(TEMPERATURE_KEY, torch.tensor(1.0))
@@ -199,6 +203,10 @@ class SeriesMidSelector(L.LightningModule):
     def on_validation_epoch_start(self) -> None:
         if self.statistics:
             self.solve()
+
+    def on_train_epoch_end(self) -> None:
+        """One pass is the whole fit: a second epoch would solve the same ridge again."""
+        self.trainer.should_stop = True
 
     def on_test_epoch_start(self) -> None:
         if self.statistics:

@@ -32,9 +32,7 @@ def load_checkpoint(path: Path) -> MidSliceClassifier | SeriesMidSelector:
         )
     with safe_loading():
         selector = SELECTORS[read_checkpoint(path).get(SELECTOR_KEY, MidSliceClassifier.unit)]
-        model = selector.load_from_checkpoint(
-            path, optimizer=None, pretrained=False, compile=False, map_location="cpu"
-        )
+        model = selector.load_from_checkpoint(path, optimizer=None, pretrained=False, compile=False, map_location="cpu")
     if model.hparams.get("modality") is None:
         raise ConfigError(
             f"checkpoint={path} does not say which modality it was trained on; retrain it with the current train.py"

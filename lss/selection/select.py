@@ -22,8 +22,8 @@ import pandas as pd
 
 from lss.data.cache import manifest_images
 from lss.data.channels import FUSED, InputPlan, input_plan
-from lss.data.stacks import MIN_SLICES
 from lss.data.preprocess import PreprocessParams
+from lss.data.stacks import MIN_SLICES
 from lss.dicom.index import index_repository
 from lss.errors import ConfigError, UserError
 from lss.manifest import LATERAL, MID, PREDICTION_COLUMNS, T1, T2
@@ -199,9 +199,7 @@ def select_mid_slices(
     plan = input_plan(usable, modality, context)
     not_scored = pd.concat([other_modality, lone, unplanned(usable, plan)], ignore_index=True)
     if plan.samples.empty and not lone.empty:
-        raise UserError(
-            f"input={input_dir} holds no whole series: {why}; give it the series' folder, not a lone file"
-        )
+        raise UserError(f"input={input_dir} holds no whole series: {why}; give it the series' folder, not a lone file")
     size = model.hparams["input_size"]
     params = PreprocessParams(height=int(size[-2]), width=int(size[-1]))
     trainer = prediction_trainer(options.device, options.progress)

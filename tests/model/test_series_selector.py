@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from lss.data.stacks import labelled_stacks, series_stacks
 from lss.data.slices import TrainingDataError
+from lss.data.stacks import labelled_stacks, series_stacks
 from lss.manifest import centre_index
 from lss.model.series_selector import band_membership, candidate_scores, capped_distances, fit_series_temperature
 
