@@ -164,7 +164,7 @@ def record(
     if cfg.log_model:
         classifier = model.for_prediction()
         example = np.zeros((1, 3, *classifier.hparams["input_size"]), dtype=np.float32)  # the mean image, no patient's
-        tracking.log_tested_model(tracking_uri, run_id, classifier, example, cfg.register_as)
+        tracking.log_tested_model(tracking_uri, run_id, classifier, example, model.output_shape, cfg.register_as)
     return metrics
 
 

@@ -51,6 +51,8 @@ class MidSliceClassifier(L.LightningModule):
 
     unit: ClassVar[str] = "slice"
     """What one sample is: one slice (the paper); ``SeriesMidSelector`` takes whole series."""
+    output_shape: ClassVar[tuple[int, ...]] = (2,)
+    """What ``forward`` gives per image: the logits of Lateral and Mid."""
 
     def __init__(
         self,

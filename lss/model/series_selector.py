@@ -87,6 +87,8 @@ class SeriesMidSelector(L.LightningModule):
 
     unit: ClassVar[str] = "series"
     """What one sample is: the DataModule and predict.py hand this model whole series."""
+    output_shape: ClassVar[tuple[int, ...]] = ()
+    """What ``forward`` gives per image: its predicted distance to the mid-sagittal plane (mm)."""
 
     def __init__(
         self,
