@@ -10,3 +10,15 @@ class UserError(Exception):
 
 class ConfigError(UserError, ValueError):
     """A config value or a path it names cannot work; raised before any training starts."""
+
+
+class Interrupted(BaseException):
+    """SIGTERM (a SLURM time limit, ``kill``) or SIGINT (Ctrl+C) ended the job: not an error of the job.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on the way swallows it.
+    """
+
+    def __init__(self, signal_name: str, exit_code: int) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+        self.exit_code = exit_code

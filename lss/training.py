@@ -2,7 +2,8 @@
 
 ``train(cfg)`` is what ``train.py`` calls for every job of a sweep. On rank 0 it owns the
 MLflow run (FINISHED only when everything, test and artifacts included, succeeded; FAILED on
-any exception); DDP children (rank > 0) only fit and test.
+any exception; KILLED on SIGTERM / SIGINT), kept in the job folder until the store has it;
+DDP children (rank > 0) only fit and test.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from lss.model.evaluation import (
 from lss.model.module import MidSliceClassifier
 from lss.model.series_selector import SeriesMidSelector
 from lss.provenance import phantom_parameters
-from lss.tracking.logger import EpochMLFlowLogger
+from lss.tracking.logger import RunLogger
 
 log = logging.getLogger(__name__)
 Selector = MidSliceClassifier | SeriesMidSelector
@@ -120,8 +121,7 @@ def calibrate(trainer: L.Trainer, model: Selector, validation: DataLoader, teste
 
 def record(
     cfg: DictConfig,
-    tracking_uri: str,
-    run_id: str,
+    run: tracking.TrackedRun,
     datamodule: MidSliceDataModule,
     model: Selector,
     tested: Path | None,
@@ -132,9 +132,7 @@ def record(
     if split is None or slices is None or scored is None:
         raise RuntimeError("record() follows fit_and_test(): there is no split or no test prediction to record yet")
     temperature = float(model.temperature)
-    tracking.log_params(
-        tracking_uri,
-        run_id,
+    run.log_params(
         {f"split.{key}": value for key, value in split.sizes().items()} | {"split.partition_id": split.partition_id},
     )
     predictions = tested_slices(slices, scored.rows, scored.p_mid)
@@ -149,22 +147,22 @@ def record(
     if model.unit == "series":  # the selector decides by its band: the paper's four metrics are the band's
         metrics |= {name.removesuffix("_band"): value for name, value in metrics.items() if name.endswith("_band")}
     metrics |= calibration_metrics(scored, is_mid_truth, temperature)
-    tracking.log_metrics(tracking_uri, run_id, metrics)
+    run.log_metrics(metrics)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         (folder / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
         predictions.to_csv(folder / "test_predictions.csv", index=False)
         write_confusion(predictions, f"{cfg.modality} seed {cfg.seed}", folder)
         write_reliability_diagram(scored, is_mid_truth, temperature, f"{cfg.modality} seed {cfg.seed}", folder)
-        tracking.log_artifacts(tracking_uri, run_id, folder)
+        run.log_artifacts(folder)
     if cfg.log_checkpoint and tested is not None:
-        tracking.log_artifacts(tracking_uri, run_id, tested, artifact_path="checkpoint")
+        run.log_artifacts(tested, artifact_path="checkpoint")
     root = Path(cfg.data.root).resolve()
-    tracking.log_dataset(tracking_uri, run_id, slices[list(COLUMNS)], str(root), f"{root.name} {cfg.modality}")
+    run.log_dataset(slices[list(COLUMNS)], str(root), f"{root.name} {cfg.modality}")
     if cfg.log_model:
         classifier = model.for_prediction()
         example = np.zeros((1, 3, *classifier.hparams["input_size"]), dtype=np.float32)  # the mean image, no patient's
-        tracking.log_tested_model(tracking_uri, run_id, classifier, example, model.output_shape, cfg.register_as)
+        run.log_model(classifier, example, cfg.register_as)
     return metrics
 
 
@@ -191,29 +189,31 @@ def train(cfg: DictConfig) -> dict[str, float]:
         return {}
     tracking_uri = tracking.resolve_tracking_uri(cfg.mlflow.tracking_uri)
     experiment = cfg.mlflow.experiment_name
+    pending_dir = tracking.resolve_pending_dir(cfg.mlflow.pending_dir)
     resolved = {key: value for key, value in plain(cfg).items() if key != "hydra"}
     digest = tracking.config_hash(resolved)
-    tracking.ensure_experiment(tracking_uri, experiment)
-    for run_id in tracking.close_dead_runs(tracking_uri, experiment):
-        log.warning("run %s was left RUNNING by a process that died; marked KILLED", run_id)
-    if cfg.resume and (finished := tracking.find_finished_run(tracking_uri, experiment, digest)):
-        log.info(
-            "skipping %s seed %d: FINISHED run %s has the same config (resume=false to redo)",
-            cfg.modality,
-            seed,
-            finished,
-        )
+    resume_digest = digest if cfg.resume else None
+    if finished := tracking.prepare_job(tracking_uri, experiment, pending_dir, resume_digest):
+        log.info("skipping %s seed %d: run %s has the same config (resume=false to redo)", cfg.modality, seed, finished)
         return {}
     datamodule, model = build(cfg)
-    datamodule.prepare_data()  # missing weights and unindexable roots fail here, before a run is opened
-    with tracking.tracked_run(
-        tracking_uri, experiment, f"{cfg.modality}-seed{seed}", run_tags(cfg, digest), tracking.flatten(resolved)
-    ) as run_id:
-        logger = EpochMLFlowLogger(experiment_name=experiment, tracking_uri=tracking_uri, run_id=run_id)
+    datamodule.manifest_path()  # missing weights and unindexable roots fail here, before a run is opened
+    with tracking.claimed_run(
+        tracking_uri,
+        experiment,
+        f"{cfg.modality}-seed{seed}",
+        run_tags(cfg, digest),
+        tracking.flatten(resolved),
+        resume_digest,
+        Path(cfg.paths.output_dir) / "mlflow-journal",
+        pending_dir,
+    ) as run:
+        if run is None:  # another process trains this config now
+            return {}
         with ddp_children_run_this_job():
-            tested = fit_and_test(cfg, datamodule, model, logger)
+            tested = fit_and_test(cfg, datamodule, model, RunLogger(run))
         metrics = {
             key: float(value) for key, value in model.trainer.callback_metrics.items() if key.startswith("test/")
         }
-        metrics |= record(cfg, tracking_uri, run_id, datamodule, model, tested)
+        metrics |= record(cfg, run, datamodule, model, tested)
     return metrics

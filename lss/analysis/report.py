@@ -95,9 +95,9 @@ def log_analysis_run(
         "n_runs": len(used),
         **{f"n_runs.{m}": int((used["modality"] == m).sum()) for m in MODALITIES},
     }
-    with tracking.tracked_run(tracking_uri, experiment_name, "analysis", tags, params) as run_id:
-        tracking.log_artifacts(tracking_uri, run_id, output_dir)
-    return run_id
+    with tracking.tracked_run(tracking_uri, experiment_name, "analysis", tags, params) as run:
+        run.log_artifacts(output_dir)
+    return run.run_id
 
 
 def run_analysis(

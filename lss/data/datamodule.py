@@ -129,8 +129,8 @@ class MidSliceDataModule(L.LightningDataModule):
         return manifest_images(plan.sources, self.root, self.params, self.cache_dir / "images", self.progress)
 
     def prepare_data(self) -> None:
-        """Index ``root`` and decode its images into the caches: train.py calls it before the MLflow run opens,
-        so an unindexable root fails first."""
+        """Index ``root`` and decode its images into the caches (train.py indexes before the MLflow run opens,
+        so an unindexable root fails first; data that cannot train fails inside the run, recorded as FAILED)."""
         plan, _ = self.input_plan()
         self.decoded_images(plan)
 

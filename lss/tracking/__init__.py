@@ -1,13 +1,13 @@
 """The only place that talks to MLflow; every other room gets plain values and DataFrames.
 
-``store``: where the store is, retries, the experiment. ``identity``: tags, config hash, resume,
-dead-run reaping. ``runs``: open / log / end runs and read them back. ``ui``: the MLflow UI.
+``store``: where the store is, retries, locks, reachability, the experiment. ``identity``: tags, config hash,
+resume, dead-run reaping. ``jobs``: a job's run from "is it done" to its end status. ``journal``: what a run logs,
+kept on disk until the store has it (outages), ``sync``. ``runs``: writing to and reading runs. ``ui``: the MLflow UI.
 ``logger``: Lightning's logger, kept apart so that code reading runs does not import Lightning.
 ``datasets``: the data a run saw, as a dataset input. ``models``: the tested network as an MLflow model,
 registered versions, loading it back.
 """
 
-from lss.tracking.datasets import log_dataset
 from lss.tracking.identity import (
     ANALYSIS_KIND,
     COMMIT_TAG,
@@ -25,17 +25,10 @@ from lss.tracking.identity import (
     flatten,
     git_commit,
 )
-from lss.tracking.models import load_logged_model, log_tested_model
-from lss.tracking.runs import (
-    best_train_run,
-    download_run_checkpoint,
-    log_artifacts,
-    log_metrics,
-    log_params,
-    metric_history,
-    runs_frame,
-    tracked_run,
-)
+from lss.tracking.jobs import claimed_run, prepare_job, resolve_pending_dir, tracked_run
+from lss.tracking.journal import TrackedRun, send_pending
+from lss.tracking.models import load_logged_model
+from lss.tracking.runs import best_train_run, download_run_checkpoint, metric_history, runs_frame
 from lss.tracking.store import ensure_experiment, resolve_tracking_uri
 
 __all__ = [
@@ -48,7 +41,9 @@ __all__ = [
     "KIND_TAG",
     "SWEEP_TAG",
     "TRAIN_KIND",
+    "TrackedRun",
     "best_train_run",
+    "claimed_run",
     "close_dead_runs",
     "config_hash",
     "design_keys",
@@ -58,13 +53,11 @@ __all__ = [
     "flatten",
     "git_commit",
     "load_logged_model",
-    "log_artifacts",
-    "log_dataset",
-    "log_metrics",
-    "log_params",
-    "log_tested_model",
     "metric_history",
+    "prepare_job",
+    "resolve_pending_dir",
     "resolve_tracking_uri",
     "runs_frame",
+    "send_pending",
     "tracked_run",
 ]

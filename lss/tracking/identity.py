@@ -14,7 +14,7 @@ import socket
 import subprocess
 from typing import Any
 
-from mlflow.entities import RunStatus
+from mlflow.entities import Run, RunStatus
 
 from lss.tracking.store import client_for, experiment_id, with_retries
 
@@ -28,6 +28,8 @@ DATA_SOURCE_TAG = "lss.data_source"
 """``phantom (...)`` for data lss wrote itself, else ``dicom``: results on a phantom say nothing about the paper."""
 ERROR_TAG = "lss.error"
 """Why a FAILED run failed: the exception's message."""
+INTERRUPT_TAG = "lss.interrupted"
+"""Which signal ended a KILLED run (SIGTERM, SIGINT): rerunning the sweep with resume=true trains it again."""
 COMMIT_TAG = "mlflow.source.git.commit"
 HOST_TAG = "lss.host"
 PID_TAG = "lss.pid"
@@ -126,16 +128,34 @@ def close_dead_runs(tracking_uri: str, experiment_name: str) -> list[str]:
     return dead
 
 
-def find_finished_run(tracking_uri: str, experiment_name: str, digest: str) -> str | None:
-    """The newest FINISHED training run with this resolved-config hash, if any (resume)."""
+def runs_of_config(tracking_uri: str, experiment_name: str, digest: str) -> list[Run]:
+    """The training runs with this resolved-config hash, newest first."""
     found = experiment_id(tracking_uri, experiment_name)
     if found is None:
-        return None
-    runs = client_for(tracking_uri).search_runs(
-        [found],
-        f"attributes.status = 'FINISHED' and tags.`{CONFIG_HASH_TAG}` = '{digest}' "
-        f"and tags.`{KIND_TAG}` = '{TRAIN_KIND}'",
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
+        return []
+    return list(
+        client_for(tracking_uri).search_runs(
+            [found],
+            f"tags.`{CONFIG_HASH_TAG}` = '{digest}' and tags.`{KIND_TAG}` = '{TRAIN_KIND}'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1000,
+        )
     )
-    return runs[0].info.run_id if runs else None
+
+
+def find_finished_run(tracking_uri: str, experiment_name: str, digest: str) -> str | None:
+    """The newest FINISHED training run with this resolved-config hash, if any (resume)."""
+    finished = [
+        run.info.run_id
+        for run in runs_of_config(tracking_uri, experiment_name, digest)
+        if run.info.status == RunStatus.to_string(RunStatus.FINISHED)
+    ]
+    return finished[0] if finished else None
+
+
+def is_running_elsewhere(run: Run) -> bool:
+    """RUNNING in a process that lives (on this host), or on another host (whose processes cannot be checked)."""
+    if run.info.status != RunStatus.to_string(RunStatus.RUNNING):
+        return False
+    pid = run.data.tags.get(PID_TAG, "")
+    return run.data.tags.get(HOST_TAG) != socket.gethostname() or not pid.isdigit() or _process_alive(int(pid))

@@ -1,4 +1,4 @@
-"""Writing runs (open, log, end FINISHED / FAILED) and reading them back as DataFrames."""
+"""Writing to a run straight to the store (``journal`` sends through these) and reading runs back as DataFrames."""
 
 from __future__ import annotations
 
@@ -14,33 +14,12 @@ from mlflow.entities import Metric, Param, RunStatus
 from mlflow.exceptions import MlflowException
 
 from lss.errors import UserError
-from lss.tracking.identity import ERROR_TAG, KIND_TAG, TRAIN_KIND, owner_tags
-from lss.tracking.store import client_for, ensure_experiment, experiment_id, fluent_tracking_uri, with_retries
+from lss.tracking.identity import KIND_TAG, TRAIN_KIND
+from lss.tracking.store import client_for, experiment_id, fluent_tracking_uri, with_retries
 
 CHECKPOINT_ARTIFACTS = "checkpoint"
 CONFIG_ARTIFACT = "config.yaml"
 MAX_TAG_CHARACTERS = 5000
-
-
-@contextlib.contextmanager
-def tracked_run(
-    tracking_uri: str, experiment_name: str, run_name: str, tags: dict[str, str], params: dict[str, Any]
-) -> Iterator[str]:
-    """Open a run, yield its id, end it FINISHED on success and FAILED (with ``lss.error``) on any exception."""
-    experiment = ensure_experiment(tracking_uri, experiment_name)
-    client = client_for(tracking_uri)
-    run_id = with_retries(
-        lambda: client.create_run(experiment, run_name=run_name, tags={**tags, **owner_tags()})
-    ).info.run_id
-    try:
-        log_params(tracking_uri, run_id, params)
-        yield run_id
-    except BaseException as error:
-        message = (str(error) or type(error).__name__)[:MAX_TAG_CHARACTERS]
-        with_retries(lambda: client.set_tag(run_id, ERROR_TAG, message))
-        with_retries(lambda: client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED)))
-        raise
-    with_retries(lambda: client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED)))
 
 
 @contextlib.contextmanager
@@ -62,10 +41,9 @@ def log_params(tracking_uri: str, run_id: str, params: dict[str, Any]) -> None:
         with_retries(functools.partial(client.log_batch, run_id, params=items[start : start + 100]))
 
 
-def log_metrics(tracking_uri: str, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
+def log_metrics(tracking_uri: str, run_id: str, metrics: dict[str, float], step: int, timestamp_ms: int) -> None:
     client = client_for(tracking_uri)
-    timestamp = int(pd.Timestamp.now(tz="UTC").timestamp() * 1000)
-    items = [Metric(key, float(value), timestamp, step) for key, value in metrics.items()]
+    items = [Metric(key, float(value), timestamp_ms, step) for key, value in metrics.items()]
     with_retries(lambda: client.log_batch(run_id, metrics=items))
 
 

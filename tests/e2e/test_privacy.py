@@ -132,10 +132,11 @@ def test_the_secret_is_created_once_private_and_reused(tmp_path: Path, monkeypat
 
 def test_the_mlflow_ui_listens_on_loopback_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
     from lss.tracking import ui
+    from lss.tracking.__main__ import main
 
     commands: list[list[str]] = []
     monkeypatch.setattr(ui.subprocess, "run", lambda command, **kwargs: commands.append(command))
-    ui.main(["ui", "--tracking-uri", "sqlite:///outputs/mlflow.db"])
-    ui.main(["ui", "--tracking-uri", "sqlite:///outputs/mlflow.db", "--host", "0.0.0.0"])
+    main(["ui", "--tracking-uri", "sqlite:///outputs/mlflow.db"])
+    main(["ui", "--tracking-uri", "sqlite:///outputs/mlflow.db", "--host", "0.0.0.0"])
     hosts = [command[command.index("--host") + 1] for command in commands]
     assert hosts == ["127.0.0.1", "0.0.0.0"]

@@ -5,10 +5,6 @@ from __future__ import annotations
 import itertools
 import os
 import signal
-import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +13,15 @@ import pydicom
 import pytest
 from mlflow.tracking import MlflowClient
 
-from helpers.training import REPO, composed, finished_runs, run_train, tiny_overrides
+from helpers.training import (
+    REPO,
+    composed,
+    finished_runs,
+    run_train,
+    start_train,
+    tiny_overrides,
+    wait_for_run_state,
+)
 from lss.data.slices import TrainingDataError
 from lss.manifest import read_manifest
 from lss.provenance import PHANTOM_STAMP
@@ -107,45 +111,11 @@ def test_the_readme_explains_every_skip_reason() -> None:
 # -- §2: a sweep killed with SIGKILL resumes without losing or duplicating runs --------------
 
 
-def run_states(db: Path) -> list[tuple[str, str]]:
-    """(status, job number) of every training run, read straight from SQLite in read-only mode.
-
-    While the sweep is alive we must not open the store with MLflow: that would run its
-    migrations from a second process and race the sweep's own.
-    """
-    if not db.exists():
-        return []
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as connection:
-            return connection.execute(
-                "SELECT runs.status, tags.value FROM runs "
-                "JOIN tags ON tags.run_uuid = runs.run_uuid AND tags.key = 'lss.job_num'"
-            ).fetchall()
-    except sqlite3.OperationalError:  # store not migrated yet, or locked for a moment
-        return []
-
-
-def kill_during_second_job(args: list[str], db: Path, timeout_s: float = 400) -> None:
+def kill_during_second_job(args: list[str], db: Path, output: Path) -> None:
     """Start ``train.py ARGS`` and SIGKILL its whole process group once job 1's run is RUNNING."""
-    sweep = subprocess.Popen(
-        [sys.executable, str(REPO / "train.py"), *args],
-        cwd=REPO,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, **SECRET_ENV},
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + timeout_s
+    sweep = start_train(args, output, env=SECRET_ENV)
     try:
-        while ("RUNNING", "1") not in run_states(db):
-            if sweep.poll() is not None:
-                pytest.fail(
-                    f"the sweep ended (exit {sweep.returncode}) before its second job started; runs: {run_states(db)}"
-                )
-            if time.monotonic() > deadline:
-                pytest.fail(f"the second job did not start within {timeout_s} s; runs: {run_states(db)}")
-            time.sleep(0.5)
+        wait_for_run_state(db, sweep, ("RUNNING", "1"))
     finally:
         if sweep.poll() is None:
             os.killpg(sweep.pid, signal.SIGKILL)
@@ -161,7 +131,7 @@ def runs_by_job(tracking_uri: str) -> pd.DataFrame:
 def test_a_killed_sweep_resumes_without_losing_or_duplicating_runs(phantom_dir: Path, tmp_path: Path) -> None:
     args = [*SWEEP_4_JOBS, *tiny_overrides(phantom_dir, tmp_path)]
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    kill_during_second_job(args, tmp_path / "mlflow.db")
+    kill_during_second_job(args, tmp_path / "mlflow.db", tmp_path / "killed.log")
     before = runs_by_job(tracking_uri)
     assert sorted(before["status"]) == ["FINISHED", "RUNNING"]  # job 0 done, job 1 killed mid-way
     first_finished = before.loc[before["status"] == "FINISHED", "run_id"].item()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +84,49 @@ def finished_runs(tracking_uri: str, experiment_name: str = "lss") -> pd.DataFra
 
     mlflow.set_tracking_uri(tracking_uri)
     return mlflow.search_runs(experiment_names=[experiment_name], filter_string="tags.`lss.kind` = 'train'")
+
+
+def run_states(db: Path) -> list[tuple[str, str]]:
+    """(status, job number) of every training run, read straight from SQLite in read-only mode.
+
+    While a sweep is alive we must not open its store with MLflow: that would run its
+    migrations from a second process and race the sweep's own.
+    """
+    if not db.exists():
+        return []
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as connection:
+            return connection.execute(
+                "SELECT runs.status, tags.value FROM runs "
+                "JOIN tags ON tags.run_uuid = runs.run_uuid AND tags.key = 'lss.job_num'"
+            ).fetchall()
+    except sqlite3.OperationalError:  # store not migrated yet, or locked for a moment
+        return []
+
+
+def wait_for_run_state(
+    db: Path, process: subprocess.Popen, state: tuple[str, str], timeout_s: float = 400, poll_s: float = 0.2
+) -> None:
+    """Return once a training run of ``process`` is in ``state`` (status, job number); fail if it ends first."""
+    deadline = time.monotonic() + timeout_s
+    while state not in run_states(db):
+        if process.poll() is not None:
+            pytest.fail(f"train.py ended (exit {process.returncode}) before a run was {state}; runs: {run_states(db)}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"no run was {state} within {timeout_s} s; runs: {run_states(db)}")
+        time.sleep(poll_s)
+
+
+def start_train(args: list[str], output: Path, cwd: Path = REPO, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """``python train.py ARGS`` in a session of its own (a signal can reach its whole process group, as SLURM's and
+    Ctrl+C's do), stdout and stderr into the file ``output``."""
+    with output.open("w") as log:
+        return subprocess.Popen(
+            [sys.executable, str(REPO / "train.py"), *args],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            start_new_session=True,
+        )

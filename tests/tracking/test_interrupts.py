@@ -1,0 +1,53 @@
+"""SIGTERM (a SLURM time limit, ``kill``) and SIGINT (Ctrl+C) end the run KILLED, stop the sweep with a non-zero
+exit, and leave a sweep that ``resume=true`` finishes."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from helpers.training import finished_runs, run_train, start_train, tiny_overrides, wait_for_run_state
+
+
+def interrupt_first_job(args: list[str], workdir: Path, signal_number: int) -> tuple[int, str]:
+    """Start ``train.py ARGS``, send ``signal_number`` to its process group once job 0 is RUNNING; (exit, output)."""
+    sweep = start_train(args, workdir / "interrupted.log", cwd=workdir)
+    try:
+        wait_for_run_state(workdir / "mlflow.db", sweep, ("RUNNING", "0"))
+        os.killpg(sweep.pid, signal_number)
+        code = sweep.wait(timeout=300)
+    finally:
+        if sweep.poll() is None:
+            os.killpg(sweep.pid, signal.SIGKILL)
+            sweep.wait()
+    return code, (workdir / "interrupted.log").read_text()
+
+
+@pytest.mark.slow
+def test_sigterm_ends_the_run_killed_stops_the_sweep_and_resume_finishes_it(phantom_dir: Path, tmp_path: Path) -> None:
+    """Before: the run ended FAILED (lss.error "SIGTERMException"), the sweep exited 0, job 1 never ran."""
+    args = ["-m", "seed=0,1", *tiny_overrides(phantom_dir, tmp_path)]
+    code, output = interrupt_first_job(args, tmp_path, signal.SIGTERM)
+    assert code == 128 + signal.SIGTERM
+    assert output.strip().splitlines()[-1].startswith("Error: interrupted by SIGTERM")
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    killed = finished_runs(tracking_uri)
+    assert list(killed["status"]) == ["KILLED"] and list(killed["tags.lss.interrupted"]) == ["SIGTERM"]
+    assert "tags.lss.error" not in killed.columns  # not taken for a failure of the job
+
+    run_train(args, cwd=tmp_path)  # what a requeued SLURM job does: the same command, resume=true
+    runs = finished_runs(tracking_uri)
+    assert sorted(runs["status"]) == ["FINISHED", "FINISHED", "KILLED"]
+    assert sorted(runs.loc[runs["status"] == "FINISHED", "params.seed"]) == ["0", "1"]
+
+
+@pytest.mark.slow
+def test_sigint_ends_the_run_killed_with_exit_130(phantom_dir: Path, tmp_path: Path) -> None:
+    """Before: FAILED with lss.error="1" (Lightning's sys.exit(1) on KeyboardInterrupt)."""
+    code, output = interrupt_first_job(tiny_overrides(phantom_dir, tmp_path), tmp_path, signal.SIGINT)
+    assert code == 128 + signal.SIGINT, output[-3000:]
+    runs = finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert list(runs["status"]) == ["KILLED"] and list(runs["tags.lss.interrupted"]) == ["SIGINT"]

@@ -1,0 +1,58 @@
+"""The tracking store: reached only through MLflow's public API, never waited on for minutes."""
+
+from __future__ import annotations
+
+import ast
+import time
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from helpers.mlflow_server import free_port
+from helpers.training import REPO
+from lss.errors import UserError
+from lss.tracking.store import fluent_tracking_uri, require_reachable
+
+
+def private_mlflow_names(source: str) -> list[str]:
+    """Imports and attribute chains under ``mlflow`` that name a private (``_``-prefixed) part."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mlflow"):
+            dotted = [*node.module.split("."), *(alias.name for alias in node.names)]  # type: ignore[union-attr]
+            found += [".".join(dotted)] if any(part.startswith("_") for part in dotted) else []
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            found.append(ast.unparse(node))
+    return [name for name in found if "mlflow" in name or "_tracking" in name]
+
+
+def test_lss_reaches_mlflow_only_through_its_public_api() -> None:
+    """Issue 22: ``store.py`` read and wrote ``mlflow.tracking._tracking_service.utils._tracking_uri``."""
+    private = {
+        str(path.relative_to(REPO)): names
+        for path in sorted((REPO / "lss").rglob("*.py"))
+        if (names := private_mlflow_names(path.read_text()))
+    }
+    assert private == {}
+
+
+def test_a_fluent_call_leaves_the_process_wide_uri_as_it_found_it(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    mlflow.set_tracking_uri(None)  # type: ignore[arg-type]  # MLflow's own way to unset it
+    with fluent_tracking_uri(f"sqlite:///{tmp_path / 'a.db'}"):
+        assert mlflow.get_tracking_uri() == f"sqlite:///{tmp_path / 'a.db'}"
+    assert not mlflow.is_tracking_uri_set()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'b.db'}")
+    with fluent_tracking_uri(f"sqlite:///{tmp_path / 'a.db'}"):
+        pass
+    assert mlflow.get_tracking_uri() == f"sqlite:///{tmp_path / 'b.db'}"
+    mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+
+
+def test_a_server_that_does_not_answer_is_one_line_naming_it_within_seconds() -> None:
+    uri = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with pytest.raises(UserError, match=f"the MLflow tracking server {uri} does not answer"):
+        require_reachable(uri)
+    assert time.monotonic() - started < 60  # a bound, not a speed: MLflow alone waits ~4 min
