@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default {defaults.ivd_width_mm:g}, paper ref. 18)",
     )
     parser.add_argument(
+        "--stir-as",
+        choices=["T1", "T2"],
+        default=defaults.stir_as,
+        help="file STIR / TIRM series under this weighting (default: their own weighting, STIR)",
+    )
+    parser.add_argument(
         "--montage", action="store_true", help="also write OUT/montages/<series_uid>.png (paper Fig. 2)"
     )
     parser.add_argument(
@@ -70,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         args.out,
         labels_csv=args.labels,
         weighting_csv=args.weighting,
-        params=IndexParams(args.band_size, args.ivd_width_mm),
+        params=IndexParams(args.band_size, args.ivd_width_mm, args.stir_as),
         workers=args.workers,
         progress=not args.no_progress,
         montage=args.montage,

@@ -18,6 +18,10 @@ CLASS_NAMES = (LATERAL, MID)
 T1, T2, UNKNOWN = "T1", "T2", "unknown"
 MODALITIES = (T1, T2)
 """The two weightings the paper compares; differences are reported as T2 - T1."""
+STIR = "STIR"
+"""Short-TI inversion recovery (STIR, TIRM): fat-suppressed, T2-like contrast, not the paper's T2 class."""
+WEIGHTINGS = (T1, T2, STIR)
+"""What the indexer files a sagittal series as (besides unknown), and what a weighting CSV may say."""
 BAND_SIZE = 5
 """Slices in the Mid band: the mid-sagittal slice and its four nearest neighbours (paper §3, Figs 1-2)."""
 
@@ -43,6 +47,7 @@ SERIES_COLUMNS: dict[str, str] = {
     "frame": "int64",
     "modality": "string",
     "modality_source": "string",
+    "fat_suppressed": "bool",
     "plane": "string",
     "slice_location_mm": "float64",
     "stored_slice_location_mm": "float64",
@@ -55,8 +60,9 @@ SERIES_COLUMNS: dict[str, str] = {
 }
 """Column -> dtype of what series assembly gives per slice. ``path`` is relative to the indexed root;
 ``slice_location_mm`` is n·p; ``modality_source`` says where the weighting came from (headers | file_name |
-weighting_csv, lss/dicom/weighting.py); ``source_series_uid`` / ``series_split`` are set when a series was split
-(multi-echo, magnitude + phase) into parts with series_uid ``<uid>.echo<N>`` etc."""
+weighting_csv, lss/dicom/weighting.py); ``fat_suppressed`` is true for STIR and spectral fat suppression;
+``source_series_uid`` / ``series_split`` are set when a series was split (multi-echo, magnitude + phase) into
+parts with series_uid ``<uid>.echo<N>`` etc."""
 LABEL_COLUMNS: dict[str, str] = {"label": "string", "label_source": "string", "is_mid_sagittal": "bool"}
 """What labelling adds: Mid | Lateral | "" (unlabelled), where the label came from, the slice the band centres on."""
 COLUMNS: dict[str, str] = SERIES_COLUMNS | LABEL_COLUMNS

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 
 from lss import tracking
 from lss.data.datamodule import MidSliceDataModule
+from lss.dicom.labels import LabelCoverage
 from lss.errors import ConfigError
 from lss.launch.ddp_multirun import ddp_children_run_this_job, is_launched_ddp_child
 from lss.launch.job import sweep_identity
@@ -133,7 +134,10 @@ def record(
         raise RuntimeError("record() follows fit_and_test(): there is no split or no test prediction to record yet")
     temperature = float(model.temperature)
     run.log_params(
-        {f"split.{key}": value for key, value in split.sizes().items()} | {"split.partition_id": split.partition_id},
+        {f"split.{key}": value for key, value in split.sizes().items()}
+        | {"split.partition_id": split.partition_id}
+        | LabelCoverage.of(slices).as_params()
+        | datamodule.cache_keys(),
     )
     predictions = tested_slices(slices, scored.rows, scored.p_mid)
     is_mid_truth = (predictions["label"] == MID).to_numpy()

@@ -119,6 +119,11 @@ def test_same_seed_gives_identical_metrics_and_seed_zero_is_a_seed(phantom_dir: 
     assert first != other  # seed 0 was applied: a different seed trains a different model
     runs = finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert sorted(runs["params.seed"]) == ["0", "0", "1"]
+    # what an audit needs: the cache entries every run read, and where its labels came from
+    assert runs["params.cache.index"].nunique() == runs["params.cache.images"].nunique() == 1
+    assert (tmp_path / "cache" / "index" / runs["params.cache.index"].iloc[0] / "manifest.csv").is_file()
+    assert (tmp_path / "cache" / "images" / f"images-{runs['params.cache.images'].iloc[0]}.npy").is_file()
+    assert (runs["params.labels.from_csv"].astype(int) > 0).all() and (runs["params.labels.from_rule"] == "0").all()
 
 
 def test_resume_skips_a_finished_job(phantom_dir: Path, tmp_path: Path) -> None:
@@ -326,4 +331,29 @@ def test_data_weighting_reaches_the_indexer_and_keys_the_index_cache(tmp_path: P
     by_headers = manifest_of(composed(overrides, tmp_path / "a"))
     by_csv = manifest_of(composed([*overrides, f"data.weighting={weighting}"], tmp_path / "b"))
     assert by_headers != by_csv
-    assert set(pd.read_csv(by_headers)["modality"]) == {"unknown"} and set(pd.read_csv(by_csv)["modality"]) == {"T2"}
+    assert set(pd.read_csv(by_headers)["modality"]) == {"STIR"} and set(pd.read_csv(by_csv)["modality"]) == {"T2"}
+
+
+def test_labels_for_only_some_slices_are_refused_unless_allowed_and_the_run_logs_how_many(
+    phantom_dir: Path, phantom_manifest: Path, tmp_path: Path
+) -> None:
+    from lss.errors import UserError
+    from lss.training import train
+
+    manifest = pd.read_csv(phantom_manifest, dtype=str)
+    t1 = manifest[manifest["modality"] == "T1"]
+    unlabelled_series = sorted(t1["series_uid"].unique())[0]
+    kept = t1[t1["series_uid"] != unlabelled_series]
+    labels = tmp_path / "some.csv"
+    kept.rename(columns={"sop_uid": "sop_instance_uid"})[["sop_instance_uid", "label"]].to_csv(labels, index=False)
+    overrides = [*tiny_overrides(phantom_dir, tmp_path), f"data.labels={labels}", "trainer.max_epochs=1"]
+    n_rule = int((t1["series_uid"] == unlabelled_series).sum())
+    with pytest.raises(UserError, match=rf"labels {len(kept)} of {len(t1)} indexed T1 slices \({n_rule} would get"):
+        train(composed(overrides, tmp_path / "a"))
+    assert finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}").empty
+    train(composed([*overrides, "data.allow_partial_labels=true"], tmp_path / "b"))
+    run = finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}").iloc[0]
+    assert run["status"] == "FINISHED"
+    logged = int(run["params.labels.from_csv"]) + int(run["params.labels.from_rule"])
+    split = sum(int(run[f"params.split.n_{part}"]) for part in ("train", "val", "test"))
+    assert int(run["params.labels.from_rule"]) == n_rule and logged == split == len(t1)

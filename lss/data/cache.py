@@ -1,17 +1,13 @@
 """Decode each DICOM once per sweep: preprocessed images cached on disk as one .npy per slice set.
 
-The key hashes every file's *content* (plus frame) and the preprocessing parameters, so a
-changed file or parameter gives a new entry, while the 40 jobs of a sweep (20 seeds x the same
-modality subset) share one. Hashing ~7,900 files (1.6 GB) costs seconds per job, so the content
-key is remembered under the files' stat signature (path, size, mtime, ctime, inode): a job whose
-files are untouched only stats them. Writers take an exclusive file lock and publish atomically,
-so jobs running in parallel never read a half-written array and decode each entry only once.
+The key (lss.files.tree_key, shared with the index cache) hashes every file's *content* (plus frame)
+and the preprocessing parameters, so a changed file or parameter gives a new entry, while the 40 jobs
+of a sweep (20 seeds x the same modality subset) share one. Entries are lss.files.verified_entry:
+built once under a lock, published atomically, and checked (size, CRC-32) on every read.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -23,48 +19,24 @@ from tqdm.auto import tqdm
 
 from lss.data.preprocess import PreprocessParams, preprocess_slice
 from lss.dicom.pixels import read_slice_pixels
-from lss.files import build_once, file_digest, partial_path, publish
+from lss.files import tree_key, verified_entry
 from lss.workers import worker_count
 
+ENTRY_PREFIX = "images-"
 DECODES_PER_WORKER = 32
 """Fewer slices than this per process and starting the process costs more than decoding them."""
 
 
-def cache_key(paths: Sequence[Path], frames: Sequence[int], params: PreprocessParams) -> str:
-    digest = hashlib.sha256(params.as_key().encode())
-    for path, frame in zip(paths, frames, strict=True):
-        digest.update(f"{file_digest(path)}:{frame};".encode())
-    return digest.hexdigest()[:32]
+def image_cache_key(paths: Sequence[Path], frames: Sequence[int], params: PreprocessParams, cache_dir: Path) -> str:
+    """Same files (by content), frames and preprocessing parameters, same entry: lss.files.tree_key."""
+    files = [(str(frame), Path(path)) for path, frame in zip(paths, frames, strict=True)]
+    return tree_key(files, params.as_key(), cache_dir / "keys")
 
 
-def stat_signature(paths: Sequence[Path], frames: Sequence[int], params: PreprocessParams) -> str:
-    """Changes whenever any file is rewritten, replaced or moved (ctime cannot be set back by a user)."""
-    digest = hashlib.sha256(params.as_key().encode())
-    for path, frame in zip(paths, frames, strict=True):
-        stat = os.stat(path)
-        digest.update(
-            f"{os.path.abspath(path)}|{frame}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}|{stat.st_ino};".encode()
-        )
-    return digest.hexdigest()[:32]
-
-
-def remembered_cache_key(
-    paths: Sequence[Path], frames: Sequence[int], params: PreprocessParams, cache_dir: Path
-) -> str:
-    """``cache_key`` without re-reading the files when their stat signature was seen before."""
-    alias = cache_dir / "keys" / f"{stat_signature(paths, frames, params)}.txt"
-    try:
-        key = alias.read_text()
-        if len(key) == 32:
-            return key
-    except FileNotFoundError:
-        pass
-    key = cache_key(paths, frames, params)
-    alias.parent.mkdir(parents=True, exist_ok=True)
-    partial = partial_path(alias)
-    partial.write_text(key)
-    publish(partial, alias)
-    return key
+def entry_key(images: np.ndarray) -> str:
+    """The key of the cache entry ``images`` was read from (empty for no slices): what a run records."""
+    filename = getattr(images, "filename", None)
+    return Path(filename).stem.removeprefix(ENTRY_PREFIX) if filename else ""
 
 
 def _single_threaded() -> None:
@@ -86,8 +58,8 @@ def cached_images(
     workers: int | None = None,
 ) -> np.ndarray:
     """Return a read-only memory-mapped (N, H, W) uint8 array of the preprocessed slices."""
-    entry = cache_dir / f"images-{remembered_cache_key(paths, frames, params, cache_dir)}.npy"
-    build_once(
+    entry = cache_dir / f"{ENTRY_PREFIX}{image_cache_key(paths, frames, params, cache_dir)}.npy"
+    verified_entry(
         entry,
         lambda partial: _build(
             partial,

@@ -20,7 +20,7 @@ from lightning.pytorch.accelerators import CPUAccelerator
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from lss.data.batches import GlobalBatchSampler
-from lss.data.cache import manifest_images
+from lss.data.cache import entry_key, manifest_images
 from lss.data.channels import FUSED, InputPlan, input_plan, plan_slices
 from lss.data.dataset import SliceDataset, augmentation
 from lss.data.preprocess import PreprocessParams
@@ -29,6 +29,7 @@ from lss.data.splits import Split, SplitBy, split_slices
 from lss.data.stacks import StackDataset, collate_stacks, labelled_stacks, series_stacks
 from lss.dicom.index_cache import indexed_manifest
 from lss.dicom.index_params import IndexParams
+from lss.dicom.labels import LabelCoverage
 from lss.errors import ConfigError
 from lss.manifest import CLASS_NAMES, T2, read_manifest
 from lss.workers import worker_count
@@ -61,6 +62,7 @@ class MidSliceDataModule(L.LightningDataModule):
         root: str,
         manifest: str | None,
         labels: str | None,
+        allow_partial_labels: bool,
         weighting: str | None,
         index: Mapping[str, Any],
         modality: str,
@@ -87,6 +89,7 @@ class MidSliceDataModule(L.LightningDataModule):
         self.root = Path(root)
         self.given_manifest = Path(manifest) if manifest is not None else None
         self.labels = Path(labels) if labels is not None else None
+        self.allow_partial_labels = bool(allow_partial_labels)
         self.weighting = Path(weighting) if weighting is not None else None
         self.index_params = IndexParams(**index)
         self.params = PreprocessParams(height=int(input_size[-2]), width=int(input_size[-1]))
@@ -104,15 +107,29 @@ class MidSliceDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.slices: pd.DataFrame | None = None
         self.split: Split | None = None
+        self.image_cache_key = ""
+        """The image cache entry the slices were last read from (lss.data.cache.entry_key): a run records it."""
 
     # -- data preparation (once per node) ------------------------------------------------
     def manifest_path(self) -> Path:
-        """The given manifest, or ``root`` indexed once (a cache hit after the first call)."""
+        """The given manifest, or ``root`` indexed once (a cache hit after the first call); ``labels`` must label
+        the slices of the modality (all of them unless ``allow_partial_labels``)."""
         if self.given_manifest is not None:
             return self.given_manifest
-        return indexed_manifest(
+        manifest = indexed_manifest(
             self.root, self.cache_dir / "index", self.labels, self.index_params, self.progress, self.weighting
         )
+        if self.labels is not None:
+            modality = T2 if self.modality == FUSED else self.modality  # a T1T2 model learns the T2 labels
+            rows = read_manifest(manifest).query("modality == @modality")
+            if len(rows):  # no slice of the modality at all: labelled_slices says so
+                LabelCoverage.of(rows).require(self.labels, self.allow_partial_labels, f"{modality} slices")
+        return manifest
+
+    def cache_keys(self) -> dict[str, str]:
+        """The cache entries this module read, so that an audit can tell which runs read an entry later found bad."""
+        index_entry = self.manifest_path().parent.name if self.given_manifest is None else ""
+        return {"cache.index": index_entry, "cache.images": self.image_cache_key}
 
     def input_plan(self) -> tuple[InputPlan, pd.Series]:
         manifest = read_manifest(self.manifest_path())
@@ -126,7 +143,9 @@ class MidSliceDataModule(L.LightningDataModule):
         return plan, manifest["patient_key"]
 
     def decoded_images(self, plan: InputPlan) -> np.ndarray:
-        return manifest_images(plan.sources, self.root, self.params, self.cache_dir / "images", self.progress)
+        images = manifest_images(plan.sources, self.root, self.params, self.cache_dir / "images", self.progress)
+        self.image_cache_key = entry_key(images)
+        return images
 
     def prepare_data(self) -> None:
         """Index ``root`` and decode its images into the caches (train.py indexes before the MLflow run opens,

@@ -21,8 +21,9 @@ DECLINED_SYNTAXES = ("1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99")
 PIXEL_DATA = 0x7FE00010
 TEXT_TAGS: dict[int, str] = {
     0x00080008: "ImageType", 0x00080016: "SOPClassUID", 0x00080018: "SOPInstanceUID",
-    0x0008103E: "SeriesDescription", 0x00100020: "PatientID", 0x00180080: "RepetitionTime",
-    0x00180081: "EchoTime", 0x00180086: "EchoNumbers", 0x0020000D: "StudyInstanceUID",
+    0x0008103E: "SeriesDescription", 0x00100020: "PatientID", 0x00180020: "ScanningSequence",
+    0x00180022: "ScanOptions", 0x00180080: "RepetitionTime", 0x00180081: "EchoTime", 0x00180082: "InversionTime",
+    0x00180086: "EchoNumbers", 0x0020000D: "StudyInstanceUID",
     0x0020000E: "SeriesInstanceUID", 0x00200013: "InstanceNumber", 0x00200032: "ImagePositionPatient",
     0x00200037: "ImageOrientationPatient", 0x00201041: "SliceLocation", 0x00280004: "PhotometricInterpretation",
     0x00280008: "NumberOfFrames",

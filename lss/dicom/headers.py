@@ -45,6 +45,9 @@ HEADER_TAGS: list[str] = [
     "EchoNumbers",
     "RepetitionTime",
     "EchoTime",
+    "InversionTime",
+    "ScanningSequence",
+    "ScanOptions",
     "ImageOrientationPatient",
     "ImagePositionPatient",
     "SliceLocation",
@@ -75,6 +78,9 @@ class SliceHeader:
     echo_number: int | None
     tr_ms: float | None
     te_ms: float | None
+    ti_ms: float | None
+    scanning_sequence: str
+    scan_options: str
     orientation: tuple[float, ...]
     position: tuple[float, ...]
     location_mm: float
@@ -148,6 +154,9 @@ def _read_volume(path: Path, relative: str, secret: bytes) -> list[SliceHeader]:
             echo_number=None,
             tr_ms=None,
             te_ms=None,
+            ti_ms=None,
+            scanning_sequence="",
+            scan_options="",
             orientation=geometry.orientation,
             position=position,
             location_mm=slice_location_mm(geometry.orientation, position),
@@ -200,6 +209,8 @@ def _headers(
         "instance_number": _as_int(find(None, "InstanceNumber")),
         "series_description": find(None, "SeriesDescription") or "",
         "modality_source": FROM_HEADERS,
+        "scanning_sequence": find(None, "ScanningSequence") or "",
+        "scan_options": find(None, "ScanOptions") or "",
     }
     return [
         SliceHeader(**common, **_slice_fields(frame_find, frame, not functional_groups)) for frame, frame_find in frames
@@ -230,6 +241,7 @@ def _slice_fields(find: Lookup, frame: int, single_frame: bool) -> dict[str, Any
         "location_mm": slice_location_mm(orientation_values, position_values),
         "tr_ms": _as_float(find("MRTimingAndRelatedParametersSequence", "RepetitionTime")),
         "te_ms": _as_float(find("MREchoSequence", "EffectiveEchoTime") or find(None, "EchoTime")),
+        "ti_ms": _as_float(find("MRModifierSequence", "InversionTimes") or find(None, "InversionTime")),
         "echo_number": _as_int(find(None, "EchoNumbers")),
         "image_type": find("MRImageFrameTypeSequence", "FrameType") or find(None, "ImageType") or "",
         "stored_slice_location_mm": _as_float(find(None, "SliceLocation")) if single_frame else None,

@@ -17,7 +17,7 @@ from lss.dicom.privacy import load_patient_secret
 from lss.dicom.series import assemble_series, drop_duplicate_instances
 from lss.dicom.skips import Skip
 from lss.dicom.walk import walk_repository
-from lss.dicom.weighting import apply_weighting_table, read_weighting_csv
+from lss.dicom.weighting import apply_weighting_table, map_stir, read_weighting_csv
 from lss.manifest import COLUMNS, SERIES_COLUMNS, SKIPPED_COLUMNS, write_manifest
 from lss.workers import worker_count
 
@@ -75,6 +75,7 @@ def index_repository(
     headers, duplicate_skips = drop_duplicate_instances(headers)
     rows, series_skips = assemble_series(headers)
     manifest = pd.DataFrame(rows, columns=list(SERIES_COLUMNS))
+    manifest = map_stir(manifest, params.stir_as)
     if weighting is not None:
         manifest = apply_weighting_table(manifest, weighting)
     manifest = label_slices(manifest, labels, params.band_size)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from lss.dicom.index_params import NORMAL_LUMBAR_IVD_WIDTH_MM
+from lss.errors import UserError
 from lss.manifest import BAND_SIZE, LATERAL, MID, centre_index, mid_band
 
 SOURCE_LABELS, SOURCE_RULE = "labels", "rule"
@@ -32,24 +33,77 @@ class LabelTable:
 
 
 def read_labels_csv(path: Path) -> LabelTable:
-    """Read either CSV kind, recognised by its columns; refuse anything else naming the file."""
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    """Read either CSV kind, recognised by its columns; refuse anything else, bad values and contradicting
+    duplicate rows, naming the file."""
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise UserError(f"labels CSV {path} is not a readable CSV ({' '.join(str(error).split())})") from error
     columns = set(table.columns)
     if columns >= _SLICE_COLUMNS:
         canonical = {MID.lower(): MID, LATERAL.lower(): LATERAL}
         bad = table[~table["label"].str.strip().str.lower().isin(canonical)]
         if len(bad):
             row = bad.index[0]
-            raise ValueError(f"{path}: row {row + 2} has label {bad.iloc[0]['label']!r}; expected Mid or Lateral")
+            raise UserError(f"{path}: row {row + 2} has label {bad.iloc[0]['label']!r}; expected Mid or Lateral")
         labels = table["label"].str.strip().str.lower().map(canonical)
-        return LabelTable(dict(zip(table["sop_instance_uid"].str.strip(), labels)), {}, str(path))
+        return LabelTable(_one_value_per_key(path, table["sop_instance_uid"].str.strip(), labels), {}, str(path))
     if columns >= _SERIES_COLUMNS:
-        mids = dict(zip(table["series_instance_uid"].str.strip(), table["mid_sop_instance_uid"].str.strip()))
-        return LabelTable({}, mids, str(path))
-    raise ValueError(
-        f"{path}: columns {sorted(columns)} match neither a per-slice labels CSV (sop_instance_uid,label) "
-        "nor a per-series CSV (series_instance_uid,mid_sop_instance_uid)"
+        series, mids = table["series_instance_uid"].str.strip(), table["mid_sop_instance_uid"].str.strip()
+        return LabelTable({}, _one_value_per_key(path, series, mids), str(path))
+    raise UserError(
+        f"labels CSV {path} has columns {sorted(columns)}; expected sop_instance_uid,label (per slice) "
+        "or series_instance_uid,mid_sop_instance_uid (per series)"
     )
+
+
+def _one_value_per_key(path: Path, keys: pd.Series, values: pd.Series) -> dict[str, str]:
+    """keys -> values; a key repeated with the same value is kept once, with another value it is refused."""
+    pairs = pd.DataFrame({"key": keys, "value": values}).drop_duplicates()
+    conflicting = sorted(set(pairs.loc[pairs["key"].duplicated(), "key"]))
+    if conflicting:
+        shown = ", ".join(conflicting[:3]) + (f" and {len(conflicting) - 3} more" if len(conflicting) > 3 else "")
+        raise UserError(
+            f"labels CSV {path}: {len(conflicting)} UID(s) have rows that disagree ({shown}); keep one row per UID"
+        )
+    return dict(zip(pairs["key"], pairs["value"]))
+
+
+@dataclass(frozen=True)
+class LabelCoverage:
+    """Where the labels of a set of slices came from: the labels CSV, the centre rule, or nowhere."""
+
+    from_csv: int
+    from_rule: int
+    unlabelled: int
+
+    @classmethod
+    def of(cls, slices: pd.DataFrame) -> LabelCoverage:
+        source = slices["label_source"]
+        return cls(int((source == SOURCE_LABELS).sum()), int((source == SOURCE_RULE).sum()), int((source == "").sum()))
+
+    def as_params(self) -> dict[str, int]:
+        """What every run logs, so a run trained on the centre rule is never mistaken for one trained on labels."""
+        return {
+            "labels.from_csv": self.from_csv,
+            "labels.from_rule": self.from_rule,
+            "labels.unlabelled": self.unlabelled,
+        }
+
+    def require(self, labels_path: Path, allow_partial: bool, what: str = "slices") -> None:
+        """A labels CSV must label the slices: none matched is an error; some is one unless ``allow_partial``."""
+        total = self.from_csv + self.from_rule + self.unlabelled
+        if self.from_csv == 0:
+            raise UserError(
+                f"data.labels={labels_path} labels none of the {total} indexed {what}: its UIDs are not those of "
+                "data.root; give the labels CSV of this repository (or data.labels=null for the centre rule)"
+            )
+        if self.from_csv < total and not allow_partial:
+            raise UserError(
+                f"data.labels={labels_path} labels {self.from_csv} of {total} indexed {what} "
+                f"({self.from_rule} would get the centre rule, {self.unlabelled} no label); "
+                "add rows for the others or set data.allow_partial_labels=true"
+            )
 
 
 def label_slices(manifest: pd.DataFrame, labels: LabelTable | None, band_size: int = BAND_SIZE) -> pd.DataFrame:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from lss.dicom.geometry import are_parallel
 from lss.dicom.skips import Skip
-from lss.dicom.weighting import weighting
+from lss.dicom.weighting import is_fat_suppressed, weighting
+from lss.manifest import STIR
 
 if TYPE_CHECKING:
     from lss.dicom.headers import SliceHeader
@@ -91,13 +92,15 @@ def _split_same_position(members: list[SliceHeader]) -> list[tuple[str, str, lis
 
 def _ordered_rows(source_uid: str, series_uid: str, split: str, members: list[SliceHeader]) -> list[dict[str, Any]]:
     ordered = sorted(members, key=lambda member: member.location_mm)
-    te_values = [member.te_ms for member in members if member.te_ms is not None]
-    tr_values = [member.tr_ms for member in members if member.tr_ms is not None]
+    first = members[0]
     modality = weighting(
-        statistics.median(te_values) if te_values else None,
-        statistics.median(tr_values) if tr_values else None,
-        members[0].series_description,
+        _median(member.te_ms for member in members),
+        _median(member.tr_ms for member in members),
+        first.series_description,
+        _median(member.ti_ms for member in members),
+        first.scanning_sequence,
     )
+    fat_suppressed = modality == STIR or is_fat_suppressed(first.scan_options, first.series_description)
     return [
         {
             "path": member.path,
@@ -107,7 +110,8 @@ def _ordered_rows(source_uid: str, series_uid: str, split: str, members: list[Sl
             "sop_uid": member.sop_uid,
             "frame": member.frame,
             "modality": modality,
-            "modality_source": members[0].modality_source,
+            "modality_source": first.modality_source,
+            "fat_suppressed": fat_suppressed,
             "plane": "sagittal",
             "slice_location_mm": round(member.location_mm, 4),
             "stored_slice_location_mm": member.stored_slice_location_mm,
@@ -120,6 +124,11 @@ def _ordered_rows(source_uid: str, series_uid: str, split: str, members: list[Sl
         }
         for index, member in enumerate(ordered)
     ]
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    present = [value for value in values if value is not None]
+    return statistics.median(present) if present else None
 
 
 def _skip_all(members: list[SliceHeader], reason: str, detail: str) -> list[Skip]:

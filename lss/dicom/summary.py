@@ -8,7 +8,7 @@ import pandas as pd
 
 from lss.dicom.skips import SKIP_REASONS
 from lss.dicom.weighting import WeightingTable, unindexed_series
-from lss.manifest import LATERAL, MID, T1, T2, UNKNOWN
+from lss.manifest import LATERAL, MID, STIR, T1, T2, UNKNOWN
 from lss.text import markdown_table
 
 
@@ -16,13 +16,18 @@ def _table_lines(header: Sequence[str], rows: Sequence[Sequence[object]]) -> lis
     return markdown_table(header, rows).splitlines()
 
 
-_COLUMN_TITLES = {T1: "T1-weighted", T2: "T2-weighted", UNKNOWN: "unknown weighting"}
+_COLUMN_TITLES = {
+    T1: "T1-weighted",
+    T2: "T2-weighted",
+    STIR: "STIR (short-TI inversion recovery)",
+    UNKNOWN: "unknown weighting",
+}
 _MAX_LISTED_FINDINGS = 20
 
 
 def class_distribution(manifest: pd.DataFrame) -> list[str]:
-    """Table 2: Mid / Lateral / Total per sequence type (plus unknown weighting and unlabelled when present)."""
-    modalities = [T1, T2] + ([UNKNOWN] if (manifest["modality"] == UNKNOWN).any() else [])
+    """Table 2: Mid / Lateral / Total per sequence type (plus STIR, unknown weighting and unlabelled when present)."""
+    modalities = [T1, T2] + [extra for extra in (STIR, UNKNOWN) if (manifest["modality"] == extra).any()]
     classes = [MID, LATERAL] + ([""] if (manifest["label"] == "").any() else [])
     counts = manifest.groupby(["label", "modality"]).size()
     rows = [
@@ -51,9 +56,12 @@ def summarize(
                 series.loc[series["modality"] == modality, "patient_key"].nunique(),
                 int((manifest["modality"] == modality).sum()),
             ]
-            for modality in (T1, T2, UNKNOWN)
+            for modality in (T1, T2, STIR, UNKNOWN)
         ],
     )
+    fat_suppressed = series.loc[series["fat_suppressed"].astype(bool), "modality"].value_counts()
+    counted_fs = ", ".join(f"{modality} {count:,}" for modality, count in fat_suppressed.items())
+    lines += ["", f"Fat-suppressed series (STIR, ScanOptions FS, description): {counted_fs or 'none'}."]
     split = manifest.loc[manifest["series_split"] != "", "source_series_uid"].nunique()
     sources = manifest["label_source"].replace("", "(none)").value_counts()
     lines += ["", f"Series split into parts (multi-echo, magnitude/phase): {split}."]

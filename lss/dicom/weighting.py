@@ -1,10 +1,15 @@
-"""T1 / T2 weighting of a sagittal series from its acquisition parameters (paper Table 1), or from a weighting CSV.
+"""T1 / T2 / STIR weighting of a sagittal series from its acquisition parameters (paper Table 1), or from a CSV.
 
-Echo time decides first, repetition time confirms, SeriesDescription breaks ties, and
-disagreement gives "unknown". Echo train length is never used and TR never decides alone:
-3D T1 sequences report ETL 160-256 and some MP-RAGE report TR > 2000 ms with TE ~3 ms.
+Inversion recovery with a short inversion time (STIR, Siemens TIRM) nulls fat and has a long TE
+and TR, so TE/TR alone would file it as T2; it is recognised first (ScanningSequence IR with
+InversionTime up to STIR_MAX_TI_MS, or a description naming STIR/TIRM) and kept apart as STIR,
+unless ``index.stir_as`` maps it. Otherwise echo time decides first, repetition time confirms,
+SeriesDescription breaks ties, and disagreement gives "unknown". Echo train length is never used
+and TR never decides alone: 3D T1 sequences report ETL 160-256 and some MP-RAGE report TR > 2000 ms
+with TE ~3 ms. Spectral fat suppression (ScanOptions FS, "fs"/"fat sat"/SPIR/SPAIR in the
+description) leaves the weighting as it is and is recorded in the manifest (``fat_suppressed``).
 A weighting CSV (series_instance_uid, modality), such as ``lss-labels rsna2024`` writes from the
-dataset's series descriptions, overrides all of that: a "Sagittal T2/STIR" series is T2 whatever its TR/TE.
+dataset's series descriptions, overrides all of that: a "Sagittal T2/STIR" series is T2 whatever its headers.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lss.errors import UserError
-from lss.manifest import MODALITIES, T1, T2, UNKNOWN
+from lss.manifest import STIR, T1, T2, UNKNOWN, WEIGHTINGS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,6 +40,12 @@ SHORT_TR_MAX_MS = 1000.0
 LONG_TR_MIN_MS = 2000.0
 """Table 1 T2 TR is 3190-4000 ms."""
 
+STIR_MAX_TI_MS = 300.0
+"""STIR nulls fat at TI = ln 2 x T1(fat): about 150 ms at 1.5 T and 200-250 ms at 3 T. T1-weighted IR
+(T1-FLAIR) uses TI 700-1000 ms and FLAIR about 2000 ms or more, so 300 ms separates them."""
+
+_STIR_DESCRIPTION = re.compile(r"(?<![a-z])(stir|tirm|ir.?fse)(?![a-z])|short.?tau", re.IGNORECASE)
+_FAT_SUPPRESSED_DESCRIPTION = re.compile(r"(?<![a-z])(fs|spa?ir)(?![a-z])|fat.?(sat|supp)", re.IGNORECASE)
 _T1_DESCRIPTION = re.compile(r"(?<![a-z0-9])t1(?![0-9])|mp-?_?rage|\bspgr\b|\bvibe\b", re.IGNORECASE)
 _T2_DESCRIPTION = re.compile(r"(?<![a-z0-9])t2(?![0-9])", re.IGNORECASE)
 
@@ -58,8 +69,42 @@ def description_vote(series_description: str | None) -> str | None:
     return T1 if says_t1 else T2
 
 
-def weighting(te_ms: float | None, tr_ms: float | None, series_description: str | None = None) -> str:
-    """T1, T2 or unknown: TE first, TR second, description as tie-breaker."""
+def _codes(value: str | None) -> set[str]:
+    """A multi-valued CS element (e.g. ScanningSequence "SE\\IR") as its set of codes."""
+    return {code.strip().upper() for code in (value or "").split("\\") if code.strip()}
+
+
+def is_short_tau_inversion_recovery(
+    ti_ms: float | None, scanning_sequence: str | None, series_description: str | None
+) -> bool:
+    """STIR / TIRM: inversion recovery with a short TI, or a description that names it while the headers, when
+    they say anything, say inversion recovery ("T2/STIR" names two things and is no evidence)."""
+    sequences = _codes(scanning_sequence)
+    short_ti = ti_ms is not None and math.isfinite(ti_ms) and 0 < ti_ms <= STIR_MAX_TI_MS
+    if short_ti and ("IR" in sequences or not sequences):
+        return True
+    text = series_description or ""
+    if not _STIR_DESCRIPTION.search(text) or description_vote(text) is not None:
+        return False
+    return not sequences or "IR" in sequences
+
+
+def is_fat_suppressed(scan_options: str | None, series_description: str | None) -> bool:
+    """Spectral fat suppression (ScanOptions FS, or "fs", "fat sat", SPIR, SPAIR in the description)."""
+    return "FS" in _codes(scan_options) or bool(_FAT_SUPPRESSED_DESCRIPTION.search(series_description or ""))
+
+
+def weighting(
+    te_ms: float | None,
+    tr_ms: float | None,
+    series_description: str | None = None,
+    ti_ms: float | None = None,
+    scanning_sequence: str | None = None,
+) -> str:
+    """STIR when it is short-TI inversion recovery, else T1, T2 or unknown: TE first, TR second, description
+    as tie-breaker."""
+    if is_short_tau_inversion_recovery(ti_ms, scanning_sequence, series_description):
+        return STIR
     te_vote = _vote(te_ms, SHORT_TE_MAX_MS, LONG_TE_MIN_MS)
     tr_vote = _vote(tr_ms, SHORT_TR_MAX_MS, LONG_TR_MIN_MS)
     text_vote = description_vote(series_description)
@@ -75,14 +120,14 @@ def weighting(te_ms: float | None, tr_ms: float | None, series_description: str 
 
 @dataclass(frozen=True)
 class WeightingTable:
-    """A weighting CSV: SeriesInstanceUID -> T1 | T2."""
+    """A weighting CSV: SeriesInstanceUID -> T1 | T2 | STIR."""
 
     modality_by_series: dict[str, str]
     source_path: str
 
 
 def read_weighting_csv(path: Path) -> WeightingTable:
-    """Read the CSV, refusing missing columns, values other than T1 / T2 and contradicting rows (naming the row)."""
+    """Read the CSV, refusing missing columns, unknown weightings and contradicting rows (naming the row)."""
     import pandas as pd  # here, not at the top: weighting() runs in the index workers, which need no pandas
 
     if not Path(path).is_file():
@@ -96,17 +141,18 @@ def read_weighting_csv(path: Path) -> WeightingTable:
         )
     series = table["series_instance_uid"].str.strip()
     modality = table["modality"].str.strip().str.upper()
-    bad = ~modality.isin(MODALITIES)
+    bad = ~modality.isin(WEIGHTINGS)
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
         raise UserError(
-            f"weighting CSV {path}: row {row + 2} has modality {table['modality'].iloc[row]!r}; expected T1 or T2"
+            f"weighting CSV {path}: row {row + 2} has modality {table['modality'].iloc[row]!r}; "
+            f"expected one of {', '.join(WEIGHTINGS)}"
         )
     pairs = pd.DataFrame({"series": series, "modality": modality}).drop_duplicates()
     contradicted = pairs["series"].duplicated()
     if contradicted.any():
         uid = pairs.loc[contradicted, "series"].iloc[0]
-        raise UserError(f"weighting CSV {path}: series {uid} is listed as both T1 and T2; keep one row per series")
+        raise UserError(f"weighting CSV {path}: series {uid} is listed with two weightings; keep one row per series")
     return WeightingTable(dict(zip(pairs["series"], pairs["modality"])), str(path))
 
 
@@ -125,3 +171,10 @@ def unindexed_series(manifest: pd.DataFrame, table: WeightingTable) -> list[str]
     """Series of the CSV that match no indexed series (sorted): a wrong file, or series the indexer skipped."""
     indexed = set(manifest["series_uid"]) | set(manifest["source_series_uid"])
     return sorted(set(table.modality_by_series) - indexed)
+
+
+def map_stir(manifest: pd.DataFrame, stir_as: str | None) -> pd.DataFrame:
+    """``index.stir_as=T2`` (or T1): file STIR series under that weighting, as the user chose; None keeps STIR."""
+    if stir_as is None:
+        return manifest
+    return manifest.assign(modality=manifest["modality"].replace(STIR, stir_as))

@@ -30,9 +30,17 @@ def load_checkpoint(path: Path) -> MidSliceClassifier | SeriesMidSelector:
             f"checkpoint={path} does not exist; give a .ckpt written by train.py, "
             "or run_id=<MLflow run id> to use the checkpoint a training run logged"
         )
-    with safe_loading():
-        selector = SELECTORS[read_checkpoint(path).get(SELECTOR_KEY, MidSliceClassifier.unit)]
-        model = selector.load_from_checkpoint(path, optimizer=None, pretrained=False, compile=False, map_location="cpu")
+    try:
+        with safe_loading():
+            selector = SELECTORS[read_checkpoint(path).get(SELECTOR_KEY, MidSliceClassifier.unit)]
+            model = selector.load_from_checkpoint(
+                path, optimizer=None, pretrained=False, compile=False, map_location="cpu"
+            )
+    except Exception as error:  # torch.load of a file that is no checkpoint raises anything (IndexError, ...)
+        raise ConfigError(
+            f"checkpoint={path} is not a checkpoint train.py wrote ({type(error).__name__}: "
+            f"{' '.join(str(error).split())[:200]}); give a .ckpt from a train.py run"
+        ) from error
     if model.hparams.get("modality") is None:
         raise ConfigError(
             f"checkpoint={path} does not say which modality it was trained on; retrain it with the current train.py"

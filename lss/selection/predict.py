@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from lss.dicom.walk import walk_repository
+from lss.errors import ConfigError
 from lss.manifest import MID
 from lss.selection.accuracy import selection_accuracy
 from lss.selection.model_source import load_classifier
 from lss.selection.options import SelectionOptions
-from lss.selection.select import SelectionResult, select_mid_slices
+from lss.selection.select import SelectionResult, refuse_output_inside_input, select_mid_slices
 
 LABELS_BESIDE_INPUT = "labels.csv"
 """The phantom writes its reference labels here; any input with such a file gets an accuracy line."""
@@ -41,7 +43,22 @@ def model_source(cfg: DictConfig) -> str:
     return next(f"{key}={cfg[key]}" for key in ("checkpoint", "run_id", "model_uri") if cfg[key] is not None)
 
 
+def check_paths(cfg: DictConfig) -> None:
+    """Refuse, before anything is loaded or written, a missing input= / output=, an input that is not a folder of
+    files, and an output inside the input (one line each)."""
+    for key in ("input", "output"):
+        if OmegaConf.is_missing(cfg, key) or cfg[key] is None:
+            raise ConfigError(f"{key}= is not set: python predict.py run_id=ID input=/data/new_studies output=DIR")
+    input_dir = Path(cfg.input).resolve()
+    if not input_dir.is_dir():
+        raise ConfigError(f"input={cfg.input} is not a folder; point input= at a folder of DICOM studies")
+    refuse_output_inside_input(input_dir, Path(cfg.output).resolve())
+    if not walk_repository(input_dir)[0]:
+        raise ConfigError(f"input={cfg.input} holds no files; point input= at a folder of DICOM studies")
+
+
 def predict(cfg: DictConfig) -> SelectionResult:
+    check_paths(cfg)
     output = Path(cfg.output)
     model = load_classifier(
         cfg.checkpoint,

@@ -193,6 +193,9 @@ def select_mid_slices(
     refuse_output_inside_input(input_dir, output_dir)
     mid_rule, band_size = options.mid_rule, options.band_size
     index = index_repository(input_dir, params=options.index, progress=options.progress)
+    if index.manifest.empty:
+        reasons = ", ".join(f"{count} {reason}" for reason, count in index.skipped["reason"].value_counts().items())
+        raise UserError(f"input={input_dir} holds no sagittal DICOM slice ({reasons or 'no files'}); nothing to select")
     modality, context = model.hparams["modality"], int(model.hparams.get("context", 1))
     usable, other_modality = slices_to_score(index.manifest, modality, options.allow_modality_mismatch)
     usable, lone, why = whole_series_only(usable, context, model.unit)

@@ -51,8 +51,9 @@ VOLATILE_KEYS = (
 """Keys that say where a job writes or how it shows progress, not what it computes: outside every hash."""
 REPEAT_KEYS = ("seed", "modality", "data.seed", "data.modality", "model.modality")
 """What varies between the runs of one experiment design (20 seeds x T1, T2), with the nodes interpolating them."""
-OUTCOME_PREFIX = "split."
-"""Params logged after training (split sizes, partition id): outcomes, not settings."""
+OUTCOME_PREFIXES = ("split.", "cache.", "labels.")
+"""Params logged after training (split sizes, partition id, the cache entries read, how many slices the labels CSV
+and the centre rule labelled): outcomes, not settings."""
 
 
 def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -70,7 +71,7 @@ def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def is_setting(key: str, ignored: tuple[str, ...] = VOLATILE_KEYS) -> bool:
     """Whether a dotted key is part of what a job computes (not volatile, not an outcome)."""
     return not (
-        key in ignored or key.startswith(tuple(f"{name}." for name in ignored)) or key.startswith(OUTCOME_PREFIX)
+        key in ignored or key.startswith(tuple(f"{name}." for name in ignored)) or key.startswith(OUTCOME_PREFIXES)
     )
 
 

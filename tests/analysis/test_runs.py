@@ -118,3 +118,11 @@ def test_the_newest_sweep_takes_the_runs_it_resumed_from_an_earlier_sweep_of_the
     selection = select_runs(fetch_training_runs(tracking_uri, EXPERIMENT), None)
     assert sorted(selection.runs["seed"].unique()) == [0, 1, 2, 3]
     assert "4 runs of the same design from sweeps ['first']" in selection.summary()
+
+
+def test_the_cache_keys_and_label_counts_a_run_logs_are_outcomes_not_design_settings() -> None:
+    """T1 and T2 runs of one sweep read different cache entries and label different slices: still one design."""
+    from lss.tracking import design_keys
+
+    logged = ["data.labels", "data.split_by", "cache.images", "cache.index", "labels.from_csv", "labels.from_rule"]
+    assert design_keys([*logged, "split.n_train", "seed", "modality"]) == ["data.labels", "data.split_by"]

@@ -235,3 +235,89 @@ def test_cached_8bit_images_become_the_normalised_tensors_of_the_float_formula(p
         item, _, index = dataset[row]
         assert index == row and item.dtype == torch.float32
         torch.testing.assert_close(item, expected, rtol=0, atol=1e-6)
+
+
+# -- verified entries: a cache that is not what was written is rebuilt, never used ---------------------
+
+
+def overwrite_middle(path: Path) -> None:
+    """Same size, other bytes: what a bad disk, a stray write or a half-finished copy leaves."""
+    with open(path, "r+b") as handle:
+        handle.seek(path.stat().st_size // 2)
+        handle.write(b"\xff" * 64)
+
+
+def truncate(path: Path) -> None:
+    with open(path, "r+b") as handle:
+        handle.truncate(path.stat().st_size - 1000)
+
+
+@pytest.mark.parametrize("damage", [overwrite_middle, truncate], ids=["same-size-overwrite", "truncated"])
+def test_a_damaged_entry_is_rebuilt_with_one_warning_and_its_pixels_never_used(
+    phantom, tmp_path: Path, caplog: pytest.LogCaptureFixture, damage
+) -> None:
+    paths, frames = phantom
+    written = np.array(cached_images(paths, frames, PARAMS, tmp_path / "cache", progress=False, workers=1))
+    (entry,) = entries(tmp_path / "cache")
+    damage(entry)
+    with caplog.at_level("WARNING", logger="lss.files"):
+        again = cached_images(paths, frames, PARAMS, tmp_path / "cache", progress=False, workers=1)
+    np.testing.assert_array_equal(again, written)
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert len(warnings) == 1 and "is not what was written" in warnings[0] and entry.name in warnings[0]
+    caplog.clear()
+    cached_images(paths, frames, PARAMS, tmp_path / "cache", progress=False, workers=1)  # the rebuilt entry is good
+    assert not caplog.records and entries(tmp_path / "cache") == [entry]
+
+
+def test_an_entry_without_its_check_record_is_rebuilt(phantom, decode_log, tmp_path: Path) -> None:
+    """An entry from before check records existed (or whose record was lost) is not trusted either."""
+    paths, frames = phantom
+    cached_images(paths, frames, PARAMS, tmp_path / "cache", progress=False, workers=1)
+    (entry,) = entries(tmp_path / "cache")
+    entry.with_name(entry.name + ".check.json").unlink()
+    decode_log.clear()
+    cached_images(paths, frames, PARAMS, tmp_path / "cache", progress=False, workers=1)
+    assert sorted(decode_log) == sorted(map(str, paths))
+
+
+def test_a_failed_build_removes_its_partial_file(phantom, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    paths, frames = phantom
+    save = np.save
+
+    def save_half_then_fail(path: Path, array: np.ndarray) -> None:
+        save(path, array[: len(array) // 2])  # a partial file on disk, as a full disk leaves it
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(cache.np, "save", save_half_then_fail)
+    with pytest.raises(OSError, match="no space left"):
+        cached_images(paths, frames, PARAMS, tmp_path / "cache", progress=False, workers=1)
+    assert not list((tmp_path / "cache").rglob("*partial*")) and not entries(tmp_path / "cache")
+
+
+def test_partial_files_of_dead_processes_are_removed_and_those_of_live_ones_kept(phantom, tmp_path: Path) -> None:
+    from lss.files import partial_path
+
+    paths, frames = phantom
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        mine = partial_path(cache_dir / "images-0123.npy").name  # this host's naming: <stem>.partial-<pid>-<host>
+        dead_name = mine.replace(f"partial-{os.getpid()}-", f"partial-{dead_pid}-")
+        left = [
+            cache_dir / dead_name,
+            cache_dir / dead_name.replace("images-0123", "images-4567"),  # an entry nobody asks for again
+            cache_dir / f"images-89ab.partial-{dead_pid}.npy",  # lss before host names in partials
+        ]
+        running = cache_dir / mine.replace(f"partial-{os.getpid()}-", f"partial-{live.pid}-")
+        for path in [*left, running]:
+            path.write_bytes(b"half an array")
+        cached_images(paths, frames, PARAMS, cache_dir, progress=False, workers=1)
+        assert not any(path.exists() for path in left)
+        assert running.exists()  # its writer is still at work
+    finally:
+        live.kill()
+        live.wait()

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from lss.dicom.index_params import NORMAL_LUMBAR_IVD_WIDTH_MM
-from lss.dicom.labels import label_slices, read_labels_csv, validate_labels
+from lss.dicom.labels import LabelCoverage, label_slices, read_labels_csv, validate_labels
+from lss.errors import UserError
 from lss.manifest import mid_band
 
 
@@ -76,9 +77,39 @@ def test_validation_reports_labels_that_match_no_slice_and_unlabelled_slices(tmp
     assert set(findings["finding"]) == {"unlabelled_slices", "label_without_indexed_slice"}
 
 
-def test_bad_label_values_and_unknown_columns_name_the_file(tmp_path: Path) -> None:
+def test_bad_label_values_and_unknown_columns_name_the_file_and_the_expected_columns(tmp_path: Path) -> None:
     bad_value = write_csv(tmp_path / "bad.csv", "sop_instance_uid,label\n1.1.0,Middle\n")
-    with pytest.raises(ValueError, match=r"bad\.csv: row 2 has label 'Middle'"):
+    with pytest.raises(UserError, match=r"bad\.csv: row 2 has label 'Middle'"):
         read_labels_csv(bad_value)
-    with pytest.raises(ValueError, match=r"odd\.csv: columns"):
+    expected = (
+        r"odd\.csv has columns \['class', 'uid'\]; expected sop_instance_uid,label .* series_instance_uid,mid_sop"
+    )
+    with pytest.raises(UserError, match=expected):
         read_labels_csv(write_csv(tmp_path / "odd.csv", "uid,class\n1,Mid\n"))
+    with pytest.raises(UserError, match=r"empty\.csv is not a readable CSV"):
+        read_labels_csv(write_csv(tmp_path / "empty.csv", ""))
+
+
+def test_conflicting_duplicate_rows_are_refused_naming_the_uids_and_agreeing_ones_kept(tmp_path: Path) -> None:
+    rows = "sop_instance_uid,label\n1.1.0,Mid\n1.1.1,Lateral\n1.1.0,Lateral\n1.1.1,lateral\n1.1.2,Mid\n1.1.2,Mid\n"
+    with pytest.raises(UserError, match=r"1 UID\(s\) have rows that disagree \(1\.1\.0\)"):
+        read_labels_csv(write_csv(tmp_path / "slices.csv", rows))
+    agreeing = read_labels_csv(write_csv(tmp_path / "ok.csv", "sop_instance_uid,label\n1.1.0,Mid\n1.1.0,mid\n"))
+    assert agreeing.per_slice == {"1.1.0": "Mid"}
+    series = "series_instance_uid,mid_sop_instance_uid\n1.1,1.1.4\n2.2,2.2.1\n1.1,1.1.5\n"
+    with pytest.raises(UserError, match=r"disagree \(1\.1\)"):
+        read_labels_csv(write_csv(tmp_path / "series.csv", series))
+
+
+def test_label_coverage_counts_csv_and_rule_slices_and_refuses_none_or_partial(tmp_path: Path) -> None:
+    manifest = pd.concat([series_rows("1.1", 3), series_rows("2.2", 5)], ignore_index=True)
+    partial = read_labels_csv(write_csv(tmp_path / "some.csv", "sop_instance_uid,label\n1.1.0,Mid\n1.1.1,Lateral\n"))
+    coverage = LabelCoverage.of(label_slices(manifest, partial))
+    assert coverage == LabelCoverage(from_csv=2, from_rule=5, unlabelled=1)
+    assert coverage.as_params() == {"labels.from_csv": 2, "labels.from_rule": 5, "labels.unlabelled": 1}
+    with pytest.raises(UserError, match=r"labels 2 of 8 indexed slices \(5 would get the centre rule, 1 no label\)"):
+        coverage.require(tmp_path / "some.csv", allow_partial=False)
+    coverage.require(tmp_path / "some.csv", allow_partial=True)
+    unknown = read_labels_csv(write_csv(tmp_path / "other.csv", "sop_instance_uid,label\n9.9.9,Mid\n"))
+    with pytest.raises(UserError, match=r"labels none of the 8 indexed slices"):
+        LabelCoverage.of(label_slices(manifest, unknown)).require(tmp_path / "other.csv", allow_partial=True)

@@ -9,10 +9,10 @@ from helpers.dicom_factory import write_sagittal_series
 from lss.dicom.index import index_repository
 from lss.dicom.index_cache import indexed_manifest
 from lss.dicom.index_params import IndexParams
-from lss.dicom.weighting import description_vote, weighting
+from lss.dicom.weighting import description_vote, is_fat_suppressed, weighting
 from lss.errors import UserError
 from lss.index_cli import main
-from lss.manifest import T1, T2, UNKNOWN
+from lss.manifest import STIR, T1, T2, UNKNOWN
 
 
 @pytest.mark.parametrize("te_ms", [9.2, 12.0])
@@ -85,7 +85,7 @@ def test_a_weighting_csv_decides_whatever_te_and_tr_say_and_the_summary_counts_t
     t1_and_t2_repository: Path, tmp_path: Path
 ) -> None:
     by_headers = index_repository(t1_and_t2_repository, progress=False).manifest.groupby("series_uid")["modality"]
-    assert by_headers.first().to_dict() == {"1.2.1": "T1", "1.2.2": "unknown"}  # STIR: TE 25 ms, TR 3500 ms
+    assert by_headers.first().to_dict() == {"1.2.1": "T1", "1.2.2": "STIR"}  # the description, no IR header against it
     csv = write_csv(tmp_path / "weighting.csv", [("series_instance_uid", "modality"), ("1.2.2", "t2"), ("9.9.9", "T1")])
     result = index_repository(t1_and_t2_repository, weighting_csv=csv, progress=False)
     series = result.manifest.groupby("series_uid")[["modality", "modality_source"]].first()
@@ -113,7 +113,10 @@ def test_the_parts_of_a_split_series_take_the_weighting_of_the_series_they_came_
     [
         ([("series_uid", "weighting"), ("1.2.1", "T1")], r"lacks column\(s\) \['series_instance_uid', 'modality'\]"),
         ([("series_instance_uid", "modality"), ("1.2.1", "T1"), ("1.2.2", "PD")], "row 3 has modality 'PD'"),
-        ([("series_instance_uid", "modality"), ("1.2.1", "T1"), ("1.2.1", "T2")], "1.2.1 is listed as both"),
+        (
+            [("series_instance_uid", "modality"), ("1.2.1", "T1"), ("1.2.1", "T2")],
+            "1.2.1 is listed with two weightings",
+        ),
     ],
 )
 def test_a_bad_weighting_csv_is_refused_naming_the_file_and_the_fix(
@@ -151,3 +154,92 @@ def test_lss_index_names_a_missing_weighting_csv_in_one_line(
     assert capsys.readouterr().err == (
         "Error: weighting CSV /no/such.csv does not exist; give a CSV with columns series_instance_uid,modality\n"
     )
+
+
+# -- STIR / TIRM and fat suppression ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("te_ms", "tr_ms", "description", "ti_ms", "scanning_sequence", "expected"),
+    [
+        (25.0, 3000.0, "STIR SAG", 110.0, "IR", STIR),  # the Hitachi study of issue 21
+        (60.0, 4000.0, "t2_tirm_sag", 150.0, "SE\\IR", STIR),  # Siemens TIRM: TE/TR alone say T2
+        (70.0, 3500.0, "", 220.0, "IR", STIR),  # 3 T STIR, no description
+        (10.0, 2000.0, "t1_flair_sag", 800.0, "IR", T1),  # T1-weighted IR: a long TI is no STIR
+        (120.0, 9000.0, "t2_flair_sag", 2500.0, "SE\\IR", T2),  # FLAIR
+        (90.0, 4000.0, "Sagittal T2/STIR", None, None, T2),  # names two things: the headers decide
+        (90.0, 4000.0, "stir_sag", None, "SE", T2),  # the description says STIR, the headers say no IR
+        (90.0, 4000.0, "t2_tse_sag", 0.0, "SE", T2),  # InversionTime 0 on a spin echo is no inversion
+    ],
+)
+def test_short_ti_inversion_recovery_is_stir_and_nothing_else_is(
+    te_ms: float, tr_ms: float, description: str, ti_ms: float | None, scanning_sequence: str | None, expected: str
+) -> None:
+    assert weighting(te_ms, tr_ms, description, ti_ms, scanning_sequence) == expected
+
+
+@pytest.mark.parametrize(
+    ("scan_options", "description", "expected"),
+    [
+        ("FS", "t2_tse_sag", True),
+        ("PFP\\FS", "", True),
+        ("", "T2 FS SAG", True),
+        ("", "t2_tse_fatsat_sag", True),
+        ("", "T1 SPAIR", True),
+        ("", "T2 FSE SAG", False),
+        ("SAT1", "t2_tse_sag", False),
+    ],
+)
+def test_fat_suppression_is_recognised_from_scan_options_and_the_description(
+    scan_options: str, description: str, expected: bool
+) -> None:
+    assert is_fat_suppressed(scan_options, description) is expected
+
+
+@pytest.fixture
+def stir_repository(tmp_path: Path) -> Path:
+    """A T1, a T2 with spectral fat suppression and a STIR whose TE/TR alone say T2, as real DICOM files."""
+    root = tmp_path / "repo"
+    write_sagittal_series(root / "t1", n_slices=5, series_uid="1.3.1", te_ms=11.0, tr_ms=600.0, description="T1 SAG")
+    write_sagittal_series(
+        root / "t2fs", n_slices=5, series_uid="1.3.2", te_ms=90.0, tr_ms=4000.0, description="T2 SAG", ScanOptions="FS"
+    )
+    write_sagittal_series(
+        root / "stir",
+        n_slices=5,
+        series_uid="1.3.3",
+        te_ms=60.0,
+        tr_ms=4000.0,
+        description="SAG IR",
+        ScanningSequence=["SE", "IR"],
+        InversionTime=150.0,
+    )
+    return root
+
+
+def test_stir_is_its_own_weighting_in_the_manifest_and_table_2_unless_mapped_to_t2(
+    stir_repository: Path, tmp_path: Path
+) -> None:
+    result = index_repository(stir_repository, progress=False)
+    series = result.manifest.groupby("series_uid")[["modality", "fat_suppressed"]].first()
+    assert series.to_dict("index") == {
+        "1.3.1": {"modality": "T1", "fat_suppressed": False},
+        "1.3.2": {"modality": "T2", "fat_suppressed": True},
+        "1.3.3": {"modality": "STIR", "fat_suppressed": True},
+    }
+    table_2 = " ".join(result.summary_markdown.split("## Series")[0].split())
+    assert "| T1-weighted | T2-weighted | STIR (short-TI inversion recovery) |" in table_2
+    assert "| Total | 5 | 5 | 5 |" in table_2
+    assert "Fat-suppressed series (STIR, ScanOptions FS, description): T2 1, STIR 1." in result.summary_markdown
+    mapped = index_repository(stir_repository, params=IndexParams(stir_as="T2"), progress=False).manifest
+    assert mapped.groupby("series_uid")["modality"].first().to_dict() == {"1.3.1": "T1", "1.3.2": "T2", "1.3.3": "T2"}
+    csv = write_csv(tmp_path / "weighting.csv", [("series_instance_uid", "modality"), ("1.3.3", "T2")])
+    by_csv = index_repository(stir_repository, weighting_csv=csv, progress=False).manifest
+    assert set(by_csv.loc[by_csv["series_uid"] == "1.3.3", "modality"]) == {"T2"}
+    main(["--root", str(stir_repository), "--out", str(tmp_path / "out"), "--stir-as", "T2", "--no-progress"])
+    assert set(pd.read_csv(tmp_path / "out" / "manifest.csv")["modality"]) == {"T1", "T2"}
+
+
+def test_index_stir_as_accepts_only_a_weighting_the_paper_compares() -> None:
+    with pytest.raises(UserError, match=r"index.stir_as=PD is not one of null, T1, T2"):
+        IndexParams(stir_as="PD")

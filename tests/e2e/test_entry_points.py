@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.training import finished_runs, run_script, tiny_overrides
+from helpers.training import REPO, finished_runs, run_script, tiny_overrides
 
 
 def last_line_error(script: str, args: list[str], env: dict[str, str] | None = None) -> str:
@@ -60,7 +60,7 @@ def test_hydra_full_error_keeps_the_traceback(phantom_dir: Path, tmp_path: Path)
     [
         (
             "predict.py",
-            ["checkpoint=/no/model.ckpt", "input=/tmp", "output=/tmp/lss-out"],
+            ["checkpoint=/no/model.ckpt", "input={repo}/conf", "output={tmp}/out"],
             "checkpoint=/no/model.ckpt does not exist",
         ),
         (
@@ -73,5 +73,20 @@ def test_hydra_full_error_keeps_the_traceback(phantom_dir: Path, tmp_path: Path)
 def test_predict_and_analyze_end_user_errors_in_one_line(
     script: str, args: list[str], expected: str, tmp_path: Path
 ) -> None:
-    args = [arg.format(tmp=tmp_path) for arg in args] + [f"hydra.run.dir={tmp_path / 'hydra'}"]
+    args = [arg.format(tmp=tmp_path, repo=REPO) for arg in args] + [f"hydra.run.dir={tmp_path / 'hydra'}"]
     assert expected in last_line_error(script, args)
+
+
+def test_a_labels_csv_that_matches_no_slice_or_has_the_wrong_columns_is_refused_in_one_line(
+    phantom_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 21: unknown UIDs used to be replaced by the centre rule silently, wrong columns ended in a traceback."""
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text("sop_instance_uid,label\n9.9.9.1,Mid\n9.9.9.2,Lateral\n")
+    line = last_line_error("train.py", [*tiny_overrides(phantom_dir, tmp_path), f"data.labels={unknown}"])
+    assert f"Error: data.labels={unknown} labels none of the" in line and "T1 slices" in line
+    columns = tmp_path / "columns.csv"
+    columns.write_text("uid,class\n9.9.9.1,Mid\n")
+    line = last_line_error("train.py", [*tiny_overrides(phantom_dir, tmp_path), f"data.labels={columns}"])
+    assert "expected sop_instance_uid,label (per slice) or series_instance_uid,mid_sop_instance_uid" in line
+    assert finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}").empty  # refused before a run was opened

@@ -28,12 +28,23 @@ def test_the_real_set_indexes_into_28_labelled_series_with_one_mid_band_each(rea
     series = pd.read_csv(real_lumbar_root() / "series.csv")
     assert len(manifest) == series["slices"].sum() == 485
     assert manifest["series_uid"].nunique() == len(series) == 28
-    assert manifest.groupby("modality").size().to_dict() == {"T1": 54, "T2": 431}  # STIR is filed as T2
+    assert manifest.groupby("modality").size().to_dict() == {"T1": 54, "T2": 403, "STIR": 28}
     assert (manifest["label_source"] == "labels").all()
     assert (manifest[manifest["label"] == "Mid"].groupby("series_uid").size() == 5).all()
     mid = manifest[manifest["is_mid_sagittal"]]
     assert len(mid) == 28 and (mid["slice_location_mm"].abs() < 1e-3).all()  # the README: 0 mm at the mid plane
     assert pd.read_csv(real_index / "label_findings.csv").empty
+
+
+def test_each_of_the_28_real_series_has_the_weighting_its_readme_gives_and_both_tirm_series_are_stir(
+    real_index: Path,
+) -> None:
+    manifest = read_manifest(real_index / "manifest.csv")
+    folder = manifest["path"].str.rsplit("/", n=2).str[:2].str.join("/")
+    found = manifest.assign(folder=folder).groupby("folder")[["modality", "fat_suppressed"]].first()
+    expected = pd.read_csv(real_lumbar_root() / "series.csv").set_index("folder")["weighting"]
+    assert found["modality"].to_dict() == expected.to_dict()
+    assert (expected == "STIR").sum() == 2 and found["fat_suppressed"].to_dict() == (expected == "STIR").to_dict()
 
 
 @pytest.mark.slow

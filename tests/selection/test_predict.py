@@ -258,3 +258,50 @@ def test_predict_measures_accuracy_against_a_per_series_labels_file_with_the_con
     printed = capsys.readouterr().out
     assert f"accuracy {band_of_3['accuracy']:.3f}, F1 {band_of_3['f1']:.3f}" in printed
     assert f"accuracy {band_of_5['accuracy']:.3f}, F1 {band_of_5['f1']:.3f}" not in printed
+
+
+def predict_py_error(args: list[str], cwd: Path) -> str:
+    """Run predict.py as a user does; it must end with one ``Error:`` line and exit 1, never a traceback."""
+    command = [sys.executable, str(REPO / "predict.py"), *args, f"hydra.run.dir={cwd / 'hydra'}", "progress=false"]
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-4000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: ")
+    return last
+
+
+def test_predict_py_refuses_an_output_inside_the_input_before_writing_anything(
+    trained_t1: dict, new_studies: Path, tmp_path: Path
+) -> None:
+    """Issue 21: with run_id=, run_config.yaml used to land inside the input before the refusal."""
+    before = tree_digest(new_studies)
+    line = predict_py_error(
+        [
+            f"run_id={trained_t1['run_id']}",
+            f"mlflow.tracking_uri={trained_t1['tracking_uri']}",
+            f"input={new_studies}",
+            f"output={new_studies / 'selection'}",
+        ],
+        tmp_path,
+    )
+    assert "inside input" in line
+    assert tree_digest(new_studies) == before and not (new_studies / "selection").exists()
+
+
+def test_predict_py_ends_bad_inputs_and_a_garbage_checkpoint_in_one_line(trained_t1: dict, tmp_path: Path) -> None:
+    checkpoint = f"checkpoint={trained_t1['checkpoint']}"
+    out = f"output={tmp_path / 'out'}"
+    (tmp_path / "empty").mkdir()
+    assert "input= is not set" in predict_py_error([checkpoint, out], tmp_path)
+    assert "holds no files" in predict_py_error([checkpoint, f"input={tmp_path / 'empty'}", out], tmp_path)
+    not_dicom = tmp_path / "notes"
+    not_dicom.mkdir()
+    (not_dicom / "readme.txt").write_text("no images here\n")
+    (not_dicom / "scan.dcm").write_bytes(b"\0" * 300)
+    line = predict_py_error([checkpoint, f"input={not_dicom}", out], tmp_path)
+    assert "holds no sagittal DICOM slice (2 not_dicom)" in line
+    garbage = tmp_path / "garbage.ckpt"
+    garbage.write_bytes(b"this is not a checkpoint" * 100)
+    line = predict_py_error([f"checkpoint={garbage}", f"input={not_dicom}", out], tmp_path)
+    assert f"checkpoint={garbage} is not a checkpoint train.py wrote" in line
