@@ -17,7 +17,7 @@ import lightning as L
 import numpy as np
 import pandas as pd
 from lightning.pytorch.accelerators import CPUAccelerator
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Sampler
 
 from lss.data.batches import GlobalBatchSampler
 from lss.data.cache import entry_key, manifest_images
@@ -166,6 +166,9 @@ class MidSliceDataModule(L.LightningDataModule):
         self.slices, self.split, self.images = slices, split, images
         targets = slices["target"].to_numpy()
         make = functools.partial(SliceDataset, images, targets, mean=self.mean, std=self.std, channels=plan.channels)
+        self.train_set: SliceDataset | StackDataset
+        self.val_set: SliceDataset | StackDataset
+        self.test_set: SliceDataset | StackDataset
         if self.unit == "series":
             every_slice, positions = make(np.arange(len(slices))), slices["slice_location_mm"].to_numpy(float)
             self.train_set, self.val_set, self.test_set = (
@@ -194,7 +197,7 @@ class MidSliceDataModule(L.LightningDataModule):
         """pin_memory="auto": page-locked batches (asynchronous host-to-device copies) on an accelerator only."""
         return not self._on_cpu() if self.pin_memory == "auto" else bool(self.pin_memory)
 
-    def _loader(self, dataset: Dataset, train: bool) -> DataLoader:
+    def _loader(self, dataset: SliceDataset | StackDataset, train: bool) -> DataLoader:
         """Training slices in the paper's global batches; whole series (fitted in closed form, order irrelevant)
         and evaluation sets each item once, sharded across processes."""
         rank, world_size = self._world()

@@ -22,7 +22,7 @@ see README "Results on real images" and benchmarks/real_lumbar.py.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import lightning as L
 import numpy as np
@@ -74,7 +74,9 @@ def fit_series_temperature(scores: list[torch.Tensor], mids: list[int]) -> float
         return 1.0
     losses = torch.stack(
         [
-            sum(-torch.log_softmax(part.double() / temperature, dim=0)[mid] for part, mid in zip(scores, mids))
+            torch.stack(
+                [-torch.log_softmax(part.double() / temperature, dim=0)[mid] for part, mid in zip(scores, mids)]
+            ).sum()
             for temperature in TEMPERATURES
         ]
     )
@@ -123,7 +125,7 @@ class SeriesMidSelector(L.LightningModule):
             network = network.to(memory_format=torch.channels_last)
         self.network = network
         self.forward_fn = torch.compile(network) if compile else network
-        features = int(network.num_features)
+        features = int(cast(int, network.num_features))
         for name, shape in (
             ("feature_mean", (features,)),
             ("feature_scale", (features,)),

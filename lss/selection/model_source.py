@@ -33,7 +33,7 @@ def load_checkpoint(path: Path) -> MidSliceClassifier | SeriesMidSelector:
     try:
         with safe_loading():
             selector = SELECTORS[read_checkpoint(path).get(SELECTOR_KEY, MidSliceClassifier.unit)]
-            model = selector.load_from_checkpoint(
+            model: MidSliceClassifier | SeriesMidSelector = selector.load_from_checkpoint(
                 path, optimizer=None, pretrained=False, compile=False, map_location="cpu"
             )
     except Exception as error:  # torch.load of a file that is no checkpoint raises anything (IndexError, ...)
@@ -50,7 +50,7 @@ def load_checkpoint(path: Path) -> MidSliceClassifier | SeriesMidSelector:
 
 def load_model_uri(model_uri: str, tracking_uri: str | None) -> MidSliceClassifier | SeriesMidSelector:
     model = tracking.load_logged_model(tracking.resolve_tracking_uri(tracking_uri), model_uri)
-    if not isinstance(model, tuple(SELECTORS.values())) or model.hparams.get("modality") is None:
+    if not isinstance(model, MidSliceClassifier | SeriesMidSelector) or model.hparams.get("modality") is None:
         raise ConfigError(
             f"model_uri={model_uri} is a {type(model).__name__}, not a classifier logged by train.py; "
             "give the model of a train.py run (its Models column in the MLflow UI)"

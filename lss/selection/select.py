@@ -198,7 +198,7 @@ def select_mid_slices(
         raise UserError(f"input={input_dir} holds no sagittal DICOM slice ({reasons or 'no files'}); nothing to select")
     modality, context = model.hparams["modality"], int(model.hparams.get("context", 1))
     usable, other_modality = slices_to_score(index.manifest, modality, options.allow_modality_mismatch)
-    usable, lone, why = whole_series_only(usable, context, model.unit)
+    usable, lone, why = whole_series_only(usable, context, str(model.unit))
     plan = input_plan(usable, modality, context)
     not_scored = pd.concat([other_modality, lone, unplanned(usable, plan)], ignore_index=True)
     if plan.samples.empty and not lone.empty:

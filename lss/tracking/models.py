@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+from typing import cast
 
 import mlflow
 import numpy as np
@@ -43,7 +44,7 @@ def log_tested_model(
     """Log ``model`` under the run with its signature (normalised images (-1, 3, H, W) in, (-1, *model.output_shape)
     out: a classifier's 2 logits, a series selector's distance) and ``input_example`` (MLflow checks that the model
     runs on it); register a version of ``register_as`` when given."""
-    output_shape = tuple(model.output_shape)  # each selector class declares what its forward gives per image
+    output_shape = cast(tuple[int, ...], model.output_shape)  # each selector class declares its forward's output
     signature = ModelSignature(  # written out, not inferred: inferring runs the network once more (seconds on a CPU)
         inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, *input_example.shape[1:]))]),
         outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, *output_shape))]),
