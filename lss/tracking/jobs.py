@@ -39,7 +39,7 @@ from lss.tracking.journal import (
     send_pending,
 )
 from lss.tracking.runs import log_params
-from lss.tracking.store import client_for, ensure_experiment, store_lock, with_retries
+from lss.tracking.store import client_for, ensure_experiment, is_store_away, store_lock, with_retries
 
 log = logging.getLogger(__name__)
 
@@ -74,16 +74,22 @@ def prepare_job(tracking_uri: str, experiment_name: str, pending_dir: Path, dige
 
 def create_run(
     tracking_uri: str, experiment_name: str, run_name: str, tags: dict[str, str], params: dict[str, Any]
-) -> str:
-    """A new RUNNING run, tagged with its owner (dead-run reaping), its params logged at once: the store just
-    answered, and a run killed a moment later still says which job it was."""
+) -> tuple[str, bool]:
+    """A new RUNNING run, tagged with its owner (dead-run reaping), its params logged at once so that a run killed a
+    moment later still says which job it was: (run id, whether the params arrived; if the store went away just
+    then, they go to the run's journal)."""
     experiment = ensure_experiment(tracking_uri, experiment_name)
     create = functools.partial(
         client_for(tracking_uri).create_run, experiment, run_name=run_name, tags={**tags, **owner_tags()}
     )
     run_id = with_retries(create).info.run_id
-    log_params(tracking_uri, run_id, params)
-    return run_id
+    try:
+        log_params(tracking_uri, run_id, params)
+    except Exception as error:
+        if not is_store_away(tracking_uri, error):
+            raise
+        return run_id, False
+    return run_id, True
 
 
 def run_holding(tracking_uri: str, experiment_name: str, digest: str) -> str | None:
@@ -126,13 +132,16 @@ def claimed_run(
             ensure_experiment(tracking_uri, experiment_name)
             with store_lock(tracking_uri):  # "is this job done or running / start it" as one step
                 holder = run_holding(tracking_uri, experiment_name, digest) if digest is not None else None
-                run_id = None if holder else create_run(tracking_uri, experiment_name, run_name, tags, params)
+                created = None if holder else create_run(tracking_uri, experiment_name, run_name, tags, params)
             if holder:
                 log.info("skipping %s: run %s of the same config is FINISHED or RUNNING", run_name, holder)
-            if run_id is not None:
+            if created is not None:
+                run_id, params_arrived = created
                 folder = (journal_dir or Path(scratch.enter_context(tempfile.TemporaryDirectory()))) / run_id
                 header = {"tracking_uri": tracking_uri, "experiment_name": experiment_name, "run_id": run_id}
                 run = TrackedRun(Journal.create(folder, header | {"config_hash": tags.get(CONFIG_HASH_TAG, "")}))
+                if not params_arrived:
+                    run.log_params(params)
             release()  # a signal held since the claim acts here, with the run ready to be ended KILLED
             yield run
         except Interrupted as interrupt:

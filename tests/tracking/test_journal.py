@@ -25,7 +25,7 @@ def run_kept_while_away(tmp_path: Path) -> tuple[str, str, Path]:
     """(store URI, run id, pending dir): a run RUNNING in the store, with a PENDING model left by an upload that
     never ended, whose params, metrics, an artifact, the model and FINISHED were kept in its journal."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    run_id = create_run(uri, "lss", "T1-seed0", {KIND_TAG: TRAIN_KIND, CONFIG_HASH_TAG: DIGEST}, {"seed": 0})
+    run_id, _ = create_run(uri, "lss", "T1-seed0", {KIND_TAG: TRAIN_KIND, CONFIG_HASH_TAG: DIGEST}, {"seed": 0})
     MlflowClient(uri).create_logged_model(ensure_experiment(uri, "lss"), name="model", source_run_id=run_id)
     header = {"tracking_uri": uri, "experiment_name": "lss", "run_id": run_id, "config_hash": DIGEST}
     journal = Journal.create(tmp_path / "job" / "mlflow-journal" / run_id, header)
