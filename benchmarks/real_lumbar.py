@@ -43,25 +43,28 @@ RESULTS = REPO / "benchmarks" / "results" / "real_lumbar.md"
 CENTRE = "centre rule (no training)"
 TINY = ["model=tiny", "optimizer=adamw", "optimizer.lr=2e-3", "model.head_lr_multiplier=1", "data.input_size=[64,64]"]
 """The demo's from-scratch recipe: the tiny network learns nothing at the SGD learning rate of transfer learning."""
+SLICE = ["selector=slice"]
 CONFIGS: dict[str, tuple[str, list[str]]] = {
-    "lite0-imagenet": ("EfficientNet-Lite0, ImageNet", []),
-    "tiny-scratch": ("tiny (test_resnet), from scratch", TINY),
-    "lite0-scratch": ("EfficientNet-Lite0, from scratch", ["model.pretrained=false"]),
-    "lite0-imagenet-context3": ("EfficientNet-Lite0, ImageNet, context=3", ["data.context=3"]),
-    "tiny-scratch-context3": ("tiny (test_resnet), from scratch, context=3", [*TINY, "data.context=3"]),
+    "lite0-imagenet": ("EfficientNet-Lite0, ImageNet", SLICE),
+    "tiny-scratch": ("tiny (test_resnet), from scratch", [*SLICE, *TINY]),
+    "lite0-scratch": ("EfficientNet-Lite0, from scratch", [*SLICE, "model.pretrained=false"]),
+    "lite0-imagenet-context3": ("EfficientNet-Lite0, ImageNet, context=3", [*SLICE, "data.context=3"]),
+    "tiny-scratch-context3": ("tiny (test_resnet), from scratch, context=3", [*SLICE, *TINY, "data.context=3"]),
+    "series-lite0": ("series selector (selector=series), Lite0 ImageNet embeddings", ["selector=series"]),
 }
 """Run id -> (table row, overrides on top of ``experiment=real``). The EfficientNet rows differ only in the weights."""
-IMAGENET, SCRATCH = "lite0-imagenet", "lite0-scratch"
+IMAGENET, SCRATCH, SERIES = "lite0-imagenet", "lite0-scratch", "series-lite0"
 CENTRED = "centred"
 CONTEXT_PAIRS = {"lite0-imagenet-context3": IMAGENET, "tiny-scratch-context3": "tiny-scratch"}
 """context=3 row -> the same recipe with context=1: compared seed by seed."""
-COLUMNS = TEST_METRIC_COLUMNS | {"mid_error_mm": "mid error mm"}
+COLUMNS = TEST_METRIC_COLUMNS | {"mid_hit_1": "mid_hit ±1", "mid_error_mm": "mid error mm"}
 CENTRE_COLUMNS = {
     "accuracy": "accuracy_centre",
     "f1": "f1_centre",
     "accuracy_band": "accuracy_centre",
     "f1_band": "f1_centre",
     "mid_hit": "mid_hit_centre",
+    "mid_hit_1": "mid_hit_1_centre",
     "mid_error_mm": "mid_error_mm_centre",
 }
 """The centre rule has no independent/band distinction: both columns show its per-slice metrics."""
@@ -78,14 +81,22 @@ def off_centre(manifest: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     return pd.concat(kept, ignore_index=True)
 
 
+def t1_t2_only(manifest: pd.DataFrame) -> pd.DataFrame:
+    """The set's T1 and T2 series as its README lists them (series.csv): its 2 STIR series are neither."""
+    listed = pd.read_csv(REAL_LUMBAR / "series.csv")
+    kept = set(listed.loc[listed["weighting"].isin(["T1", "T2"]), "folder"])
+    return manifest[manifest["path"].map(lambda path: str(Path(path).parent) in kept)].reset_index(drop=True)
+
+
 def variant_manifests(workdir: Path) -> dict[str, Path]:
-    """The real set's manifest (indexed once, cached) and its off-centre variant; paths relative to the set."""
+    """The real set's T1 and T2 series (indexed once, cached) and their off-centre variant, relative to the set."""
     labels = REAL_LUMBAR / "labels.csv"
-    centred = indexed_manifest(REAL_LUMBAR, workdir / "index", labels, IndexParams(), progress=False)
-    shifted = workdir / "off_centre" / "manifest.csv"
-    shifted.parent.mkdir(parents=True, exist_ok=True)
-    write_manifest(off_centre(read_manifest(centred)), shifted)
-    return {CENTRED: centred, "off-centre": shifted}
+    indexed = read_manifest(indexed_manifest(REAL_LUMBAR, workdir / "index", labels, IndexParams(), progress=False))
+    manifests = {CENTRED: workdir / "centred" / "manifest.csv", "off-centre": workdir / "off_centre" / "manifest.csv"}
+    for variant, manifest in ((CENTRED, t1_t2_only(indexed)), ("off-centre", off_centre(t1_t2_only(indexed)))):
+        manifests[variant].parent.mkdir(parents=True, exist_ok=True)
+        write_manifest(manifest, manifests[variant])
+    return manifests
 
 
 def experiment_name(variant: str, config: str) -> str:
@@ -94,14 +105,22 @@ def experiment_name(variant: str, config: str) -> str:
 
 def planned(variant: str, config: str, modality: str) -> bool:
     """Every row on centred T2; the off-centre stacks (the centre rule's weakness) on T2 only; the context=3
-    ablation rows on centred T2 only (T1 has 3 patients)."""
+    ablation rows on centred T2 only (T1 has 3 patients); the series selector on T2 (3 T1 patients leave
+    validation parts without a whole labelled series)."""
+    if config == SERIES:
+        return modality == "T2"
     if config in CONTEXT_PAIRS:
         return variant == CENTRED and modality == "T2"
     return variant == CENTRED or modality == "T2"
 
 
 def run_all(
-    workdir: Path, manifests: dict[str, Path], modalities: list[str], seeds: int, extra: list[str]
+    workdir: Path,
+    manifests: dict[str, Path],
+    modalities: list[str],
+    seeds: int,
+    extra: list[str],
+    configs: list[str],
 ) -> dict[str, int]:
     """Train every (variant, config, modality, seed) that has no FINISHED run yet. Returns refusals per row.
 
@@ -110,7 +129,8 @@ def run_all(
     """
     refused: dict[str, int] = {}
     for modality in modalities:
-        for config, (_, overrides) in CONFIGS.items():
+        for config in configs:
+            overrides = CONFIGS[config][1]
             for variant, manifest in manifests.items():
                 if not planned(variant, config, modality):
                     continue
@@ -161,15 +181,20 @@ def collected_runs(workdir: Path, variant: str, config: str, modality: str) -> p
     return runs_by_seed(f"sqlite:///{workdir / 'mlflow.db'}", experiment_name(variant, config), modality)
 
 
+def column(runs: pd.DataFrame, metric: str) -> pd.Series:
+    """A metric of every run; empty where the runs predate it (test/mid_hit_1 is newer than some stores)."""
+    return runs[metric] if metric in runs else pd.Series(dtype=float)
+
+
 def variant_table(workdir: Path, variant: str, modality: str) -> tuple[list[list[str]], dict[str, pd.DataFrame]]:
     runs = {config: collected_runs(workdir, variant, config, modality) for config in CONFIGS}
-    reference = runs[IMAGENET]
+    reference = runs[SERIES] if not runs[SERIES].empty else runs[IMAGENET]  # the newest runs log every centre metric
     rows = []
     if not reference.empty:
-        rows.append([CENTRE, str(len(reference)), *(mean_sd(reference[CENTRE_COLUMNS[c]]) for c in COLUMNS)])
+        rows.append([CENTRE, str(len(reference)), *(mean_sd(column(reference, CENTRE_COLUMNS[c])) for c in COLUMNS)])
     for config, frame in runs.items():
         if not frame.empty:
-            rows.append([CONFIGS[config][0], str(len(frame)), *(mean_sd(frame[c]) for c in COLUMNS)])
+            rows.append([CONFIGS[config][0], str(len(frame)), *(mean_sd(column(frame, c)) for c in COLUMNS)])
     return rows, runs
 
 
@@ -185,10 +210,24 @@ def report(
                 continue
             caveat = " (3 patients: too small to conclude anything)" if modality == "T1" else ""
             lines += [f"## {modality}, {variant} stacks{caveat}", "", markdown_table(header, rows), ""]
-            imagenet, scratch = runs[IMAGENET], runs[SCRATCH]
+            imagenet, scratch, series = runs[IMAGENET], runs[SCRATCH], runs[SERIES]
+            tests = []
+            if not series.empty:
+                tests += [
+                    paired_test(f"series selector - {against}", series, baseline, metric, baseline_metric)
+                    for against, baseline, to_centre in (
+                        ("centre rule", series, True),
+                        ("ImageNet Lite0", imagenet, False),
+                    )
+                    if not baseline.empty
+                    for metric in ("mid_hit", "mid_error_mm", "f1_band")
+                    for baseline_metric in [CENTRE_COLUMNS[metric] if to_centre else metric]
+                ]
             if imagenet.empty:
+                if tests:
+                    lines += [markdown_table(PAIRED_TEST_HEADER, tests), ""]
                 continue
-            tests = [
+            tests += [
                 paired_test("ImageNet Lite0 - centre rule", imagenet, imagenet, metric, CENTRE_COLUMNS[metric])
                 for metric in ("f1", "f1_band", "mid_hit")
             ]
@@ -219,7 +258,9 @@ def report(
     return "\n".join(lines) + "\n"
 
 
-def measure(quick: bool, seeds: int = 10, modalities: tuple[str, ...] = ("T2", "T1")) -> str:
+def measure(
+    quick: bool, seeds: int = 10, modalities: tuple[str, ...] = ("T2", "T1"), configs: tuple[str, ...] = tuple(CONFIGS)
+) -> str:
     """Train what is missing and return the report; ``quick``: 2 seeds, T2, centred stacks, 1 epoch, its own store."""
     if not (REAL_LUMBAR / "labels.csv").is_file():
         raise SystemExit(f"real lumbar MRI not found at {REAL_LUMBAR}; this benchmark needs it")
@@ -230,7 +271,7 @@ def measure(quick: bool, seeds: int = 10, modalities: tuple[str, ...] = ("T2", "
     extra: list[str] = []
     if quick:
         manifests, modalities, seeds, extra = {CENTRED: manifests[CENTRED]}, ("T2",), 2, ["trainer.max_epochs=1"]
-    refused = run_all(workdir, manifests, list(modalities), seeds, extra)
+    refused = run_all(workdir, manifests, list(modalities), seeds, extra, list(configs))
     return report(workdir, manifests, list(modalities), refused, time.monotonic() - started)
 
 
@@ -251,8 +292,13 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="2 seeds, T2, centred, 1 epoch; prints, writes no results file"
     )
+    parser.add_argument(
+        "--configs",
+        default=",".join(CONFIGS),
+        help=f"rows to train (the report shows every row with runs): {', '.join(CONFIGS)}",
+    )
     args = parser.parse_args()
-    text = measure(args.quick, args.seeds, tuple(args.modalities.split(",")))
+    text = measure(args.quick, args.seeds, tuple(args.modalities.split(",")), tuple(args.configs.split(",")))
     print("\n" + text)
     if not args.quick:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

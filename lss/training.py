@@ -19,7 +19,7 @@ import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from lss import tracking
 from lss.data.datamodule import MidSliceDataModule
@@ -29,21 +29,22 @@ from lss.launch.ddp_multirun import ddp_children_run_this_job, is_launched_ddp_c
 from lss.launch.job import sweep_identity
 from lss.launch.resolvers import register_resolvers
 from lss.manifest import COLUMNS, MID
-from lss.model.calibration import fit_temperature
 from lss.model.checkpoint import read_checkpoint, write_temperature
 from lss.model.evaluation import (
     calibration_metrics,
-    p_mid_at,
     rule_and_series_metrics,
     tested_slices,
     write_confusion,
     write_reliability_diagram,
 )
 from lss.model.module import MidSliceClassifier
+from lss.model.series_selector import SeriesMidSelector
 from lss.provenance import phantom_parameters
 from lss.tracking.logger import RunLogger
 
 log = logging.getLogger(__name__)
+Selector = MidSliceClassifier | SeriesMidSelector
+"""What ``model`` builds: the paper's per-slice classifier, or the series-level selector (``selector=series``)."""
 register_resolvers()
 
 
@@ -66,7 +67,7 @@ def check_job_config(cfg: DictConfig) -> None:
             raise ConfigError(f"data.{key}={value} does not exist; point data.{key} at an existing path")
 
 
-def build(cfg: DictConfig) -> tuple[MidSliceDataModule, MidSliceClassifier]:
+def build(cfg: DictConfig) -> tuple[MidSliceDataModule, Selector]:
     """Data module and model, each instantiated from its own config node."""
     datamodule = instantiate(cfg.data, _convert_="all")
     model = instantiate(cfg.model, _convert_="all")
@@ -80,9 +81,7 @@ def true_fp32(precision: str) -> None:
         torch.backends.cuda.matmul.allow_tf32 = False
 
 
-def fit_and_test(
-    cfg: DictConfig, datamodule: MidSliceDataModule, model: MidSliceClassifier, logger: Any
-) -> Path | None:
+def fit_and_test(cfg: DictConfig, datamodule: MidSliceDataModule, model: Selector, logger: Any) -> Path | None:
     """Fit, calibrate and test the weights ``test_weights`` names; return the file of the tested weights."""
     checkpoint = ModelCheckpoint(
         dirpath=Path(cfg.paths.output_dir) / "checkpoints",
@@ -103,21 +102,18 @@ def fit_and_test(
     tested = Path(tested_path) if tested_path else None  # None under fast_dev_run: no checkpoint is written
     if cfg.test_weights == "best" and tested is not None:
         model.load_state_dict(read_checkpoint(tested)["state_dict"])
-    calibrate(trainer, model, datamodule.val_set, tested)
+    calibrate(trainer, model, datamodule.calibration_dataloader(), tested)
     trainer.test(model, datamodule=datamodule, verbose=False)
     return tested
 
 
-def calibrate(trainer: L.Trainer, model: MidSliceClassifier, validation: Dataset, tested: Path | None) -> float:
-    """Fit the temperature on the validation slices with the weights about to be tested (only they are passed:
-    the test slices cannot shape it); keep it in the model and in the tested checkpoint file."""
+def calibrate(trainer: L.Trainer, model: Selector, validation: DataLoader, tested: Path | None) -> float:
+    """Fit the temperature on the validation part with the weights about to be tested (only it is passed: the test
+    slices cannot shape it); keep it in the model and in the tested checkpoint file."""
     model.eval()
-    logits, targets = [], []
-    with torch.no_grad(), trainer.precision_plugin.forward_context():
-        for images, batch_targets, _ in DataLoader(validation, batch_size=64):
-            logits.append(model(images.to(model.device)).float().cpu())
-            targets.append(batch_targets)
-    temperature = float(trainer.strategy.broadcast(fit_temperature(torch.cat(logits), torch.cat(targets)), src=0))
+    with trainer.precision_plugin.forward_context():
+        fitted = model.fitted_temperature(validation)
+    temperature = float(trainer.strategy.broadcast(fitted, src=0))
     model.temperature.fill_(temperature)
     if tested is not None and trainer.is_global_zero:
         write_temperature(tested, temperature)
@@ -128,7 +124,7 @@ def record(
     cfg: DictConfig,
     run: tracking.TrackedRun,
     datamodule: MidSliceDataModule,
-    model: MidSliceClassifier,
+    model: Selector,
     tested: Path | None,
 ) -> dict[str, float]:
     """Split sizes, band and calibration metrics, artifacts (config, test predictions, confusion matrix, reliability
@@ -136,7 +132,6 @@ def record(
     split, slices, scored = datamodule.split, datamodule.slices, model.test_predictions
     if split is None or slices is None or scored is None:
         raise RuntimeError("record() follows fit_and_test(): there is no split or no test prediction to record yet")
-    rows, logits = scored
     temperature = float(model.temperature)
     run.log_params(
         {f"split.{key}": value for key, value in split.sizes().items()}
@@ -144,7 +139,7 @@ def record(
         | LabelCoverage.of(slices).as_params()
         | datamodule.cache_keys(),
     )
-    predictions = tested_slices(slices, rows, p_mid_at(logits, temperature))
+    predictions = tested_slices(slices, scored.rows, scored.p_mid)
     is_mid_truth = (predictions["label"] == MID).to_numpy()
     whole_series = cfg.data.split_by == "patient"  # the band rule and series metrics need whole series
     if not whole_series:
@@ -153,14 +148,16 @@ def record(
             "test/mid_hit, test/mid_error_mm are not logged (the centre rule is)"
         )
     metrics = rule_and_series_metrics(predictions, int(cfg.index.band_size), whole_series)
-    metrics |= calibration_metrics(logits, is_mid_truth, temperature)
+    if model.unit == "series":  # the selector decides by its band: the paper's four metrics are the band's
+        metrics |= {name.removesuffix("_band"): value for name, value in metrics.items() if name.endswith("_band")}
+    metrics |= calibration_metrics(scored, is_mid_truth, temperature)
     run.log_metrics(metrics)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         (folder / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
         predictions.to_csv(folder / "test_predictions.csv", index=False)
         write_confusion(predictions, f"{cfg.modality} seed {cfg.seed}", folder)
-        write_reliability_diagram(logits, is_mid_truth, temperature, f"{cfg.modality} seed {cfg.seed}", folder)
+        write_reliability_diagram(scored, is_mid_truth, temperature, f"{cfg.modality} seed {cfg.seed}", folder)
         run.log_artifacts(folder)
     if cfg.log_checkpoint and tested is not None:
         run.log_artifacts(tested, artifact_path="checkpoint")

@@ -249,6 +249,7 @@ def test_the_tested_weights_and_their_temperature_are_the_logged_checkpoint(
 ) -> None:
     """Scoring the test slices again with the logged checkpoint gives the logged (calibrated) test predictions."""
     from lss.data.cache import manifest_images
+    from lss.data.channels import InputPlan
     from lss.data.preprocess import PreprocessParams
     from lss.manifest import read_manifest
     from lss.selection import load_classifier
@@ -267,7 +268,8 @@ def test_the_tested_weights_and_their_temperature_are_the_logged_checkpoint(
         slices, phantom_dir, PreprocessParams(32, 32), tmp_path / "cache" / "images", progress=False
     )
     one_slice = np.repeat(np.arange(len(images))[:, None], 3, axis=1)
-    p_mid = score_slices(model, images, one_slice, 16, prediction_trainer("cpu", progress=False))  # predict_step
+    plan = InputPlan(slices, slices, one_slice)
+    p_mid = score_slices(model, plan, images, 16, prediction_trainer("cpu", progress=False))  # predict_step
     assert p_mid == pytest.approx(logged["p_mid"].to_numpy(), abs=1e-5)  # calibrated on both sides
     metrics = client.get_run(run_id).data.metrics
     assert metrics["calibration/temperature"] == pytest.approx(float(model.temperature)) != 1.0

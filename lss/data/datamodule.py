@@ -26,13 +26,19 @@ from lss.data.dataset import SliceDataset, augmentation
 from lss.data.preprocess import PreprocessParams
 from lss.data.slices import TrainingDataError, labelled_slices
 from lss.data.splits import Split, SplitBy, split_slices
+from lss.data.stacks import StackDataset, collate_stacks, labelled_stacks, series_stacks
 from lss.dicom.index_cache import indexed_manifest
 from lss.dicom.index_params import IndexParams
 from lss.dicom.labels import LabelCoverage
+from lss.errors import ConfigError
 from lss.manifest import CLASS_NAMES, T2, read_manifest
 from lss.workers import worker_count
 
 log = logging.getLogger(__name__)
+
+UNITS = ("slice", "series")
+"""What one sample is: a slice (the paper's classifier) or a whole series (``selector=series``)."""
+CALIBRATION_BATCH = {"slice": 64, "series": 4}
 
 
 class ShardSampler(Sampler[int]):
@@ -70,6 +76,7 @@ class MidSliceDataModule(L.LightningDataModule):
         val_fraction: float,
         split_by: str,
         context: int,
+        unit: str,
         augment: bool,
         num_workers: int | str,
         pin_memory: bool | str,
@@ -91,6 +98,12 @@ class MidSliceDataModule(L.LightningDataModule):
         self.batch_size, self.test_fraction, self.val_fraction = int(batch_size), test_fraction, val_fraction
         self.split_by, self.augment, self.pin_memory, self.progress = split_by, augment, pin_memory, progress
         self.context = int(context)
+        if unit not in UNITS:
+            raise ConfigError(f"data.unit must be one of {', '.join(UNITS)}, got {unit!r}")
+        if unit == "series" and split_by != "patient":
+            raise ConfigError("data.unit=series learns and tests on whole series: set data.split_by=patient")
+        self.unit = unit
+        self.collate = collate_stacks if unit == "series" else None
         self.num_workers = num_workers
         self.slices: pd.DataFrame | None = None
         self.split: Split | None = None
@@ -153,8 +166,18 @@ class MidSliceDataModule(L.LightningDataModule):
         self.slices, self.split, self.images = slices, split, images
         targets = slices["target"].to_numpy()
         make = functools.partial(SliceDataset, images, targets, mean=self.mean, std=self.std, channels=plan.channels)
-        self.train_set = make(split.train, transform=augmentation(self.augment))
-        self.val_set, self.test_set = make(split.val), make(split.test)
+        self.train_set: SliceDataset | StackDataset
+        self.val_set: SliceDataset | StackDataset
+        self.test_set: SliceDataset | StackDataset
+        if self.unit == "series":
+            every_slice, positions = make(np.arange(len(slices))), slices["slice_location_mm"].to_numpy(float)
+            self.train_set, self.val_set, self.test_set = (
+                StackDataset(every_slice, positions, labelled_stacks(series_stacks(slices, rows), name))
+                for name, rows in (("train", split.train), ("val", split.val), ("test", split.test))
+            )
+        else:
+            self.train_set = make(split.train, transform=augmentation(self.augment))
+            self.val_set, self.test_set = make(split.val), make(split.test)
         log.info("%s split by %s (seed %d): %s", self.modality, self.split_by, self.seed, split.sizes())
 
     # -- loaders -------------------------------------------------------------------------------
@@ -174,7 +197,9 @@ class MidSliceDataModule(L.LightningDataModule):
         """pin_memory="auto": page-locked batches (asynchronous host-to-device copies) on an accelerator only."""
         return not self._on_cpu() if self.pin_memory == "auto" else bool(self.pin_memory)
 
-    def _loader(self, dataset: SliceDataset, train: bool) -> DataLoader:
+    def _loader(self, dataset: SliceDataset | StackDataset, train: bool) -> DataLoader:
+        """Training slices in the paper's global batches; whole series (fitted in closed form, order irrelevant)
+        and evaluation sets each item once, sharded across processes."""
         rank, world_size = self._world()
         workers = self._workers()
         common: dict[str, Any] = {
@@ -182,8 +207,9 @@ class MidSliceDataModule(L.LightningDataModule):
             "pin_memory": self._pin_memory(),
             "persistent_workers": workers > 0,
             "multiprocessing_context": worker_start_method(workers),
+            "collate_fn": self.collate,
         }
-        if train:
+        if train and self.unit == "slice":
             batches = GlobalBatchSampler(len(dataset), self.batch_size, self.seed, rank, world_size)
             return DataLoader(dataset, batch_sampler=batches, **common)
         sampler = ShardSampler(len(dataset), rank, world_size) if world_size > 1 else None
@@ -197,6 +223,10 @@ class MidSliceDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader(self.test_set, train=False)
+
+    def calibration_dataloader(self) -> DataLoader:
+        """The whole validation part in every process (each fits the same temperature), never sharded."""
+        return DataLoader(self.val_set, batch_size=CALIBRATION_BATCH[self.unit], collate_fn=self.collate)
 
 
 def worker_start_method(workers: int) -> str | None:

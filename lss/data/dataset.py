@@ -58,10 +58,14 @@ class SliceDataset(Dataset):
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, item: int) -> tuple[torch.Tensor, int, int]:
-        row = int(self.rows[item])
+    def image(self, row: int) -> torch.Tensor:
+        """The normalised 3xHxW input of sample ``row`` (augmented when a transform is set)."""
         stack = np.asarray(self.images[self.channels[row]])  # (3, H, W) uint8
         if self.transform is None:
-            return torch.from_numpy(self.normalised[_CHANNEL, stack]), int(self.targets[row]), row
+            return torch.from_numpy(self.normalised[_CHANNEL, stack])
         image = self.transform(torch.from_numpy(stack.astype(np.float32) / 255.0))
-        return (image - self.mean) / self.std, int(self.targets[row]), row
+        return (image - self.mean) / self.std
+
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, int, int]:
+        row = int(self.rows[item])
+        return self.image(row), int(self.targets[row]), row

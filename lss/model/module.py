@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.utils.data import DataLoader
 from torchmetrics import CatMetric, MeanMetric
 
 from lss.errors import ConfigError
 from lss.model.backbone import create_backbone
+from lss.model.calibration import fit_temperature
 from lss.model.checkpoint import TEMPERATURE_KEY
+from lss.model.evaluation import TestedSlices
 from lss.model.metrics import paper_metrics
 from lss.model.mid_rule import MID_THRESHOLD
 from lss.model.param_groups import transfer_learning_param_groups
@@ -45,6 +48,11 @@ class MidSliceClassifier(L.LightningModule):
     ``forward`` gives raw logits; ``temperature`` (a buffer, so checkpoints carry it; 1.0 until train.py
     fits it on the validation slices) turns them into calibrated p_mid: ``p_mid_of(logits, temperature)``.
     """
+
+    unit: ClassVar[str] = "slice"
+    """What one sample is: one slice (the paper); ``SeriesMidSelector`` takes whole series."""
+    output_shape: ClassVar[tuple[int, ...]] = (2,)
+    """What ``forward`` gives per image: the logits of Lateral and Mid."""
 
     def __init__(
         self,
@@ -82,8 +90,7 @@ class MidSliceClassifier(L.LightningModule):
         self.val_metrics, self.test_metrics = paper_metrics("val/"), paper_metrics("test/")
         # every process's test rows and logits, gathered by torchmetrics (NaN logits of a diverged run kept)
         self.test_rows, self.test_logits = CatMetric(nan_strategy="disable"), CatMetric(nan_strategy="disable")
-        self.test_predictions: tuple[np.ndarray, np.ndarray] | None = None
-        """(row, logits) of every test slice, ordered by row: rows index the labelled-slice table."""
+        self.test_predictions: TestedSlices | None = None
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if self.channels_last:
@@ -142,12 +149,24 @@ class MidSliceClassifier(L.LightningModule):
         self.test_predictions = None
 
     def on_test_epoch_end(self) -> None:
-        """(row, logits) of every test slice from every process, on each process, ordered by row."""
+        """p_mid of every test slice from every process, on each process, ordered by row."""
         gathered_rows, gathered_logits = self.test_rows.compute(), self.test_logits.compute()  # every process calls
         rows = np.asarray(gathered_rows.cpu() if len(gathered_rows) else [], dtype=np.int64)
-        logits = np.asarray(gathered_logits.cpu() if len(gathered_logits) else [], dtype=np.float32).reshape(-1, 2)
+        logits = torch.as_tensor(np.asarray(gathered_logits.cpu() if len(gathered_logits) else [], np.float32))
         order = np.argsort(rows, kind="stable")
-        self.test_predictions = (rows[order], logits[order])
+        logits = logits.reshape(-1, 2)[order]
+        self.test_predictions = TestedSlices(
+            rows[order], p_mid_of(logits).numpy(), p_mid_of(logits, self.temperature.cpu()).numpy()
+        )
+
+    def fitted_temperature(self, validation: DataLoader) -> float:
+        """The temperature of the logits that best explains the validation slices' labels (calibration.py)."""
+        logits, targets = [], []
+        with torch.no_grad():
+            for images, batch_targets, _ in validation:
+                logits.append(self(images.to(self.device)).float().cpu())
+                targets.append(batch_targets)
+        return fit_temperature(torch.cat(logits), torch.cat(targets))
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         if self.optimizer_factory is None:

@@ -13,11 +13,18 @@ from pathlib import Path
 
 from lss import tracking
 from lss.errors import ConfigError
-from lss.model.checkpoint import safe_loading
+from lss.model.checkpoint import read_checkpoint, safe_loading
 from lss.model.module import MidSliceClassifier
+from lss.model.series_selector import SELECTOR_KEY, SeriesMidSelector
+
+SELECTORS: dict[str, type[MidSliceClassifier] | type[SeriesMidSelector]] = {
+    MidSliceClassifier.unit: MidSliceClassifier,
+    SeriesMidSelector.unit: SeriesMidSelector,
+}
+"""The selector that wrote a checkpoint, by its SELECTOR_KEY (checkpoints without one are slice classifiers)."""
 
 
-def load_checkpoint(path: Path) -> MidSliceClassifier:
+def load_checkpoint(path: Path) -> MidSliceClassifier | SeriesMidSelector:
     if not path.is_file():
         raise ConfigError(
             f"checkpoint={path} does not exist; give a .ckpt written by train.py, "
@@ -25,7 +32,8 @@ def load_checkpoint(path: Path) -> MidSliceClassifier:
         )
     try:
         with safe_loading():
-            model = MidSliceClassifier.load_from_checkpoint(
+            selector = SELECTORS[read_checkpoint(path).get(SELECTOR_KEY, MidSliceClassifier.unit)]
+            model: MidSliceClassifier | SeriesMidSelector = selector.load_from_checkpoint(
                 path, optimizer=None, pretrained=False, compile=False, map_location="cpu"
             )
     except Exception as error:  # torch.load of a file that is no checkpoint raises anything (IndexError, ...)
@@ -40,9 +48,9 @@ def load_checkpoint(path: Path) -> MidSliceClassifier:
     return model.eval()
 
 
-def load_model_uri(model_uri: str, tracking_uri: str | None) -> MidSliceClassifier:
+def load_model_uri(model_uri: str, tracking_uri: str | None) -> MidSliceClassifier | SeriesMidSelector:
     model = tracking.load_logged_model(tracking.resolve_tracking_uri(tracking_uri), model_uri)
-    if not isinstance(model, MidSliceClassifier) or model.hparams.get("modality") is None:
+    if not isinstance(model, MidSliceClassifier | SeriesMidSelector) or model.hparams.get("modality") is None:
         raise ConfigError(
             f"model_uri={model_uri} is a {type(model).__name__}, not a classifier logged by train.py; "
             "give the model of a train.py run (its Models column in the MLflow UI)"
@@ -56,7 +64,7 @@ def load_classifier(
     tracking_uri: str | None = None,
     keep_run_config: Path | None = None,
     model_uri: str | None = None,
-) -> MidSliceClassifier:
+) -> MidSliceClassifier | SeriesMidSelector:
     """From exactly one of ``checkpoint``, ``run_id`` or ``model_uri``; a run's resolved config is copied to
     ``keep_run_config``."""
     if sum(source is not None for source in (checkpoint, run_id, model_uri)) != 1:

@@ -9,7 +9,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from lss.data.channels import InputPlan
 from lss.data.dataset import SliceDataset
+from lss.data.stacks import StackDataset, collate_stacks, series_stacks
 
 
 def prediction_trainer(device: str, progress: bool) -> L.Trainer:
@@ -30,20 +32,28 @@ def prediction_trainer(device: str, progress: bool) -> L.Trainer:
 
 
 def score_slices(
-    model: L.LightningModule, images: np.ndarray, channels: np.ndarray, batch_size: int, trainer: L.Trainer
+    model: L.LightningModule, plan: InputPlan, images: np.ndarray, batch_size: int, trainer: L.Trainer
 ) -> np.ndarray:
-    """The model's predictions (calibrated p_mid for the slice classifier) for each sample, in sample order.
+    """The model's calibrated p_mid for each sample of ``plan``, in sample order.
 
-    ``images`` are the preprocessed (N, H, W) uint8 sources; ``channels`` the (samples, 3) sources each
-    sample shows (lss/data/channels.py).
+    ``images`` are the preprocessed (N, H, W) uint8 sources of ``plan`` (lss/data/channels.py). A slice
+    classifier scores batches of ``batch_size`` slices; a series selector one whole series at a time.
     """
-    if len(channels) == 0:
+    if plan.samples.empty:
         return np.empty(0, dtype=np.float32)
-    rows = np.arange(len(channels))
-    dataset = SliceDataset(
-        images, np.zeros(len(rows), dtype=np.int64), rows, model.hparams["mean"], model.hparams["std"], channels
+    rows = np.arange(len(plan.samples))
+    slices = SliceDataset(
+        images, np.zeros(len(rows), dtype=np.int64), rows, model.hparams["mean"], model.hparams["std"], plan.channels
     )
-    batches = cast(
-        list[torch.Tensor], trainer.predict(model, DataLoader(dataset, batch_size=batch_size, shuffle=False))
+    if model.unit == "slice":
+        batches = cast(list[torch.Tensor], trainer.predict(model, DataLoader(slices, batch_size=batch_size)))
+        return torch.cat([batch.float().cpu() for batch in batches]).numpy()
+    stacks = StackDataset(slices, plan.samples["slice_location_mm"].to_numpy(float), series_stacks(plan.samples, rows))
+    outputs = cast(
+        list[tuple[torch.Tensor, torch.Tensor]],
+        trainer.predict(model, DataLoader(stacks, batch_size=1, collate_fn=collate_stacks)),
     )
-    return torch.cat([batch.float().cpu() for batch in batches]).numpy()
+    p_mid = np.empty(len(rows), dtype=np.float32)
+    for series_rows, series_p_mid in outputs:
+        p_mid[series_rows.cpu().numpy()] = series_p_mid.cpu().numpy()
+    return p_mid

@@ -23,6 +23,7 @@ import pandas as pd
 from lss.data.cache import manifest_images
 from lss.data.channels import FUSED, InputPlan, input_plan
 from lss.data.preprocess import PreprocessParams
+from lss.data.stacks import MIN_SLICES
 from lss.dicom.index import index_repository
 from lss.errors import ConfigError, UserError
 from lss.manifest import LATERAL, MID, PREDICTION_COLUMNS, T1, T2
@@ -97,15 +98,21 @@ def slices_to_score(
     return manifest[matches], other.assign(reason=reasons)
 
 
-def whole_series_only(slices: pd.DataFrame, context: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A context model needs the neighbours of every slice: series of a single slice (a lone file) are not scored."""
-    if context == 1:
-        return slices, slices.iloc[:0].assign(reason="")
-    lone = slices.groupby("series_uid")["sop_uid"].transform("size") == 1
-    if lone.any():
-        log.warning("%d series hold a single slice: a data.context=%d model needs whole series", lone.sum(), context)
-    reason = f"skipped: 1 slice; a data.context={context} model needs whole series"
-    return slices[~lone], slices[lone].assign(reason=reason)
+def whole_series_only(slices: pd.DataFrame, context: int, unit: str) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """(series long enough to score, the others with a ``reason``, why): a context model needs each slice's
+    neighbours, a series selector at least MIN_SLICES slices to compare; a lone file is not scored."""
+    if unit == "series":
+        needed, why = MIN_SLICES, f"a series selector compares the slices of a series (at least {MIN_SLICES})"
+    elif context > 1:
+        needed, why = 2, f"a data.context={context} model needs whole series"
+    else:
+        return slices, slices.iloc[:0].assign(reason=""), ""
+    sizes = slices.groupby("series_uid")["sop_uid"].transform("size")
+    short = sizes < needed
+    if short.any():
+        log.warning("%d slices are in series too short to score: %s", short.sum(), why)
+    reasons = [f"skipped: {size} slice{'s' if size > 1 else ''}; {why}" for size in sizes[short]]
+    return slices[~short], slices[short].assign(reason=reasons), why
 
 
 def unplanned(usable: pd.DataFrame, plan: InputPlan) -> pd.DataFrame:
@@ -191,21 +198,18 @@ def select_mid_slices(
         raise UserError(f"input={input_dir} holds no sagittal DICOM slice ({reasons or 'no files'}); nothing to select")
     modality, context = model.hparams["modality"], int(model.hparams.get("context", 1))
     usable, other_modality = slices_to_score(index.manifest, modality, options.allow_modality_mismatch)
-    usable, lone = whole_series_only(usable, context)
+    usable, lone, why = whole_series_only(usable, context, str(model.unit))
     plan = input_plan(usable, modality, context)
     not_scored = pd.concat([other_modality, lone, unplanned(usable, plan)], ignore_index=True)
     if plan.samples.empty and not lone.empty:
-        raise UserError(
-            f"input={input_dir} holds no whole series: a data.context={context} model scores a slice "
-            "with its neighbours, give it the series' folder, not a lone file"
-        )
+        raise UserError(f"input={input_dir} holds no whole series: {why}; give it the series' folder, not a lone file")
     size = model.hparams["input_size"]
     params = PreprocessParams(height=int(size[-2]), width=int(size[-1]))
     trainer = prediction_trainer(options.device, options.progress)
     output_dir.mkdir(parents=True, exist_ok=True)
     with image_cache(options.cache_dir, output_dir) as cache:
         images = manifest_images(plan.sources, input_dir, params, cache, options.progress)
-        p_mid = score_slices(model, images, plan.channels, options.batch_size, trainer)
+        p_mid = score_slices(model, plan, images, options.batch_size, trainer)
         predictions = prediction_table(plan.samples, p_mid, mid_rule, band_size)
         series = series_table(predictions, not_scored, mid_rule, band_size, options.review_threshold)
         shutil.rmtree(output_dir / SALIENCY_DIR, ignore_errors=True)  # a rerun replaces its own earlier overlays

@@ -41,11 +41,13 @@ def pip_requirements() -> list[str]:
 def log_tested_model(
     tracking_uri: str, run_id: str, model: torch.nn.Module, input_example: np.ndarray, register_as: str | None
 ) -> None:
-    """Log ``model`` under the run with its signature (normalised images (-1, 3, H, W) in, logits (-1, 2) out) and
-    ``input_example`` (MLflow checks that the model runs on it); register a version of ``register_as`` when given."""
+    """Log ``model`` under the run with its signature (normalised images (-1, 3, H, W) in, (-1, *model.output_shape)
+    out: a classifier's 2 logits, a series selector's distance) and ``input_example`` (MLflow checks that the model
+    runs on it); register a version of ``register_as`` when given."""
+    output_shape = getattr(model, "output_shape", (len(CLASS_NAMES),))  # a selector class declares its own
     signature = ModelSignature(  # written out, not inferred: inferring runs the network once more (seconds on a CPU)
         inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, *input_example.shape[1:]))]),
-        outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, len(CLASS_NAMES)))]),
+        outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, *output_shape))]),
     )
     pickle_warning = logging.getLogger("mlflow.pytorch")
     level = pickle_warning.level
