@@ -47,13 +47,15 @@ def signals_interrupt() -> Iterator[None]:
     def interrupt(number: int, frame: FrameType | None) -> None:
         for restored, handler in previous.items():
             signal.signal(restored, handler)
-        raise Interrupted(signal.Signals(number).name, 128 + number)
+        Interrupted.received = Interrupted(signal.Signals(number).name, 128 + number)
+        raise Interrupted.received
 
     for number in INTERRUPTING_SIGNALS:
         signal.signal(number, interrupt)
     try:
         yield
     finally:
+        Interrupted.received = None
         for number, handler in previous.items():
             signal.signal(number, handler)
 

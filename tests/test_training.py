@@ -78,11 +78,14 @@ def test_the_data_node_carries_the_backbones_pretrained_input_unless_overridden(
 
 
 def test_record_before_fit_and_test_is_a_clear_error_also_under_python_o(phantom_dir: Path, tmp_path: Path) -> None:
+    from lss.tracking import TrackedRun
+    from lss.tracking.journal import Journal
     from lss.training import build, record
 
     cfg = composed(tiny_overrides(phantom_dir, tmp_path), tmp_path / "job")
+    run = TrackedRun(Journal.create(tmp_path / "journal", {"run_id": "no-run"}))
     with pytest.raises(RuntimeError, match="follows fit_and_test"):
-        record(cfg, "sqlite:///unused.db", "no-run", *build(cfg), tested=None)
+        record(cfg, run, *build(cfg), tested=None)
 
 
 def test_paper_experiment_is_the_paper_protocol(tmp_path: Path) -> None:

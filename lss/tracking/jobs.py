@@ -144,6 +144,8 @@ def claimed_run(
                     run.log_params(params)
             release()  # a signal held since the claim acts here, with the run ready to be ended KILLED
             yield run
+            if Interrupted.received is not None:  # the signal's raise was swallowed (Interrupted): not FINISHED
+                raise Interrupted.received
         except Interrupted as interrupt:
             release()
             if run is not None:
