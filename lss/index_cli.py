@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from lss import CONF_DIR
+from lss.dicom.dicomweb import PASSWORD_ENV, TOKEN_ENV, USER_ENV
 from lss.dicom.index_params import IndexParams
 from lss.entry import one_line_user_errors
 
@@ -24,7 +25,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Index the sagittal slices of a DICOM repository (headers only; .mha/.nii/.nii.gz volumes too) "
         "with Mid/Lateral labels.",
     )
-    parser.add_argument("--root", type=Path, required=True, help="repository to walk (never written to)")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--root", type=Path, help="repository to walk (never written to)")
+    where.add_argument(
+        "--dicomweb",
+        metavar="URL",
+        help="a PACS's DICOMweb root, dicomweb://HOST:PORT/PATH (dicomwebs:// for https); metadata only, "
+        f"credentials from {TOKEN_ENV} or {USER_ENV}/{PASSWORD_ENV}",
+    )
+    parser.add_argument(
+        "--study", action="append", metavar="UID", help="with --dicomweb: index this study only (repeatable)"
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder for manifest.csv, skipped.csv, summary.md")
     parser.add_argument(
         "--labels",
@@ -68,19 +79,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 @one_line_user_errors
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    from lss.dicom.index import index_repository  # pandas and friends: after --help has answered
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.study and args.dicomweb is None:
+        parser.error("--study selects studies of a PACS: give --dicomweb URL too")
+    if args.dicomweb is not None and args.montage:
+        parser.error("--montage draws slices from files: index a folder (--root) for montages")
+    from lss.dicom.index import index_dicomweb, index_repository  # pandas and friends: after --help has answered
 
-    result = index_repository(
-        args.root,
-        args.out,
-        labels_csv=args.labels,
-        weighting_csv=args.weighting,
-        params=IndexParams(args.band_size, args.ivd_width_mm, args.stir_as),
-        workers=args.workers,
-        progress=not args.no_progress,
-        montage=args.montage,
-    )
+    params = IndexParams(args.band_size, args.ivd_width_mm, args.stir_as)
+    if args.dicomweb is not None:
+        from lss.dicom.dicomweb import DicomWebSource, study_metadata
+
+        instances = study_metadata(DicomWebSource(args.dicomweb), args.study)
+        result = index_dicomweb(instances, args.out, args.labels, args.weighting, params, not args.no_progress)
+    else:
+        result = index_repository(
+            args.root,
+            args.out,
+            labels_csv=args.labels,
+            weighting_csv=args.weighting,
+            params=params,
+            workers=args.workers,
+            progress=not args.no_progress,
+            montage=args.montage,
+        )
     print(result.summary_markdown)
     print(
         f"Wrote {args.out / 'manifest.csv'} ({len(result.manifest):,} slices) "

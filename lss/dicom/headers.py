@@ -94,8 +94,23 @@ def read_slice_headers(path: Path, root: Path, secret: bytes, fast: bool = True)
     ``fast=False`` reads every DICOM file with pydicom: the reference the fast path is tested against.
     """
     relative = path.relative_to(root).as_posix()
+    return _headers_or_skip(relative, lambda: _read(path, relative, secret, fast))
+
+
+def read_metadata_headers(
+    dataset: Dataset, has_pixel_data: bool, relative: str, secret: bytes
+) -> list[SliceHeader] | Skip:
+    """As read_slice_headers, for an instance's DICOMweb metadata (its header without the Pixel Data bytes):
+    the same checks in the same order, so a PACS and a folder of the same studies give the same manifest."""
+    top = TopLevel(
+        str(dataset.get("SOPClassUID", "")), _samples_per_pixel(dataset), 0 if has_pixel_data else None, None
+    )
+    return _headers_or_skip(relative, lambda: _dataset_headers(dataset, top, 0, relative, secret))
+
+
+def _headers_or_skip(relative: str, read: Callable[[], list[SliceHeader]]) -> list[SliceHeader] | Skip:
     try:
-        return _read(path, relative, secret, fast)
+        return read()
     except SkipFile as skip:
         return Skip(relative, skip.reason, skip.detail)
     except PermissionError as error:
@@ -265,6 +280,23 @@ def _read_with_pydicom(file: BinaryIO, file_size: int, relative: str, secret: by
     """What the fast path declines: no preamble, big endian, deflate, enhanced multi-frame, anything unusual."""
     dataset = _read_dataset(file)
     pixel_data = _pixel_data_element(file, dataset, file_size)
+    top = TopLevel(
+        str(dataset.file_meta.get("MediaStorageSOPClassUID", "")),
+        _samples_per_pixel(dataset),
+        *(pixel_data or (None, None)),
+    )
+    return _dataset_headers(dataset, top, file_size, relative, secret)
+
+
+def _samples_per_pixel(dataset: Dataset) -> int | None:
+    samples = dataset.get("SamplesPerPixel")
+    return int(samples) if samples not in (None, "") else None
+
+
+def _dataset_headers(
+    dataset: Dataset, top: TopLevel, file_size: int, relative: str, secret: bytes
+) -> list[SliceHeader]:
+    """The SliceHeaders of a pydicom dataset: one per frame of an enhanced multi-frame object, else one."""
     per_frame = dataset.get("PerFrameFunctionalGroupsSequence")
     shared = (dataset.get("SharedFunctionalGroupsSequence") or [Dataset()])[0]
     top_level = _dataset_lookup([dataset])
@@ -272,12 +304,6 @@ def _read_with_pydicom(file: BinaryIO, file_size: int, relative: str, secret: by
         [(index, _dataset_lookup([groups, shared, dataset])) for index, groups in enumerate(per_frame)]
         if per_frame
         else [(0, top_level)]
-    )
-    samples = dataset.get("SamplesPerPixel")
-    top = TopLevel(
-        str(dataset.file_meta.get("MediaStorageSOPClassUID", "")),
-        int(samples) if samples not in (None, "") else None,
-        *(pixel_data or (None, None)),
     )
     return _headers(top, top_level, frames, bool(per_frame), file_size, relative, secret)
 

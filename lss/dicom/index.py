@@ -8,7 +8,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -17,7 +17,7 @@ from lss.dicom.privacy import load_patient_secret
 from lss.dicom.series import assemble_series, drop_duplicate_instances
 from lss.dicom.skips import Skip
 from lss.dicom.walk import walk_repository
-from lss.dicom.weighting import apply_weighting_table, map_stir, read_weighting_csv
+from lss.dicom.weighting import WeightingTable, apply_weighting_table, map_stir, read_weighting_csv
 from lss.manifest import COLUMNS, SERIES_COLUMNS, SKIPPED_COLUMNS, write_manifest
 from lss.workers import worker_count
 
@@ -59,36 +59,84 @@ def index_repository(
     root = Path(root)
     if not root.is_dir():
         raise NotADirectoryError(f"--root {root} is not a directory")
-    labels = None
-    if labels_csv is not None:  # read first: a bad labels file stops the index before a header is read
-        from lss.dicom.labels import read_labels_csv
-
-        labels = read_labels_csv(Path(labels_csv))
-    weighting = read_weighting_csv(Path(weighting_csv)) if weighting_csv is not None else None
+    tables = IndexTables.read(labels_csv, weighting_csv, params)
     files, skips = walk_repository(root, exclude=out_dir)
     headers, read_skips = read_all_headers(files, root, workers=workers, progress=progress, meanwhile=import_tables)
-    import pandas as pd
-
-    from lss.dicom.labels import label_slices, validate_labels
-    from lss.dicom.summary import summarize
-
-    headers, duplicate_skips = drop_duplicate_instances(headers)
-    rows, series_skips = assemble_series(headers)
-    manifest = pd.DataFrame(rows, columns=list(SERIES_COLUMNS))
-    manifest = map_stir(manifest, params.stir_as)
-    if weighting is not None:
-        manifest = apply_weighting_table(manifest, weighting)
-    manifest = label_slices(manifest, labels, params.band_size)
-    manifest = manifest[list(COLUMNS)].sort_values(["series_uid", "slice_index"], ignore_index=True)
-    findings = validate_labels(manifest, labels, params.ivd_width_mm)
-    skipped = pd.DataFrame(
-        [vars(skip) for skip in skips + read_skips + duplicate_skips + series_skips], columns=SKIPPED_COLUMNS
-    )
-    skipped = skipped.sort_values("path", ignore_index=True)
-    result = IndexResult(manifest, skipped, summarize(manifest, skipped, findings, weighting), findings)
+    result = tables.index(headers, skips + read_skips)
     if out_dir is not None:
         write_index(result, Path(out_dir), root if montage else None)
     return result
+
+
+def index_dicomweb(
+    instances: list[dict[str, Any]],
+    out_dir: Path | None = None,
+    labels_csv: Path | None = None,
+    weighting_csv: Path | None = None,
+    params: IndexParams = IndexParams(),
+    progress: bool = True,
+) -> IndexResult:
+    """As index_repository, for the DICOMweb metadata of a PACS's instances (lss.dicom.dicomweb.study_metadata):
+    every instance once, paths relative to the service root. Metadata only: no pixel data is transferred."""
+    from lss.dicom.dicomweb import instance_path, metadata_dataset
+    from lss.dicom.headers import read_metadata_headers
+
+    tables = IndexTables.read(labels_csv, weighting_csv, params)
+    secret = load_patient_secret()
+    headers: list[SliceHeader] = []
+    skips: list[Skip] = []
+    for instance in tqdm(instances, unit="instance", desc="reading metadata", disable=not progress):
+        dataset, has_pixel_data = metadata_dataset(instance)
+        found = read_metadata_headers(dataset, has_pixel_data, instance_path(instance), secret)
+        if isinstance(found, Skip):
+            skips.append(found)
+        else:
+            headers += found
+    result = tables.index(headers, skips)
+    if out_dir is not None:
+        write_index(result, Path(out_dir))
+    return result
+
+
+@dataclass(frozen=True)
+class IndexTables:
+    """The labels and weighting tables an index applies to the headers it read, wherever it read them."""
+
+    labels: pd.DataFrame | None
+    weighting: WeightingTable | None
+    params: IndexParams
+
+    @classmethod
+    def read(cls, labels_csv: Path | None, weighting_csv: Path | None, params: IndexParams) -> IndexTables:
+        """Read before any header: a bad labels or weighting file stops the index at once."""
+        labels = None
+        if labels_csv is not None:
+            from lss.dicom.labels import read_labels_csv
+
+            labels = read_labels_csv(Path(labels_csv))
+        weighting = read_weighting_csv(Path(weighting_csv)) if weighting_csv is not None else None
+        return cls(labels, weighting, params)
+
+    def index(self, headers: list[SliceHeader], skips: list[Skip]) -> IndexResult:
+        """Series, weighting and labels of the headers: the manifest, skipped rows and summary."""
+        import pandas as pd
+
+        from lss.dicom.labels import label_slices, validate_labels
+        from lss.dicom.summary import summarize
+
+        labels, weighting, params = self.labels, self.weighting, self.params
+        headers, duplicate_skips = drop_duplicate_instances(headers)
+        rows, series_skips = assemble_series(headers)
+        manifest = pd.DataFrame(rows, columns=list(SERIES_COLUMNS))
+        manifest = map_stir(manifest, params.stir_as)
+        if weighting is not None:
+            manifest = apply_weighting_table(manifest, weighting)
+        manifest = label_slices(manifest, labels, params.band_size)
+        manifest = manifest[list(COLUMNS)].sort_values(["series_uid", "slice_index"], ignore_index=True)
+        findings = validate_labels(manifest, labels, params.ivd_width_mm)
+        skipped = pd.DataFrame([vars(skip) for skip in skips + duplicate_skips + series_skips], columns=SKIPPED_COLUMNS)
+        skipped = skipped.sort_values("path", ignore_index=True)
+        return IndexResult(manifest, skipped, summarize(manifest, skipped, findings, weighting), findings)
 
 
 def import_tables() -> None:
