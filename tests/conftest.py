@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,15 @@ def tiny_sweep(phantom_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> d
         "workdir": workdir,
         "output": result.stdout + result.stderr,
     }
+
+
+@pytest.fixture(scope="session")
+def pacs(phantom_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PACS (Orthanc + DICOMweb) holding the session phantom, uploaded over STOW-RS; its dicomweb:// URL."""
+    from helpers.orthanc import ORTHANC_MISSING, dicomweb_plugin, orthanc, upload
+
+    if dicomweb_plugin() is None:
+        pytest.skip(ORTHANC_MISSING)
+    with orthanc(tmp_path_factory.mktemp("orthanc")) as url:
+        upload(url, phantom_dir)
+        yield url
