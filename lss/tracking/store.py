@@ -152,6 +152,10 @@ def fluent_tracking_uri(tracking_uri: str) -> Iterator[None]:
         mlflow.set_tracking_uri(previous)  # type: ignore[arg-type]  # None unsets both (MLflow's code; not its hint)
 
 
+EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
+"""MLflow's UI opens an experiment of this kind on its training runs, not on the GenAI overview (traces)."""
+
+
 def experiment_id(tracking_uri: str, experiment_name: str) -> str | None:
     """The experiment's id, or None when no run was ever logged to it."""
     experiment = client_for(tracking_uri).get_experiment_by_name(experiment_name)
@@ -164,13 +168,17 @@ def ensure_experiment(tracking_uri: str, experiment_name: str) -> str:
     client = client_for(tracking_uri)
 
     def get_or_create() -> str:
-        found = experiment_id(tracking_uri, experiment_name)
+        found = client.get_experiment_by_name(experiment_name)
         if found is not None:
-            return found
+            if found.tags.get(EXPERIMENT_KIND_TAG) is None:  # an experiment made before lss tagged its kind
+                client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND)
+            return str(found.experiment_id)
         root = artifact_root_for(tracking_uri)
         try:
             return client.create_experiment(
-                experiment_name, artifact_location=f"{root}/{experiment_name}" if root else None
+                experiment_name,
+                artifact_location=f"{root}/{experiment_name}" if root else None,
+                tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND},
             )
         except Exception:  # another job created it between our two calls
             found = experiment_id(tracking_uri, experiment_name)

@@ -51,7 +51,7 @@ def test_retrieved_instances_read_as_the_folder_s_files(pacs: str, phantom_dir: 
 def test_a_pacs_that_does_not_answer_is_one_line(tmp_path: Path) -> None:
     from helpers.mlflow_server import free_port
 
-    with pytest.raises(UserError, match="cannot reach dicomweb://127.0.0.1:.* is the PACS up"):
+    with pytest.raises(UserError, match=r"cannot reach dicomweb://127\.0\.0\.1:.* is the PACS up"):
         study_metadata(DicomWebSource(f"dicomweb://127.0.0.1:{free_port()}/dicom-web"))
 
 

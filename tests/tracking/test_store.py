@@ -56,3 +56,18 @@ def test_a_server_that_does_not_answer_is_one_line_naming_it_within_seconds() ->
     with pytest.raises(UserError, match=f"the MLflow tracking server {uri} does not answer"):
         require_reachable(uri)
     assert time.monotonic() - started < 60  # a bound, not a speed: MLflow alone waits ~4 min
+
+
+def test_the_lss_experiment_is_a_model_training_experiment_so_the_ui_opens_on_its_runs(tmp_path: Path) -> None:
+    """MLflow's UI opens an experiment without ``mlflow.experimentKind`` on its GenAI overview (traces, tokens)."""
+    from mlflow import MlflowClient
+
+    from lss.tracking.store import EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND, ensure_experiment
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    created = client.get_experiment(ensure_experiment(uri, "lss"))
+    assert created.tags[EXPERIMENT_KIND_TAG] == MODEL_TRAINING_KIND == "custom_model_development"
+    older = client.create_experiment("made-before-the-tag")  # a store lss wrote before it tagged experiments
+    assert ensure_experiment(uri, "made-before-the-tag") == older
+    assert client.get_experiment(older).tags[EXPERIMENT_KIND_TAG] == MODEL_TRAINING_KIND
