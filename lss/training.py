@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 
 from lss import tracking
 from lss.data.datamodule import MidSliceDataModule
+from lss.dicom.dicomweb import DicomWebSource, is_dicomweb
 from lss.dicom.labels import LabelCoverage
 from lss.errors import ConfigError
 from lss.launch.ddp_multirun import ddp_children_run_this_job, is_launched_ddp_child
@@ -63,7 +64,9 @@ def check_job_config(cfg: DictConfig) -> None:
         raise ConfigError("data.root is not set; point it at the DICOM repository (data.root=/path/to/dicom)")
     for key in ("root", "manifest", "labels", "weighting"):
         value = cfg.data.get(key)
-        if value is not None and not Path(value).exists():
+        if key == "root" and is_dicomweb(value):
+            DicomWebSource(value)  # refuses credentials written into the URL
+        elif value is not None and not Path(value).exists():
             raise ConfigError(f"data.{key}={value} does not exist; point data.{key} at an existing path")
 
 
@@ -161,8 +164,12 @@ def record(
         run.log_artifacts(folder)
     if cfg.log_checkpoint and tested is not None:
         run.log_artifacts(tested, artifact_path="checkpoint")
-    root = Path(cfg.data.root).resolve()
-    run.log_dataset(slices[list(COLUMNS)], str(root), f"{root.name} {cfg.modality}")
+    if is_dicomweb(cfg.data.root):  # MLflow resolves a dataset source by its scheme: http(s) for a PACS
+        source = DicomWebSource(cfg.data.root)
+        run.log_dataset(slices[list(COLUMNS)], source.http_url, f"{source.folder_name} {cfg.modality}")
+    else:
+        root = Path(cfg.data.root).resolve()
+        run.log_dataset(slices[list(COLUMNS)], str(root), f"{root.name} {cfg.modality}")
     if cfg.log_model:
         classifier = model.for_prediction()
         example = np.zeros((1, 3, *classifier.hparams["input_size"]), dtype=np.float32)  # the mean image, no patient's
@@ -172,14 +179,19 @@ def record(
 
 def run_tags(cfg: DictConfig, digest: str) -> dict[str, str]:
     sweep_id, job_num = sweep_identity()
-    phantom = phantom_parameters(Path(cfg.data.root))
+    if is_dicomweb(cfg.data.root):
+        source = "dicomweb"
+    elif (phantom := phantom_parameters(Path(cfg.data.root))) is not None:
+        source = f"phantom ({phantom})"
+    else:
+        source = "dicom"
     return {
         tracking.KIND_TAG: tracking.TRAIN_KIND,
         tracking.CONFIG_HASH_TAG: digest,
         tracking.COMMIT_TAG: tracking.git_commit(),
         tracking.SWEEP_TAG: sweep_id,
         tracking.JOB_TAG: str(job_num),
-        tracking.DATA_SOURCE_TAG: f"phantom ({phantom})" if phantom is not None else "dicom",
+        tracking.DATA_SOURCE_TAG: source,
     }
 
 

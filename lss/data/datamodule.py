@@ -27,7 +27,8 @@ from lss.data.preprocess import PreprocessParams
 from lss.data.slices import TrainingDataError, labelled_slices
 from lss.data.splits import Split, SplitBy, split_slices
 from lss.data.stacks import StackDataset, collate_stacks, labelled_stacks, series_stacks
-from lss.dicom.index_cache import indexed_manifest
+from lss.dicom.dicomweb import DicomWebSource, is_dicomweb, retrieve_instances
+from lss.dicom.index_cache import indexed_dicomweb_manifest, indexed_manifest
 from lss.dicom.index_params import IndexParams
 from lss.dicom.labels import LabelCoverage
 from lss.errors import ConfigError
@@ -86,7 +87,9 @@ class MidSliceDataModule(L.LightningDataModule):
         ``weighting`` and the ``index`` parameters) in ``prepare_data``, cached until a file under it changes."""
         super().__init__()
         self.modality, self.seed = modality, int(seed)
-        self.root = Path(root)
+        self.source = DicomWebSource(root) if is_dicomweb(root) else None
+        """A PACS (``root=dicomweb://...``): indexed from its metadata, the instances a job needs retrieved once."""
+        self.root = Path(root) if self.source is None else self.cache_root(Path(cache_dir), self.source)
         self.given_manifest = Path(manifest) if manifest is not None else None
         self.labels = Path(labels) if labels is not None else None
         self.allow_partial_labels = bool(allow_partial_labels)
@@ -116,9 +119,11 @@ class MidSliceDataModule(L.LightningDataModule):
         the slices of the modality (all of them unless ``allow_partial_labels``)."""
         if self.given_manifest is not None:
             return self.given_manifest
-        manifest = indexed_manifest(
-            self.root, self.cache_dir / "index", self.labels, self.index_params, self.progress, self.weighting
-        )
+        args = (self.cache_dir / "index", self.labels, self.index_params, self.progress, self.weighting)
+        if self.source is None:
+            manifest = indexed_manifest(self.root, *args)
+        else:
+            manifest = indexed_dicomweb_manifest(self.source, *args)
         if self.labels is not None:
             modality = T2 if self.modality == FUSED else self.modality  # a T1T2 model learns the T2 labels
             rows = read_manifest(manifest).query("modality == @modality")
@@ -142,7 +147,14 @@ class MidSliceDataModule(L.LightningDataModule):
             )
         return plan, manifest["patient_key"]
 
+    @staticmethod
+    def cache_root(cache_dir: Path, source: DicomWebSource) -> Path:
+        """Where a PACS's instances are copied to, under the manifest's paths (lss.dicom.dicomweb)."""
+        return cache_dir / "dicomweb" / source.folder_name
+
     def decoded_images(self, plan: InputPlan) -> np.ndarray:
+        if self.source is not None:
+            retrieve_instances(self.source, plan.sources["path"].tolist(), self.root)
         images = manifest_images(plan.sources, self.root, self.params, self.cache_dir / "images", self.progress)
         self.image_cache_key = entry_key(images)
         return images

@@ -50,6 +50,11 @@ class DicomWebSource:
             raise UserError(
                 f"{self.url} is not a DICOMweb URL; write dicomweb://HOST:PORT/PATH (dicomwebs:// for https)"
             )
+        if "@" in self.url.split("://", 1)[1].split("/", 1)[0]:
+            raise UserError(
+                "the DICOMweb URL carries credentials, which would be logged; remove them from the URL and set "
+                f"{TOKEN_ENV} or {USER_ENV}/{PASSWORD_ENV} instead"
+            )
 
     @property
     def http_url(self) -> str:

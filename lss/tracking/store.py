@@ -181,9 +181,9 @@ def ensure_experiment(tracking_uri: str, experiment_name: str) -> str:
                 tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND},
             )
         except Exception:  # another job created it between our two calls
-            found = experiment_id(tracking_uri, experiment_name)
-            if found is None:
+            created = experiment_id(tracking_uri, experiment_name)
+            if created is None:
                 raise
-            return found
+            return created
 
     return with_retries(get_or_create)
