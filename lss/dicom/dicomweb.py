@@ -161,9 +161,12 @@ def retrieve_instances(source: DicomWebSource, paths: Sequence[str], folder: Pat
     return folder
 
 
-def store(source: DicomWebSource, datasets: Sequence[Dataset]) -> None:
-    """Send ``datasets`` to the PACS (STOW-RS)."""
-    if not datasets:
+def store(source: DicomWebSource, files: Sequence[Path]) -> None:
+    """Send the DICOM ``files`` to the PACS (STOW-RS)."""
+    import pydicom
+
+    if not files:
         return
+    datasets = [pydicom.dcmread(path) for path in files]
     with answering(source, f"storing {len(datasets)} object(s) (STOW-RS)"):
-        source.client().store_instances(list(datasets))
+        source.client().store_instances(datasets)

@@ -28,6 +28,10 @@ class SelectionOptions:
     device: str
     cache_dir: Path | None
     progress: bool
+    studies: tuple[str, ...] | None = None
+    """With input=dicomweb://...: only these study UIDs (None: every study of the PACS)."""
+    store: bool = False
+    """With input=dicomweb://...: send each study's KOS back to the PACS (STOW-RS)."""
     model_source: str = "(given in-process)"
     """How the model was named (``run_id=...``), for the review page."""
 
@@ -49,5 +53,7 @@ class SelectionOptions:
             device=str(plain["device"]),
             cache_dir=Path(plain["cache_dir"]) if plain["cache_dir"] is not None else None,
             progress=bool(plain["progress"]),
+            studies=tuple(str(uid) for uid in plain["studies"]) if plain["studies"] is not None else None,
+            store=bool(plain["store"]),
             model_source=model_source,
         )

@@ -6,13 +6,14 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from lss.dicom.dicomweb import DicomWebSource, is_dicomweb
 from lss.dicom.walk import walk_repository
 from lss.errors import ConfigError
 from lss.manifest import MID
 from lss.selection.accuracy import selection_accuracy
 from lss.selection.model_source import load_classifier
 from lss.selection.options import SelectionOptions
-from lss.selection.select import SelectionResult, refuse_output_inside_input, select_mid_slices
+from lss.selection.select import KOS_DIR, SelectionResult, refuse_output_inside_input, select_mid_slices
 
 LABELS_BESIDE_INPUT = "labels.csv"
 """The phantom writes its reference labels here; any input with such a file gets an accuracy line."""
@@ -26,7 +27,9 @@ def summary(result: SelectionResult, accuracy: dict[str, float] | None) -> str:
         f"mean series confidence {scored['confidence'].mean():.3f}",
         f"{len(result.series) - len(scored)} series of another modality not scored; "
         f"{len(result.skipped)} input files skipped (skipped.csv)",
-        f"{result.n_selected_files} files under {result.output_dir / 'selected'}; tables in {result.output_dir}",
+        f"{result.n_selected_files} files under {result.output_dir / 'selected'}, "
+        f"{len(result.key_objects)} Key Object Selection documents under {result.output_dir / KOS_DIR}; "
+        f"tables in {result.output_dir}",
         f"{(scored['review'] != '').sum()} of {len(scored)} series flagged for review; review page: {result.report}",
     ]
     if accuracy is not None:
@@ -49,6 +52,11 @@ def check_paths(cfg: DictConfig) -> None:
     for key in ("input", "output"):
         if OmegaConf.is_missing(cfg, key) or cfg[key] is None:
             raise ConfigError(f"{key}= is not set: python predict.py run_id=ID input=/data/new_studies output=DIR")
+    if is_dicomweb(cfg.input):
+        DicomWebSource(cfg.input)  # refuses credentials written into the URL
+        return
+    if cfg.studies is not None or cfg.store:
+        raise ConfigError("studies= and store= are for a PACS: give input=dicomweb://HOST:PORT/PATH")
     input_dir = Path(cfg.input).resolve()
     if not input_dir.is_dir():
         raise ConfigError(f"input={cfg.input} is not a folder; point input= at a folder of DICOM studies")
@@ -69,9 +77,11 @@ def predict(cfg: DictConfig) -> SelectionResult:
     )
     options = SelectionOptions.from_config(cfg, model_source(cfg))
     result = select_mid_slices(model, cfg.input, output, options)
-    labels = Path(cfg.input) / LABELS_BESIDE_INPUT
+    labels = None if is_dicomweb(cfg.input) else Path(cfg.input) / LABELS_BESIDE_INPUT
     accuracy = (
-        selection_accuracy(result, labels, options.band_size) if labels.is_file() and len(result.predictions) else None
+        selection_accuracy(result, labels, options.band_size)
+        if labels is not None and labels.is_file() and len(result.predictions)
+        else None
     )
     print(summary(result, accuracy))
     return result

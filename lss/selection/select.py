@@ -24,7 +24,9 @@ from lss.data.cache import manifest_images
 from lss.data.channels import FUSED, InputPlan, input_plan
 from lss.data.preprocess import PreprocessParams
 from lss.data.stacks import MIN_SLICES
-from lss.dicom.index import index_repository
+from lss.dicom.dicomweb import DicomWebSource, is_dicomweb, retrieve_instances, store, study_metadata
+from lss.dicom.index import index_dicomweb, index_repository
+from lss.dicom.key_objects import write_key_object_selections
 from lss.errors import ConfigError, UserError
 from lss.manifest import LATERAL, MID, PREDICTION_COLUMNS, T1, T2
 from lss.model.checkpoint import TEMPERATURE_KEY
@@ -53,6 +55,9 @@ SERIES_COLUMNS = [
     "review",
 ]
 REPORT = "report.html"
+KOS_DIR = "kos"
+RETRIEVED = "retrieved"
+"""With input=dicomweb://...: the scored instances, retrieved once from the PACS (selected/ links into it)."""
 
 
 @dataclass
@@ -67,6 +72,8 @@ class SelectionResult:
     mid_rule: str
     n_selected_files: int
     report: Path
+    key_objects: list[Path]
+    """One DICOM Key Object Selection per study (kos/<study UID>.dcm), referencing its chosen Mid slices."""
 
 
 def refuse_output_inside_input(input_dir: Path, output_dir: Path) -> None:
@@ -189,24 +196,35 @@ def select_mid_slices(
     ``model`` is a trained classifier whose ``predict_step`` gives p_mid and whose hparams name its modality,
     context, input size, mean and std (``MidSliceClassifier``).
     """
-    input_dir, output_dir = Path(input_dir).resolve(), Path(output_dir).resolve()
-    refuse_output_inside_input(input_dir, output_dir)
+    output_dir = Path(output_dir).resolve()
+    source = DicomWebSource(str(input_dir)) if is_dicomweb(input_dir) else None
+    if options.store and source is None:
+        raise ConfigError("store=true sends the KOS documents back to a PACS: give input=dicomweb://HOST:PORT/PATH")
+    if source is None:
+        input_dir = Path(input_dir).resolve()
+        refuse_output_inside_input(input_dir, output_dir)
+        index = index_repository(input_dir, params=options.index, progress=options.progress)
+    else:
+        index = index_dicomweb(study_metadata(source, options.studies), params=options.index, progress=options.progress)
+        input_dir = output_dir / RETRIEVED  # the instances scored, retrieved once: a folder for the rest
+    shown = source.url if source is not None else str(input_dir)
     mid_rule, band_size = options.mid_rule, options.band_size
-    index = index_repository(input_dir, params=options.index, progress=options.progress)
     if index.manifest.empty:
         reasons = ", ".join(f"{count} {reason}" for reason, count in index.skipped["reason"].value_counts().items())
-        raise UserError(f"input={input_dir} holds no sagittal DICOM slice ({reasons or 'no files'}); nothing to select")
+        raise UserError(f"input={shown} holds no sagittal DICOM slice ({reasons or 'no files'}); nothing to select")
     modality, context = model.hparams["modality"], int(model.hparams.get("context", 1))
     usable, other_modality = slices_to_score(index.manifest, modality, options.allow_modality_mismatch)
     usable, lone, why = whole_series_only(usable, context, str(model.unit))
     plan = input_plan(usable, modality, context)
     not_scored = pd.concat([other_modality, lone, unplanned(usable, plan)], ignore_index=True)
     if plan.samples.empty and not lone.empty:
-        raise UserError(f"input={input_dir} holds no whole series: {why}; give it the series' folder, not a lone file")
+        raise UserError(f"input={shown} holds no whole series: {why}; give it the series' folder, not a lone file")
     size = model.hparams["input_size"]
     params = PreprocessParams(height=int(size[-2]), width=int(size[-1]))
     trainer = prediction_trainer(options.device, options.progress)
     output_dir.mkdir(parents=True, exist_ok=True)
+    if source is not None:
+        retrieve_instances(source, plan.sources["path"].tolist(), input_dir)
     with image_cache(options.cache_dir, output_dir) as cache:
         images = manifest_images(plan.sources, input_dir, params, cache, options.progress)
         p_mid = score_slices(model, plan, images, options.batch_size, trainer)
@@ -235,13 +253,28 @@ def select_mid_slices(
             "Mid rule": f"{mid_rule}, band of {band_size} slices",
             "review when": f"the chosen band's mean p_mid < {options.review_threshold:g}, "
             "or a competing band reaches it",
-            "input": str(input_dir),
+            "input": shown,
         }
         report = write_report(output_dir / REPORT, predictions, series, images, explained, about, len(index.skipped))
     predictions.to_csv(output_dir / "predictions.csv", index=False)
     series.to_csv(output_dir / "series.csv", index=False)
     index.skipped.to_csv(output_dir / "skipped.csv", index=False)
-    n_files = export_selected(
-        predictions.loc[predictions["label"] == MID, "path"], input_dir, output_dir / "selected", options.mode
+    chosen = predictions.loc[predictions["label"] == MID, "path"]
+    n_files = export_selected(chosen, input_dir, output_dir / "selected", options.mode)
+    chosen_by = (
+        f"Mid band chosen by lss, model {options.model_source} ({model.hparams['backbone']}, {modality}, "
+        f"{mid_rule} rule, band of {band_size} slices); confidence = the chosen band's mean calibrated p_mid"
     )
-    return SelectionResult(predictions, series, index.skipped, output_dir, modality, mid_rule, n_files, report)
+    notes = {
+        row.series_uid: f"{row.n_mid} Mid slices, confidence {row.band_p_mid:.3f}"
+        for row in series[series["status"] == "selected"].itertuples()
+    }
+    shutil.rmtree(output_dir / KOS_DIR, ignore_errors=True)  # a rerun replaces its own earlier documents
+    documents = write_key_object_selections(
+        [input_dir / path for path in chosen], chosen_by, notes, output_dir / KOS_DIR
+    )
+    if source is not None and options.store:
+        store(source, documents)
+    return SelectionResult(
+        predictions, series, index.skipped, output_dir, modality, mid_rule, n_files, report, documents
+    )

@@ -86,17 +86,9 @@ def orthanc(folder: Path, timeout_s: float = 60) -> Iterator[str]:
 
 def upload(url: str, folder: Path) -> int:
     """STOW-RS every DICOM file under ``folder`` (the phantom's CSV files and stamp stay behind); return the count."""
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
     from lss.dicom.dicomweb import DicomWebSource, store
 
-    datasets = []
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            try:
-                datasets.append(pydicom.dcmread(path))
-            except InvalidDicomError:
-                continue
-    store(DicomWebSource(url), datasets)
-    return len(datasets)
+    files = [path for path in sorted(folder.rglob("*")) if path.is_file() and path.suffix != ".csv"]
+    files = [path for path in files if not path.name.startswith(".")]
+    store(DicomWebSource(url), files)
+    return len(files)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from helpers.selection import selection_options
 from helpers.training import composed, finished_runs, tiny_overrides
+from lss.dicom.dicomweb import SERIES_UID, SOP_UID, STUDY_UID, DicomWebSource
+from lss.dicom.key_objects import referenced_sop_instance_uids
+from lss.manifest import MID
+from lss.selection import select_mid_slices
+from lss.selection.select import RETRIEVED
 from lss.tracking import DATA_SOURCE_TAG
 
 
@@ -28,3 +36,52 @@ def test_a_job_trained_from_a_pacs_is_the_job_trained_from_the_folder(
         assert metrics[name] == pytest.approx(from_folder[f"metrics.{name}"])
     copies = list((tmp_path / "cache" / "dicomweb").rglob("instances/*"))
     assert 0 < len([copy for copy in copies if not copy.name.endswith((".json", ".lock"))]) < 250  # T1 slices only
+
+
+def dciodvfy_errors(document: Path) -> list[str]:
+    """dicom3tools' IOD validator (Debian ``dicom3tools``): its Error lines, or a skip where it is not installed."""
+    validator = shutil.which("dciodvfy")
+    if validator is None:
+        pytest.skip("dciodvfy (apt-get install dicom3tools) is not installed")
+    checked = subprocess.run([validator, str(document)], capture_output=True, text=True, timeout=60)
+    return [line for line in (checked.stdout + checked.stderr).splitlines() if line.startswith("Error")]
+
+
+@pytest.mark.slow
+def test_selecting_from_a_pacs_stores_one_kos_per_study_referencing_exactly_its_chosen_slices(
+    model, new_studies: Path, trained_t1: dict, tmp_path: Path
+) -> None:
+    """The KOS is read back from Orthanc (STOW-RS then WADO-RS), checked by highdicom and by dciodvfy."""
+    from highdicom.ko import KeyObjectSelectionDocument
+
+    from helpers.orthanc import orthanc, upload
+
+    cache = f"cache_dir={trained_t1['cache_dir']}"
+    with orthanc(tmp_path / "orthanc") as url:
+        upload(url, new_studies)
+        from_pacs = select_mid_slices(
+            model, url, tmp_path / "pacs", selection_options("store=true", cache, "progress=false")
+        )
+        client = DicomWebSource(url).client()
+        stored = [
+            client.retrieve_instance(*(found[tag]["Value"][0] for tag in (STUDY_UID, SERIES_UID, SOP_UID)))
+            for found in client.search_for_instances(search_filters={"Modality": "KO"})
+        ]
+    from_folder = select_mid_slices(
+        model, new_studies, tmp_path / "folder", selection_options("mode=none", cache, "progress=false")
+    )
+    chosen = from_pacs.predictions[from_pacs.predictions["label"] == MID]
+    folder_chosen = from_folder.predictions[from_folder.predictions["label"] == MID]
+    assert sorted(chosen["sop_uid"]) == sorted(folder_chosen["sop_uid"])  # the same choice, wherever the images lie
+    assert len(stored) == len(from_pacs.key_objects) == 3  # one per study
+    for kos in stored:
+        in_study = chosen[chosen["path"].str.startswith(f"studies/{kos.StudyInstanceUID}/")]
+        assert referenced_sop_instance_uids(kos) == set(in_study["sop_uid"]) and len(in_study) == 5
+        assert kos.ConceptNameCodeSequence[0].CodeValue == "113000"  # "Of Interest"
+        parsed = KeyObjectSelectionDocument.from_dataset(kos)
+        assert {parsed.resolve_reference(sop)[2] for sop in in_study["sop_uid"]} == set(in_study["sop_uid"])
+        description = next(item.TextValue for item in kos.ContentSequence if item.ValueType == "TEXT")
+        assert "model (test)" in description and "confidence" in description
+    assert dciodvfy_errors(from_pacs.key_objects[0]) == []
+    for path in chosen["path"]:  # selected/ links to the retrieved copies, which read as the folder's files
+        assert (tmp_path / "pacs" / "selected" / path).resolve() == (tmp_path / "pacs" / RETRIEVED / path).resolve()
