@@ -13,6 +13,9 @@ from helpers.training import run_train, tiny_overrides
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("LSS_PATIENT_KEY", "lss-test-suite")  # no secret file in the user's home from tests
+os.environ.setdefault(
+    "HF_HUB_OFFLINE", "1"
+)  # no test reaches the real hub (tests/model/test_hub_download.py: a local one)
 
 
 @pytest.fixture(scope="session")

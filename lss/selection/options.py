@@ -30,6 +30,8 @@ class SelectionOptions:
     progress: bool
     studies: tuple[str, ...] | None = None
     """With input=dicomweb://...: only these study UIDs (None: every study of the PACS)."""
+    kos: bool | None = None
+    """Write a KOS per study: None (``auto``) for a PACS input only."""
     store: bool = False
     """With input=dicomweb://...: send each study's KOS back to the PACS (STOW-RS)."""
     model_source: str = "(given in-process)"
@@ -54,6 +56,7 @@ class SelectionOptions:
             cache_dir=Path(plain["cache_dir"]) if plain["cache_dir"] is not None else None,
             progress=bool(plain["progress"]),
             studies=tuple(str(uid) for uid in plain["studies"]) if plain["studies"] is not None else None,
+            kos=None if plain["kos"] == "auto" else bool(plain["kos"]),
             store=bool(plain["store"]),
             model_source=model_source,
         )

@@ -21,15 +21,15 @@ LABELS_BESIDE_INPUT = "labels.csv"
 
 def summary(result: SelectionResult, accuracy: dict[str, float] | None) -> str:
     scored = result.series[result.series["status"] == "selected"]
+    documents = len(result.key_objects)
+    kos = f", {documents} Key Object Selection documents under {result.output_dir / KOS_DIR}" if documents else ""
     lines = [
         f"{len(result.predictions)} {result.modality}-model slices scored in {len(scored)} series "
         f"({result.mid_rule} rule); {int((result.predictions['label'] == MID).sum())} chosen as Mid, "
         f"mean series confidence {scored['confidence'].mean():.3f}",
         f"{len(result.series) - len(scored)} series of another modality not scored; "
         f"{len(result.skipped)} input files skipped (skipped.csv)",
-        f"{result.n_selected_files} files under {result.output_dir / 'selected'}, "
-        f"{len(result.key_objects)} Key Object Selection documents under {result.output_dir / KOS_DIR}; "
-        f"tables in {result.output_dir}",
+        f"{result.n_selected_files} files under {result.output_dir / 'selected'}{kos}; tables in {result.output_dir}",
         f"{(scored['review'] != '').sum()} of {len(scored)} series flagged for review; review page: {result.report}",
     ]
     if accuracy is not None:

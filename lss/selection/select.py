@@ -200,6 +200,9 @@ def select_mid_slices(
     source = DicomWebSource(str(input_dir)) if is_dicomweb(input_dir) else None
     if options.store and source is None:
         raise ConfigError("store=true sends the KOS documents back to a PACS: give input=dicomweb://HOST:PORT/PATH")
+    write_kos = options.kos if options.kos is not None else source is not None
+    if options.store and not write_kos:
+        raise ConfigError("store=true sends the KOS documents back to the PACS: drop kos=false")
     if source is None:
         input_dir = Path(input_dir).resolve()
         refuse_output_inside_input(input_dir, output_dir)
@@ -270,8 +273,10 @@ def select_mid_slices(
         for row in series[series["status"] == "selected"].itertuples()
     }
     shutil.rmtree(output_dir / KOS_DIR, ignore_errors=True)  # a rerun replaces its own earlier documents
-    documents = write_key_object_selections(
-        [input_dir / path for path in chosen], chosen_by, notes, output_dir / KOS_DIR
+    documents = (
+        write_key_object_selections([input_dir / path for path in chosen], chosen_by, notes, output_dir / KOS_DIR)
+        if write_kos
+        else []
     )
     if source is not None and options.store:
         store(source, documents)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pydicom
 import pytest
 
 from helpers.selection import selection_options
@@ -189,6 +190,21 @@ def test_predict_py_with_a_run_id_writes_the_selection_and_reports_accuracy_agai
     assert f"review page: {out / 'report.html'}" in result.stdout
     assert "modality: T1" in (out / "run_config.yaml").read_text()
     assert all(path.is_symlink() for path in (out / "selected").rglob("*") if not path.is_dir())
+    assert "Key Object Selection" not in result.stdout  # kos=auto: a KOS carries patient attributes, a PACS only
+
+
+def test_kos_true_writes_one_key_object_selection_per_study_of_a_folder_too(
+    model, new_studies: Path, trained_t1: dict, tmp_path: Path
+) -> None:
+    from lss.dicom.key_objects import referenced_sop_instance_uids
+
+    options = selection_options("kos=true", "mode=none", f"cache_dir={trained_t1['cache_dir']}", "progress=false")
+    result = select_mid_slices(model, new_studies, tmp_path / "out", options)
+    chosen = set(result.predictions.loc[result.predictions["label"] == MID, "sop_uid"])
+    referenced = [referenced_sop_instance_uids(pydicom.dcmread(path)) for path in result.key_objects]
+    assert len(referenced) == 3 and set().union(*referenced) == chosen and sum(map(len, referenced)) == len(chosen)
+    with pytest.raises(ConfigError, match="store=true"):
+        select_mid_slices(model, new_studies, tmp_path / "again", selection_options("store=true"))
 
 
 def test_a_missing_checkpoint_an_unknown_run_and_a_run_without_checkpoint_fail_clearly(
