@@ -9,6 +9,7 @@ from typing import Any, cast
 from omegaconf import DictConfig, OmegaConf
 
 from lss.dicom.index_params import IndexParams
+from lss.errors import ConfigError
 from lss.model.mid_rule import MidRule
 from lss.selection.export import ExportMode
 
@@ -55,8 +56,17 @@ class SelectionOptions:
             device=str(plain["device"]),
             cache_dir=Path(plain["cache_dir"]) if plain["cache_dir"] is not None else None,
             progress=bool(plain["progress"]),
-            studies=tuple(str(uid) for uid in plain["studies"]) if plain["studies"] is not None else None,
+            studies=study_uids(plain["studies"]),
             kos=None if plain["kos"] == "auto" else bool(plain["kos"]),
             store=bool(plain["store"]),
             model_source=model_source,
         )
+
+
+def study_uids(studies: list[Any] | None) -> tuple[str, ...] | None:
+    """``studies=`` as UIDs; a number means Hydra read an unquoted UID such as 1.20 as 1.2, so it is refused."""
+    if studies is None:
+        return None
+    if not isinstance(studies, list) or not all(isinstance(uid, str) for uid in studies):
+        raise ConfigError(f"studies={studies} must be a list of quoted study UIDs: 'studies=[\"1.2.840.1\"]'")
+    return tuple(studies)

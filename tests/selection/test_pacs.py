@@ -85,3 +85,11 @@ def test_selecting_from_a_pacs_stores_one_kos_per_study_referencing_exactly_its_
     assert dciodvfy_errors(from_pacs.key_objects[0]) == []
     for path in chosen["path"]:  # selected/ links to the retrieved copies, which read as the folder's files
         assert (tmp_path / "pacs" / "selected" / path).resolve() == (tmp_path / "pacs" / RETRIEVED / path).resolve()
+
+
+def test_an_unquoted_study_uid_hydra_would_read_as_a_number_is_refused() -> None:
+    from lss.errors import ConfigError
+
+    assert selection_options('studies=["1.2.840.1","1.20"]').studies == ("1.2.840.1", "1.20")
+    with pytest.raises(ConfigError, match="quoted study UIDs"):
+        selection_options("studies=[1.2.840.1,1.20]")  # 1.20 arrives as the float 1.2
