@@ -46,3 +46,28 @@ def render(browser: str, page: Path, screenshot: Path, width: int = 1300, height
         )
     assert screenshot.is_file(), f"{browser} wrote no screenshot (exit {result.returncode}):\n{result.stderr[-3000:]}"
     return [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
+
+
+def page_text(browser: str, url: str, wait_ms: int = 20000) -> str:
+    """The visible text of ``url`` once its scripts have run for ``wait_ms`` of virtual time (a single-page app)."""
+    import html
+    import re
+
+    with tempfile.TemporaryDirectory(prefix="lss-chromium-") as profile:
+        result = subprocess.run(
+            [
+                browser,
+                *(flag for flag in HEADLESS_FLAGS if not flag.startswith("--host-resolver-rules")),
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # a local server, and nothing else
+                f"--user-data-dir={profile}",
+                f"--virtual-time-budget={wait_ms}",
+                "--dump-dom",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            stdin=subprocess.DEVNULL,
+        )
+    dom = re.sub(r"<(style|script)\b.*?</\1>", " ", result.stdout, flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", dom)))

@@ -71,3 +71,29 @@ def test_the_lss_experiment_is_a_model_training_experiment_so_the_ui_opens_on_it
     older = client.create_experiment("made-before-the-tag")  # a store lss wrote before it tagged experiments
     assert ensure_experiment(uri, "made-before-the-tag") == older
     assert client.get_experiment(older).tags[EXPERIMENT_KIND_TAG] == MODEL_TRAINING_KIND
+
+
+@pytest.mark.slow
+def test_the_ui_address_lss_prints_opens_the_lss_experiment_on_its_training_runs_in_a_browser(tmp_path: Path) -> None:
+    """A real MLflow server and headless Chromium: the page lists the run, not the GenAI overview (traces, tokens)."""
+    from mlflow import MlflowClient
+
+    from helpers.browser import chromium, page_text
+    from helpers.mlflow_server import MlflowServer
+    from lss.tracking.store import ensure_experiment
+    from lss.tracking.ui import ui_url
+
+    browser = chromium()
+    if browser is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    server = MlflowServer(tmp_path / "server")
+    server.start()
+    try:
+        experiment = ensure_experiment(server.uri, "lss")
+        client = MlflowClient(server.uri)
+        client.set_terminated(client.create_run(experiment, run_name="T1-seed0").info.run_id)
+        text = page_text(browser, ui_url("127.0.0.1", server.port, experiment))
+    finally:
+        server.stop()
+    assert "T1-seed0" in text and "1 matching run" in text
+    assert "Token Usage" not in text
