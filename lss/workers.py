@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future
+from typing import TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
 def available_cores() -> int:
@@ -14,3 +21,23 @@ def worker_count(tasks: int, tasks_per_worker: int = 1, share: int = 1, reserve:
     """Processes for ``tasks`` tasks: at most one per ``tasks_per_worker`` tasks (starting a process costs more
     than a few tasks), this process's ``1/share`` of the cores minus ``reserve``, and ``cap``; at least 1."""
     return max(1, min(cap, available_cores() // share - reserve, tasks // tasks_per_worker))
+
+
+def ordered_map(
+    pool: Executor, function: Callable[[Item], Result], items: Iterable[Item], window: int
+) -> Iterator[Result]:
+    """``pool.map`` with at most ``window`` tasks submitted ahead of the one being consumed.
+
+    ``Executor.map`` submits every task at once, so when the consumer writes results out, the results that wait for
+    it pile up with N; here they are bounded by ``window``."""
+    pending: deque[Future[Result]] = deque()
+    try:
+        for item in items:
+            if len(pending) >= window:
+                yield pending.popleft().result()
+            pending.append(pool.submit(function, item))
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
