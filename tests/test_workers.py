@@ -68,7 +68,7 @@ def test_parallel_jobs_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("configured", [0, -2, "half", 1.5])
 def test_a_cpu_count_that_is_not_a_positive_number_is_refused(configured: object) -> None:
-    with pytest.raises(ConfigError, match="resources.cpus must be auto or a number of cores"):
+    with pytest.raises(ConfigError, match=r"resources\.cpus must be auto or a number of cores"):
         cpu_budget(configured)  # type: ignore[arg-type]
 
 
