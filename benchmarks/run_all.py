@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/run_all.py
 
 Budget: <= 5 minutes, plus the few of benchmarks/scale.py --quick, once the benchmark phantoms exist in
-~/.cache/lss/benchmarks (the first run writes them: ~10,000 files, a few minutes more). Each row names the script that measures the
-figure on its own, with more detail. The GPU figures come from benchmarks/gpu_protocol.py on a
+~/.cache/lss/benchmarks (the first run writes them: ~10,000 files, a few minutes more). Each row names the
+script that measures the figure on its own, with more detail. The GPU figures come from benchmarks/gpu_protocol.py on a
 GPU machine; this table says so instead of measuring them.
 """
 
@@ -140,7 +140,12 @@ def main() -> None:
         ),
     ]
     rows.append(
-        ("8. this table", "<= 5 min + scale.py --quick", f"{(time.perf_counter() - started) / 60:.1f} min", "benchmarks/run_all.py")
+        (
+            "8. this table",
+            "<= 5 min + scale.py --quick",
+            f"{(time.perf_counter() - started) / 60:.1f} min",
+            "benchmarks/run_all.py",
+        )
     )
 
     load = os.getloadavg()[0]
