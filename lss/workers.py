@@ -40,6 +40,7 @@ def use_cpu_budget(cores: int) -> None:
 
     global _budget
     _budget = cores
+    log.info("using %d CPU cores (resources.cpus)", cores)
     torch.set_num_threads(cores)
     try:
         torch.set_num_interop_threads(cores)
