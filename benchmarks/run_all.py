@@ -133,9 +133,15 @@ def main() -> None:
             "benchmarks/scale.py --quick",
         ),
         (
-            "   three jobs at once (parallel, n_jobs=3) vs one after another",
+            "   three jobs at once (resources.cpus shared) / one after another",
             scale.TARGETS["three_jobs_ratio"],
             f"{grown['three_jobs_ratio']:.2f}x",
+            "benchmarks/scale.py --quick",
+        ),
+        (
+            "   one sweep, hydra/launcher=parallel n_jobs=3 / one after another",
+            "-",
+            f"{grown['launcher_ratio']:.2f}x",
             "benchmarks/scale.py --quick",
         ),
     ]

@@ -14,8 +14,9 @@ own process, as a user runs it; its peak RSS is that process's (or its largest c
   * predict: ``predict.py`` with the N-size model over the k copies (index, decode, score, report).
 
 The bare loop is what predict.py cannot beat: dcmread + the same preprocessing + the same network, batches of the
-same size, over the slices the manifest lists (the file list is given to it for free). Three jobs: ``train.py -m
-seed=0,1,2`` with ``hydra/launcher=parallel hydra.launcher.n_jobs=3`` against the basic launcher, caches warm.
+same size, over the slices the manifest lists (the file list is given to it for free). Three jobs: three
+``train.py`` processes one after another against three at once sharing the cores (``resources.cpus``), and
+against one ``train.py -m`` sweep with ``hydra/launcher=parallel hydra.launcher.n_jobs=3``, caches warm.
 
 Ends with one line: ``cache_rss_ratio=<8N/N> predict_vs_bare=<ratio> three_jobs_ratio=<together/one after another>``.
 """
@@ -195,8 +196,24 @@ def measure_sizes(base: Path, copies: list[int], workdir: Path) -> tuple[pd.Data
     return pd.DataFrame(rows), predict_vs_bare
 
 
-def three_jobs(root: Path, workdir: Path) -> dict[str, float]:
-    """Three demo jobs (caches warm) with the parallel launcher (n_jobs=3) against the basic one."""
+def at_once(commands: list[list[str]]) -> float:
+    """Wall seconds of ``commands`` started together, until the last ends."""
+    started = time.perf_counter()
+    processes = [
+        subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for command in commands
+    ]
+    for process, command in zip(processes, commands, strict=True):
+        _, errors = process.communicate()
+        if process.returncode != 0:
+            sys.exit(f"failed: {' '.join(command)}\n{errors.decode()[-4000:]}")
+    return time.perf_counter() - started
+
+
+def three_jobs(root: Path, workdir: Path, oversubscribed: bool) -> dict[str, float]:
+    """Three demo jobs (caches warm): one after another (three train.py processes), at once as three processes that
+    each take a third of the cores (``resources.cpus=1`` on 2 cores), and as one sweep with ``hydra/launcher=parallel
+    hydra.launcher.n_jobs=3``; with ``oversubscribed``, also at once with every job taking every core (lss before
+    resources.cpus, or users who do not share)."""
     common = [
         "experiment=demo",
         f"data.root={root}",
@@ -207,14 +224,37 @@ def three_jobs(root: Path, workdir: Path) -> dict[str, float]:
         "resume=false",
     ]
 
-    def sweep(name: str, extra: list[str]) -> float:
-        store = [f"mlflow.tracking_uri=sqlite:///{workdir / name}.db", f"hydra.sweep.dir={workdir / name}"]
-        return timed([sys.executable, "train.py", "-m", "seed=0,1,2", *common, *store, *extra])[0]
+    def jobs(name: str, extra: list[str]) -> list[list[str]]:
+        return [
+            [
+                sys.executable,
+                "train.py",
+                *common,
+                f"seed={seed}",
+                f"mlflow.tracking_uri=sqlite:///{workdir / name}.db",
+                f"hydra.run.dir={workdir / name / str(seed)}",
+                *extra,
+            ]
+            for seed in range(3)
+        ]
 
-    timed([sys.executable, "train.py", *common, "seed=9", f"hydra.run.dir={workdir / 'warm'}"])  # caches built
-    one_after_another = sweep("basic", [])
-    together = sweep("parallel", ["hydra/launcher=parallel", "hydra.launcher.n_jobs=3"])
-    return {"one_after_another_s": one_after_another, "together_s": together, "ratio": together / one_after_another}
+    timed(jobs("warm", [])[0])  # index and image caches built, store created
+    sweep = [sys.executable, "train.py", "-m", "seed=0,1,2", *common, f"hydra.sweep.dir={workdir / 'sweep'}"]
+    figures = {
+        "one_after_another_s": sum(timed(command)[0] for command in jobs("sequential", [])),
+        "together_s": at_once(jobs("together", [f"resources.cpus={max(1, len(os.sched_getaffinity(0)) // 3)}"])),
+        "launcher_s": timed(
+            [
+                *sweep,
+                f"mlflow.tracking_uri=sqlite:///{workdir}/sweep.db",
+                "hydra/launcher=parallel",
+                "hydra.launcher.n_jobs=3",
+            ]
+        )[0],
+    }
+    if oversubscribed:
+        figures["oversubscribed_s"] = at_once(jobs("oversubscribed", []))
+    return figures
 
 
 def report(table: pd.DataFrame) -> dict[str, float]:
@@ -257,16 +297,19 @@ def measure(quick: bool, patients: int = BASE_PATIENTS) -> dict[str, float]:
         table, predict_vs_bare = measure_sizes(base, copies, Path(scratch) / "sizes")
         print()
         ratios = report(table)
-        jobs = three_jobs(base, Path(scratch) / "three")
+        jobs = three_jobs(base, Path(scratch) / "three", oversubscribed=not quick)
     print(
-        f"\nthree demo jobs (N phantom, 2 epochs): one after another {jobs['one_after_another_s']:.1f} s, "
-        f"at once (hydra/launcher=parallel n_jobs=3) {jobs['together_s']:.1f} s"
+        f"\nthree demo jobs (N phantom, 2 epochs): one after another {jobs['one_after_another_s']:.1f} s; at once, "
+        f"sharing the cores (resources.cpus) {jobs['together_s']:.1f} s; one sweep with hydra/launcher=parallel "
+        f"n_jobs=3 {jobs['launcher_s']:.1f} s"
+        + (f"; at once, each on every core {jobs['oversubscribed_s']:.1f} s" if "oversubscribed_s" in jobs else "")
     )
     figures = {
         "cache_rss_ratio": ratios["cache"],
         "predict_rss_ratio": ratios["predict.py"],
         "predict_vs_bare": predict_vs_bare,
-        "three_jobs_ratio": jobs["ratio"],
+        "three_jobs_ratio": jobs["together_s"] / jobs["one_after_another_s"],
+        "launcher_ratio": jobs["launcher_s"] / jobs["one_after_another_s"],
         "max_k": max(
             exponent(rows["slices"].tolist(), rows["wall_s"].tolist())
             for stage, rows in table.groupby("stage")
@@ -283,6 +326,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{len(os.sched_getaffinity(0))} cores, load average {os.getloadavg()[0]:.1f} at the start\n")
     figures = measure(args.quick, args.patients)
+    print(f"launcher_ratio={figures['launcher_ratio']:.2f} (hydra/launcher=parallel n_jobs=3 / one after another)")
     print(
         f"cache_rss_ratio={figures['cache_rss_ratio']:.2f} predict_vs_bare={figures['predict_vs_bare']:.2f} "
         f"three_jobs_ratio={figures['three_jobs_ratio']:.2f}"
