@@ -2,9 +2,9 @@
 
     .venv/bin/python benchmarks/run_all.py
 
-Budget: <= 5 minutes once the benchmark phantoms exist in ~/.cache/lss/benchmarks (the first
-run writes them: ~10,000 files, a few minutes more). Each row names the script that measures the
-figure on its own, with more detail. The GPU figures come from benchmarks/gpu_protocol.py on a
+Budget: <= 5 minutes, plus the few of benchmarks/scale.py --quick, once the benchmark phantoms exist in
+~/.cache/lss/benchmarks (the first run writes them: ~10,000 files, a few minutes more). Each row names the
+script that measures the figure on its own, with more detail. The GPU figures come from benchmarks/gpu_protocol.py on a
 GPU machine; this table says so instead of measuring them.
 """
 
@@ -16,6 +16,7 @@ import time
 import cache_speed
 import index_speed
 import real_lumbar
+import scale
 import sweep_overhead
 import train_overhead
 
@@ -111,8 +112,46 @@ def main() -> None:
             "benchmarks/real_lumbar.py --quick (full: no flag)",
         )
     )
+    grown = scale.measure(quick=True)
+    rows += [
+        (
+            "7. peak RSS at 8N / at N: cache build (299x299), predict.py",
+            f"{scale.TARGETS['cache_rss_ratio']}",
+            f"{grown['cache_rss_ratio']:.2f}x, {grown['predict_rss_ratio']:.2f}x",
+            "benchmarks/scale.py --quick",
+        ),
+        (
+            "   largest time exponent k of any stage (time ∝ N^k)",
+            scale.TARGETS["k"],
+            f"{grown['max_k']:.2f}",
+            "benchmarks/scale.py --quick",
+        ),
+        (
+            "   predict.py slices/s vs a bare loop (8N)",
+            scale.TARGETS["predict_vs_bare"],
+            f"{grown['predict_vs_bare']:.2f}x",
+            "benchmarks/scale.py --quick",
+        ),
+        (
+            "   three jobs at once (resources.cpus shared) / one after another",
+            scale.TARGETS["three_jobs_ratio"],
+            f"{grown['three_jobs_ratio']:.2f}x",
+            "benchmarks/scale.py --quick",
+        ),
+        (
+            "   one sweep, hydra/launcher=parallel n_jobs=3 / one after another",
+            "-",
+            f"{grown['launcher_ratio']:.2f}x",
+            "benchmarks/scale.py --quick",
+        ),
+    ]
     rows.append(
-        ("7. this table", "<= 5 min", f"{(time.perf_counter() - started) / 60:.1f} min", "benchmarks/run_all.py")
+        (
+            "8. this table",
+            "<= 5 min + scale.py --quick",
+            f"{(time.perf_counter() - started) / 60:.1f} min",
+            "benchmarks/run_all.py",
+        )
     )
 
     load = os.getloadavg()[0]

@@ -27,7 +27,7 @@ from lss.dicom.dicomweb import DicomWebSource, is_dicomweb
 from lss.dicom.labels import LabelCoverage
 from lss.errors import ConfigError
 from lss.launch.ddp_multirun import ddp_children_run_this_job, is_launched_ddp_child
-from lss.launch.job import sweep_identity
+from lss.launch.job import jobs_at_once, sweep_identity
 from lss.launch.resolvers import register_resolvers
 from lss.manifest import COLUMNS, MID
 from lss.model.checkpoint import read_checkpoint, write_temperature
@@ -42,10 +42,13 @@ from lss.model.module import MidSliceClassifier
 from lss.model.series_selector import SeriesMidSelector
 from lss.provenance import phantom_parameters
 from lss.tracking.logger import RunLogger
+from lss.workers import cpu_budget, use_cpu_budget
 
 log = logging.getLogger(__name__)
 Selector = MidSliceClassifier | SeriesMidSelector
 """What ``model`` builds: the paper's per-slice classifier, or the series-level selector (``selector=series``)."""
+CPU_BUDGET_PARAM = "resources.cpu_budget"
+"""The cores the job used (resources.cpus resolved): what its wall time is to be read against."""
 register_resolvers()
 
 
@@ -198,6 +201,8 @@ def run_tags(cfg: DictConfig, digest: str) -> dict[str, str]:
 def train(cfg: DictConfig) -> dict[str, float]:
     """Run one job; return its test metrics (empty when resumed from an existing FINISHED run)."""
     check_job_config(cfg)
+    cores = cpu_budget(cfg.resources.cpus, jobs_at_once())
+    use_cpu_budget(cores)
     seed = int(cfg.seed)  # seed 0 is a seed: never `if cfg.seed:`
     L.seed_everything(seed, workers=True, verbose=False)
     if is_launched_ddp_child():
@@ -219,7 +224,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         experiment,
         f"{cfg.modality}-seed{seed}",
         run_tags(cfg, digest),
-        tracking.flatten(resolved),
+        tracking.flatten(resolved) | {CPU_BUDGET_PARAM: cores},
         resume_digest,
         Path(cfg.paths.output_dir) / "mlflow-journal",
         pending_dir,

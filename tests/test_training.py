@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -127,6 +128,7 @@ def test_same_seed_gives_identical_metrics_and_seed_zero_is_a_seed(phantom_dir: 
     assert (tmp_path / "cache" / "index" / runs["params.cache.index"].iloc[0] / "manifest.csv").is_file()
     assert (tmp_path / "cache" / "images" / f"images-{runs['params.cache.images'].iloc[0]}.npy").is_file()
     assert (runs["params.labels.from_csv"].astype(int) > 0).all() and (runs["params.labels.from_rule"] == "0").all()
+    assert set(runs["params.resources.cpu_budget"]) == {str(len(os.sched_getaffinity(0)))}  # resources.cpus=auto
 
 
 def test_resume_skips_a_finished_job(phantom_dir: Path, tmp_path: Path) -> None:
@@ -183,7 +185,13 @@ def test_the_resume_hash_ignores_where_and_how_a_job_runs_but_not_what_it_comput
     from lss.tracking import config_hash
 
     job = {"seed": 0, "modality": "T1", "data": {"num_workers": 0, "root": "/data"}, "paths": {"output_dir": "/a"}}
-    moved = {**job, "data": {"num_workers": "auto", "root": "/data"}, "paths": {"output_dir": "/b"}, "resume": False}
+    moved = {
+        **job,
+        "data": {"num_workers": "auto", "root": "/data"},
+        "paths": {"output_dir": "/b"},
+        "resume": False,
+        "resources": {"cpus": 1},
+    }
     assert config_hash(job) == config_hash(moved)
     assert config_hash(job) != config_hash({**job, "seed": 1})
     assert config_hash(job) != config_hash({**job, "data": {"num_workers": 0, "root": "/other"}})

@@ -20,11 +20,15 @@ from tqdm.auto import tqdm
 from lss.data.preprocess import PreprocessParams, preprocess_slice
 from lss.dicom.pixels import read_slice_pixels
 from lss.files import tree_key, verified_entry
-from lss.workers import worker_count
+from lss.workers import ordered_map, worker_count
 
 ENTRY_PREFIX = "images-"
 DECODES_PER_WORKER = 32
 """Fewer slices than this per process and starting the process costs more than decoding them."""
+DECODE_CHUNK_BYTES = 2 * 2**20
+"""Decoded bytes per worker task (and per write): about 23 slices at 299x299, 2 at 1024x1024."""
+CHUNKS_IN_FLIGHT_PER_WORKER = 2
+"""Chunks submitted ahead per worker: enough to keep every worker busy, few enough that memory does not grow with N."""
 
 
 def image_cache_key(paths: Sequence[Path], frames: Sequence[int], params: PreprocessParams, cache_dir: Path) -> str:
@@ -47,6 +51,11 @@ def _single_threaded() -> None:
 def _decode_one(job: tuple[str, int, PreprocessParams]) -> np.ndarray:
     path, frame, params = job
     return preprocess_slice(read_slice_pixels(path, frame), params)
+
+
+def _decode_chunk(jobs: Sequence[tuple[str, int, PreprocessParams]]) -> np.ndarray:
+    """(len(jobs), H, W) uint8: one task per chunk, so a worker's result crosses the process boundary once."""
+    return np.stack([_decode_one(job) for job in jobs])
 
 
 def cached_images(
@@ -87,22 +96,30 @@ def manifest_images(
 def _build(
     partial: Path, paths: Sequence[Path], frames: Sequence[int], params: PreprocessParams, progress: bool, workers: int
 ) -> None:
-    images = np.empty((len(paths), params.height, params.width), dtype=np.uint8)
+    """Write each decoded slice straight into the .npy file in manifest order: the build holds a bounded window of
+    slices (a few chunks per worker), never the whole (N, H, W) array, so its memory is flat in N."""
+    shape = (len(paths), params.height, params.width)
     jobs = [(str(path), int(frame), params) for path, frame in zip(paths, frames, strict=True)]
+    per_chunk = max(1, DECODE_CHUNK_BYTES // (params.height * params.width))
+    chunks = [jobs[start : start + per_chunk] for start in range(0, len(jobs), per_chunk)]
     bar = tqdm(total=len(jobs), desc="decoding DICOM (cached once)", unit="slice", disable=not progress)
-    if workers > 1:
-        with ProcessPoolExecutor(workers, initializer=_single_threaded) as pool:
-            for index, image in enumerate(pool.map(_decode_one, jobs, chunksize=16)):
-                images[index] = image
-                bar.update()
-    else:
-        threads = torch.get_num_threads()
-        _single_threaded()
-        try:
-            for index, job in enumerate(jobs):
-                images[index] = _decode_one(job)
-                bar.update()
-        finally:
-            torch.set_num_threads(threads)
+    with open(partial, "wb") as handle:
+        np.lib.format.write_array_header_1_0(
+            handle, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False, "shape": shape}
+        )
+        if workers > 1:
+            with ProcessPoolExecutor(workers, initializer=_single_threaded) as pool:
+                for images in ordered_map(pool, _decode_chunk, chunks, window=CHUNKS_IN_FLIGHT_PER_WORKER * workers):
+                    handle.write(images.tobytes())
+                    bar.update(len(images))
+        else:
+            threads = torch.get_num_threads()
+            _single_threaded()
+            try:
+                for chunk in chunks:
+                    images = _decode_chunk(chunk)
+                    handle.write(images.tobytes())
+                    bar.update(len(images))
+            finally:
+                torch.set_num_threads(threads)
     bar.close()
-    np.save(partial, images)

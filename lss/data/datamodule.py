@@ -28,7 +28,7 @@ from lss.data.slices import TrainingDataError, labelled_slices
 from lss.data.splits import Split, SplitBy, split_slices
 from lss.data.stacks import StackDataset, collate_stacks, labelled_stacks, series_stacks
 from lss.dicom.dicomweb import DicomWebSource, is_dicomweb, retrieve_instances
-from lss.dicom.index_cache import indexed_dicomweb_manifest, indexed_manifest
+from lss.dicom.index_cache import indexed_manifest
 from lss.dicom.index_params import IndexParams
 from lss.dicom.labels import LabelCoverage
 from lss.errors import ConfigError
@@ -119,11 +119,14 @@ class MidSliceDataModule(L.LightningDataModule):
         the slices of the modality (all of them unless ``allow_partial_labels``)."""
         if self.given_manifest is not None:
             return self.given_manifest
-        args = (self.cache_dir / "index", self.labels, self.index_params, self.progress, self.weighting)
-        if self.source is None:
-            manifest = indexed_manifest(self.root, *args)
-        else:
-            manifest = indexed_dicomweb_manifest(self.source, *args)
+        manifest = indexed_manifest(
+            self.source or self.root,
+            self.cache_dir / "index",
+            self.labels,
+            self.index_params,
+            self.progress,
+            self.weighting,
+        )
         if self.labels is not None:
             modality = T2 if self.modality == FUSED else self.modality  # a T1T2 model learns the T2 labels
             rows = read_manifest(manifest).query("modality == @modality")

@@ -74,7 +74,9 @@ class DicomWebSource:
         session = requests.Session()
         session.auth = _basic_auth()
         headers = {"Authorization": f"Bearer {token}"} if (token := _environment(TOKEN_ENV)) else None
-        return DICOMwebClient(self.http_url, session=session, headers=headers, timeout=TIMEOUT_S)
+        client = DICOMwebClient(self.http_url, session=session, headers=headers, timeout=TIMEOUT_S)
+        client.set_http_retry_params(retry=False)  # its default retries a refused connection for 30 s
+        return client
 
 
 def _environment(name: str) -> str | None:

@@ -36,43 +36,29 @@ def _tables_key(labels: Path | None, weighting: Path | None) -> str:
 
 
 def indexed_manifest(
-    root: Path,
+    repository: Path | DicomWebSource,
     index_cache_dir: Path,
     labels: Path | None,
     params: IndexParams,
     progress: bool = True,
     weighting: Path | None = None,
 ) -> Path:
-    """manifest.csv of ``root`` (paths relative to it), indexed now or taken from the cache."""
-    entry = index_cache_dir / index_cache_key(root, labels, params, index_cache_dir / "keys", weighting)
+    """manifest.csv of a folder (paths relative to it) or of every study of a PACS (paths relative to its DICOMweb
+    root), indexed now or taken from the cache. A PACS's metadata is read on each call (it is small) and keys the
+    entry, so its manifest is rebuilt only when an instance's header changes."""
+    if isinstance(repository, DicomWebSource):
+        instances = study_metadata(repository)
+        content = hashlib.blake2b(f"{repository.url}|{params.as_key()}{_tables_key(labels, weighting)}|".encode())
+        content.update(json.dumps(instances, sort_keys=True).encode())
+        entry = index_cache_dir / f"dicomweb-{content.hexdigest()[:24]}"
+    else:
+        entry = index_cache_dir / index_cache_key(repository, labels, params, index_cache_dir / "keys", weighting)
 
     def index_into(partial: Path) -> None:
-        index_repository(
-            root, out_dir=partial, labels_csv=labels, weighting_csv=weighting, params=params, progress=progress
-        )
-
-    verified_entry(entry, index_into)
-    return entry / "manifest.csv"
-
-
-def indexed_dicomweb_manifest(
-    source: DicomWebSource,
-    index_cache_dir: Path,
-    labels: Path | None,
-    params: IndexParams,
-    progress: bool = True,
-    weighting: Path | None = None,
-) -> Path:
-    """manifest.csv of every study of a PACS (paths relative to its DICOMweb root). The metadata is read on each
-    call (it is small) and keys the entry, so the manifest is rebuilt only when an instance's header changes."""
-    instances = study_metadata(source)
-    salt = f"{source.url}|{params.as_key()}{_tables_key(labels, weighting)}|"
-    content = hashlib.blake2b(salt.encode(), digest_size=16)
-    content.update(json.dumps(instances, sort_keys=True).encode())
-    entry = index_cache_dir / f"dicomweb-{content.hexdigest()[:24]}"
-
-    def index_into(partial: Path) -> None:
-        index_dicomweb(instances, partial, labels, weighting, params, progress)
+        if isinstance(repository, DicomWebSource):
+            index_dicomweb(instances, partial, labels, weighting, params, progress)
+        else:
+            index_repository(repository, partial, labels, weighting, params, progress=progress)
 
     verified_entry(entry, index_into)
     return entry / "manifest.csv"

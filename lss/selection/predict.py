@@ -14,6 +14,7 @@ from lss.selection.accuracy import selection_accuracy
 from lss.selection.model_source import load_classifier
 from lss.selection.options import SelectionOptions
 from lss.selection.select import KOS_DIR, SelectionResult, refuse_output_inside_input, select_mid_slices
+from lss.workers import cpu_budget, use_cpu_budget
 
 LABELS_BESIDE_INPUT = "labels.csv"
 """The phantom writes its reference labels here; any input with such a file gets an accuracy line."""
@@ -67,6 +68,7 @@ def check_paths(cfg: DictConfig) -> None:
 
 def predict(cfg: DictConfig) -> SelectionResult:
     check_paths(cfg)
+    use_cpu_budget(cpu_budget(cfg.resources.cpus))
     output = Path(cfg.output)
     model = load_classifier(
         cfg.checkpoint,

@@ -42,6 +42,7 @@ VOLATILE_KEYS = (
     "log_model",
     "register_as",
     "hydra",
+    "resources",
     "data.cache_dir",
     "data.num_workers",
     "data.pin_memory",

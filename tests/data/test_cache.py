@@ -283,16 +283,65 @@ def test_an_entry_without_its_check_record_is_rebuilt(phantom, decode_log, tmp_p
 
 def test_a_failed_build_removes_its_partial_file(phantom, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     paths, frames = phantom
-    save = np.save
+    decode, decoded = cache._decode_one, []
 
-    def save_half_then_fail(path: Path, array: np.ndarray) -> None:
-        save(path, array[: len(array) // 2])  # a partial file on disk, as a full disk leaves it
-        raise OSError("no space left on device")
+    def decode_half_then_fail(job: tuple[str, int, PreprocessParams]) -> np.ndarray:
+        decoded.append(job[0])
+        if len(decoded) > len(paths) // 2:  # half the slices already written to the partial file
+            raise OSError("no space left on device")
+        return decode(job)
 
-    monkeypatch.setattr(cache.np, "save", save_half_then_fail)
+    monkeypatch.setattr(cache, "DECODE_CHUNK_BYTES", 2 * PARAMS.height * PARAMS.width)
+    monkeypatch.setattr(cache, "_decode_one", decode_half_then_fail)
     with pytest.raises(OSError, match="no space left"):
         cached_images(paths, frames, PARAMS, tmp_path / "cache", progress=False, workers=1)
     assert not list((tmp_path / "cache").rglob("*partial*")) and not entries(tmp_path / "cache")
+
+
+PEAK_RSS_GROWTH = """
+import json, re, sys
+from pathlib import Path
+from lss.data import cache
+from lss.data.preprocess import PreprocessParams
+
+def peak_rss_bytes():
+    return int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1)) * 1024
+
+args = json.loads(sys.argv[1])
+params = PreprocessParams(args["side"], args["side"])
+paths, frames = [Path(p) for p in args["paths"]], args["frames"]
+cache._decode_one((str(paths[0]), frames[0], params))  # imports and first-call allocations, before the baseline
+Path("/proc/self/clear_refs").write_text("5")  # the peak starts again from the current RSS
+before = peak_rss_bytes()
+images = cache.cached_images(paths, frames, params, Path(args["cache"]), progress=False, workers=args["workers"])
+print(json.dumps({"grown_bytes": peak_rss_bytes() - before, "entry_bytes": int(images.nbytes)}))
+"""
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_cache_writer_never_holds_the_whole_array_in_memory(pristine_phantom, workers: int, tmp_path: Path) -> None:
+    """A 64+ MiB entry (the phantom's slices repeated, 1024x1024) is built while this process's peak RSS grows by
+    far less than the entry: slices go to the file as they are decoded (the old build held all of them).
+
+    glibc returns each freed block over 128 KiB at once (MALLOC_MMAP_THRESHOLD_), so the peak measures what the
+    build holds, not what the allocator keeps for later."""
+    root, relative_paths, frames = pristine_phantom
+    repeats = -(-64 // len(relative_paths))
+    args = {
+        "paths": [str(root / path) for path in relative_paths] * repeats,
+        "frames": frames * repeats,
+        "side": 1024,
+        "cache": str(tmp_path / "cache"),
+        "workers": workers,
+    }
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
+    child = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS_GROWTH, json.dumps(args)], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert child.returncode == 0, child.stderr
+    measured = json.loads(child.stdout)
+    assert measured["entry_bytes"] >= 64 * 2**20
+    assert measured["grown_bytes"] < measured["entry_bytes"] / 2, measured  # the old build: > the entry
 
 
 def test_partial_files_of_dead_processes_are_removed_and_those_of_live_ones_kept(phantom, tmp_path: Path) -> None:

@@ -161,6 +161,8 @@ def test_a_parallel_sweep_on_one_sqlite_store_loses_no_run(phantom_dir: Path, tm
     assert len(runs) == 4 and set(runs["status"]) == {"FINISHED"}
     assert sorted(runs["job"]) == sorted((modality, seed) for modality in ("T1", "T2") for seed in (0, 1))
     assert runs["tags.lss.sweep_id"].nunique() == 1 and sorted(runs["tags.lss.job_num"].astype(int)) == [0, 1, 2, 3]
+    two_at_once = max(1, len(os.sched_getaffinity(0)) // 2)  # conf/hydra/launcher/parallel.yaml: n_jobs 2
+    assert set(runs["params.resources.cpu_budget"]) == {str(two_at_once)}
     spans = sorted(zip(runs["start_time"], runs["end_time"]))
     assert any(later_start < end for (_, end), (later_start, _) in itertools.pairwise(spans))  # two jobs overlapped
     client = MlflowClient(tracking_uri)

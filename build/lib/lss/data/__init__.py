@@ -1,0 +1,1 @@
+"""Manifest -> splits -> cached tensors -> LightningDataModule. Knows no DICOM tags."""

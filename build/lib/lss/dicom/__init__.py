@@ -1,0 +1,4 @@
+"""Everything that knows DICOM: headers, geometry, weighting, series, labels, pixels, the phantom.
+
+Nothing else imports pydicom.
+"""

@@ -1,0 +1,1 @@
+"""Backbone (timm), parameter groups, metrics, the Mid rule and the LightningModule."""

@@ -1,0 +1,86 @@
+"""Which slices are Mid: each slice on its own (``independent``), one band per series (``band``), or
+the band around the stack's centre slice, whatever the images show (``centre``, the baseline).
+
+Mid slices form one contiguous band around the mid-sagittal plane. Classifying slices
+independently ignores that; the ``band`` rule picks, per series, the window of ``band_size``
+consecutive slices (in slice order) with the largest summed log-odds of Mid, and labels exactly
+that window Mid. A series shorter than the window is all Mid. The ``centre`` rule is what a user
+would try first: the centre slice of the stack and its neighbours.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+
+from lss.errors import ConfigError
+from lss.manifest import centre_index, mid_band
+
+MidRule = Literal["independent", "band", "centre"]
+MID_RULES: tuple[str, ...] = ("independent", "band", "centre")
+_EPS = 1e-6
+MID_THRESHOLD = 0.5
+
+
+def is_mid(p_mid: ArrayLike) -> np.ndarray:
+    """The one per-slice rule for Mid: p_mid > 0.5. A tie (equal logits) is Lateral, as argmax has it."""
+    return np.asarray(p_mid) > MID_THRESHOLD
+
+
+def log_odds(p_mid: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p_mid, dtype=np.float64), _EPS, 1 - _EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+def best_band(p_mid_in_slice_order: np.ndarray, band_size: int) -> tuple[int, int]:
+    """[start, stop) of the ``band_size``-slice window with the largest summed log-odds (first on ties)."""
+    n = len(p_mid_in_slice_order)
+    if band_size < 1:
+        raise ValueError(f"band_size must be >= 1, got {band_size}")
+    if n <= band_size:
+        return 0, n
+    window_sums = np.convolve(log_odds(p_mid_in_slice_order), np.ones(band_size), mode="valid")
+    start = int(np.argmax(window_sums))
+    return start, start + band_size
+
+
+def chosen_band(series: pd.DataFrame, band_size: int) -> pd.DataFrame:
+    """The rows of one whole series' chosen band, in slice order."""
+    ordered = series.sort_values("slice_index")
+    start, stop = best_band(ordered["p_mid"].to_numpy(), band_size)
+    return ordered.iloc[start:stop]
+
+
+def chosen_mid_index(series: pd.DataFrame, rule: MidRule, band_size: int) -> int:
+    """The slice_index a series rule calls mid-sagittal: the centre of the chosen band, or of the stack.
+
+    ``series`` holds one whole series (slice_index, n_slices, p_mid); the band rule needs all its slices.
+    """
+    if rule == "centre":
+        return centre_index(int(series["n_slices"].iloc[0]))
+    band = chosen_band(series, band_size)
+    return int(band["slice_index"].iloc[centre_index(len(band))])
+
+
+def choose_mid(predictions: pd.DataFrame, rule: MidRule, band_size: int) -> pd.Series:
+    """Boolean Mid decision per row of ``predictions`` (series_uid, slice_index, p_mid; n_slices for ``centre``).
+
+    ``independent`` and ``centre`` also work on a subset of a series' slices (a split by image);
+    ``band`` needs whole series.
+    """
+    if rule not in MID_RULES:
+        raise ConfigError(f"mid_rule must be one of {', '.join(MID_RULES)}, got {rule!r}")
+    if rule == "independent":
+        return pd.Series(is_mid(predictions["p_mid"].to_numpy()), index=predictions.index)
+    if rule == "centre":
+        centre_bands = [mid_band(centre_index(n), n, band_size) for n in predictions["n_slices"].astype(int)]
+        return pd.Series(
+            [index in band for index, band in zip(predictions["slice_index"], centre_bands)], index=predictions.index
+        )
+    chosen = pd.Series(False, index=predictions.index)
+    for _, series in predictions.groupby("series_uid", sort=False):
+        chosen.loc[chosen_band(series, band_size).index] = True
+    return chosen

@@ -1,0 +1,182 @@
+"""report.html: one self-contained page to check a selection at a glance, written by every predict.py run.
+
+Per scored series, a strip of all its slices (the preprocessed images the model saw) with the
+calibrated p_mid under each, the chosen Mid band outlined, the Grad-CAM overlays when computed, and a
+"review" flag (``review.py``); flagged series come first, a summary sits at the top. Images are
+embedded as base64 PNG, the CSS is inline and there is no script, so the file opens from disk with
+no network. Series are named by their SeriesInstanceUID only: no patient attribute is shown.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from lss.manifest import MID
+
+THUMBNAIL_PX = 96
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.5rem; background: #f6f7f9;
+       color: #1f2328; }
+h1 { font-size: 1.4rem; margin: 0 0 .5rem; }
+h2 { font-size: 1rem; margin: 0 0 .4rem; font-family: ui-monospace, monospace; word-break: break-all; }
+table.summary { border-collapse: collapse; margin: .5rem 0 1rem; background: #fff; }
+table.summary td { border: 1px solid #d0d7de; padding: .25rem .6rem; }
+table.summary td:first-child { color: #57606a; }
+.counts { display: flex; gap: .75rem; flex-wrap: wrap; margin: .5rem 0 1rem; }
+.count { background: #fff; border: 1px solid #d0d7de; border-radius: 6px; padding: .5rem .9rem; }
+.count b { display: block; font-size: 1.4rem; }
+.count.flagged b { color: #c4320a; }
+section.series { background: #fff; border: 1px solid #d0d7de; border-left: 6px solid #2da44e; border-radius: 6px;
+                 margin: 0 0 1rem; padding: .75rem; }
+section.series.flagged { border-left-color: #c4320a; }
+.badge { display: inline-block; border-radius: 1em; padding: 0 .6em; font-size: .8rem; color: #fff;
+         background: #2da44e; margin-right: .5rem; }
+.flagged .badge { background: #c4320a; }
+.facts { color: #57606a; font-size: .85rem; margin: 0 0 .5rem; }
+.strip { display: flex; flex-wrap: wrap; align-items: flex-start; gap: 4px; }
+.band { display: flex; gap: 4px; outline: 3px solid #e3b341; outline-offset: 2px; border-radius: 3px;
+        margin: 0 4px; }
+figure { margin: 0; width: 96px; text-align: center; font-size: .75rem; }
+figure img { width: 96px; height: auto; display: block; background: #000; }
+figure.mid-slice figcaption { font-weight: bold; }
+.bar { height: 4px; background: #eaeef2; }
+.bar span { display: block; height: 4px; background: #0969da; }
+.saliency { display: flex; gap: 1rem; margin-top: .75rem; }
+.saliency figure { width: 192px; }
+.saliency img { width: 192px; }
+table.skipped { border-collapse: collapse; font-size: .85rem; background: #fff; }
+table.skipped td, table.skipped th { border: 1px solid #d0d7de; padding: .2rem .5rem; text-align: left; }
+"""
+
+
+def png_data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def thumbnail(pixels: np.ndarray) -> str:
+    """A uint8 grey (H, W) slice as an embedded PNG no wider than THUMBNAIL_PX."""
+    image = Image.fromarray(np.asarray(pixels, dtype=np.uint8))
+    if image.width > THUMBNAIL_PX:
+        image = image.resize(
+            (THUMBNAIL_PX, round(image.height * THUMBNAIL_PX / image.width)), Image.Resampling.BILINEAR
+        )
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return png_data_uri(buffer.getvalue())
+
+
+def slice_figure(row: pd.Series, image: np.ndarray, mid_slice_index: int) -> str:
+    p_mid = float(row["p_mid"])
+    is_mid_slice = int(row["slice_index"]) == mid_slice_index
+    title = f"slice_index {int(row['slice_index'])}, {row['label']}, p_mid {p_mid:.3f}"
+    return (
+        f'<figure class="{"mid-slice" if is_mid_slice else "slice"}" title="{html.escape(title)}">'
+        f'<img alt="slice {int(row["slice_index"])}" src="{thumbnail(image)}">'
+        f'<div class="bar"><span style="width:{100 * p_mid:.0f}%"></span></div>'
+        f"<figcaption>{int(row['slice_index'])}{' mid' if is_mid_slice else ''} · {p_mid:.2f}</figcaption></figure>"
+    )
+
+
+def runs_of_mid(slices: pd.DataFrame) -> Iterator[tuple[bool, pd.DataFrame]]:
+    """Consecutive slices grouped by whether they were chosen as Mid, so each chosen band gets one outline."""
+    is_mid = (slices["label"] == MID).to_numpy()
+    starts = np.flatnonzero(np.r_[True, is_mid[1:] != is_mid[:-1]])
+    for start, stop in zip(starts, [*starts[1:], len(slices)]):
+        yield bool(is_mid[start]), slices.iloc[start:stop]
+
+
+def series_section(
+    facts: pd.Series, slices: pd.DataFrame, images: np.ndarray, explained: pd.DataFrame, output_dir: Path
+) -> str:
+    flagged = bool(facts["review"])
+    mid_slice_index = int(facts["mid_slice_index"])
+    strip = []
+    for chosen, run in runs_of_mid(slices.sort_values("slice_index")):
+        figures = "".join(slice_figure(row, images[position], mid_slice_index) for position, row in run.iterrows())
+        strip.append(f'<div class="band" title="chosen Mid band">{figures}</div>' if chosen else figures)
+    saliency = "".join(
+        f'<figure><img alt="Grad-CAM of slice {item.slice_index}" '
+        f'src="{png_data_uri((output_dir / item.png).read_bytes())}">'
+        f"<figcaption>Grad-CAM for {item.label}, slice {item.slice_index}</figcaption></figure>"
+        for item in explained[explained["series_uid"] == facts["series_uid"]].itertuples()
+    )
+    badge = "review" if flagged else "ok"
+    reason = f" — {html.escape(str(facts['review']))}" if flagged else ""
+    return (
+        f'<section class="series{" flagged" if flagged else ""}">'
+        f'<h2><span class="badge">{badge}</span>{html.escape(str(facts["series_uid"]))}</h2>'
+        f'<p class="facts">{html.escape(str(facts["modality"]))}, {int(facts["n_slices"])} slices; '
+        f"Mid: {facts['mid_slice_indices']}; "
+        f"mid slice {mid_slice_index}; band mean p_mid {float(facts['band_p_mid']):.3f}{reason}</p>"
+        f'<div class="strip">{"".join(strip)}</div>'
+        + (f'<div class="saliency">{saliency}</div>' if saliency else "")
+        + "</section>"
+    )
+
+
+def table_row(*cells: object) -> str:
+    return "<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in cells) + "</tr>"
+
+
+def review_order(scored: pd.DataFrame) -> pd.DataFrame:
+    """Flagged series first, each group from the least to the most sure band."""
+    ordered = scored.assign(not_flagged=scored["review"] == "").sort_values(["not_flagged", "band_p_mid", "series_uid"])
+    return ordered.drop(columns="not_flagged")
+
+
+def write_report(
+    path: Path,
+    predictions: pd.DataFrame,
+    series: pd.DataFrame,
+    images: np.ndarray,
+    explained: pd.DataFrame,
+    about: dict[str, str],
+    n_skipped_files: int,
+) -> Path:
+    """Write the page; ``images`` are aligned with ``predictions`` rows, ``about`` is shown as the summary table."""
+    scored = review_order(series[series["status"] == "selected"])
+    others = series[series["status"] != "selected"]
+    n_flagged = int((scored["review"] != "").sum())
+    counts = [
+        ("series to review", n_flagged, "count flagged"),
+        ("series not flagged", len(scored) - n_flagged, "count"),
+        ("slices scored", len(predictions), "count"),
+        ("chosen as Mid", int((predictions["label"] == MID).sum()), "count"),
+        ("series of another modality, not scored", len(others), "count"),
+        ("input files skipped (skipped.csv)", n_skipped_files, "count"),
+    ]
+    by_series = predictions.groupby("series_uid")
+    sections = "".join(
+        series_section(facts, by_series.get_group(facts["series_uid"]), images, explained, path.parent)
+        for _, facts in scored.iterrows()
+    )
+    count_boxes = "".join(f'<div class="{css}"><b>{value}</b>{label}</div>' for label, value, css in counts)
+    about = {**about, "written": datetime.datetime.now().isoformat(timespec="seconds")}
+    about_rows = "".join(table_row(key, value) for key, value in about.items())
+    skipped_rows = "".join(table_row(row.series_uid, row.status) for row in others.itertuples())
+    not_scored = (
+        f'<h2>Not scored</h2><table class="skipped"><tr><th>series</th><th>why</th></tr>{skipped_rows}</table>'
+        if len(others)
+        else ""
+    )
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,"><title>lss review: Mid sagittal slices</title><style>{STYLE}</style></head>
+<body><h1>Mid sagittal slices: review</h1>
+<div class="counts">{count_boxes}</div>
+<table class="summary">{about_rows}</table>
+{sections or "<p>No series of the model's modality was found.</p>"}
+{not_scored}
+</body></html>
+"""
+    path.write_text(page, encoding="utf-8")
+    return path

@@ -1,0 +1,63 @@
+"""The only place that talks to MLflow; every other room gets plain values and DataFrames.
+
+``store``: where the store is, retries, locks, reachability, the experiment. ``identity``: tags, config hash,
+resume, dead-run reaping. ``jobs``: a job's run from "is it done" to its end status. ``journal``: what a run logs,
+kept on disk until the store has it (outages), ``sync``. ``runs``: writing to and reading runs. ``ui``: the MLflow UI.
+``logger``: Lightning's logger, kept apart so that code reading runs does not import Lightning.
+``datasets``: the data a run saw, as a dataset input. ``models``: the tested network as an MLflow model,
+registered versions, loading it back.
+"""
+
+from lss.tracking.identity import (
+    ANALYSIS_KIND,
+    COMMIT_TAG,
+    CONFIG_HASH_TAG,
+    DATA_SOURCE_TAG,
+    ERROR_TAG,
+    JOB_TAG,
+    KIND_TAG,
+    SWEEP_TAG,
+    TRAIN_KIND,
+    close_dead_runs,
+    config_hash,
+    design_keys,
+    find_finished_run,
+    flatten,
+    git_commit,
+)
+from lss.tracking.jobs import claimed_run, prepare_job, resolve_pending_dir, tracked_run
+from lss.tracking.journal import TrackedRun, send_pending
+from lss.tracking.models import load_logged_model
+from lss.tracking.runs import best_train_run, download_run_checkpoint, metric_history, runs_frame
+from lss.tracking.store import ensure_experiment, resolve_tracking_uri
+
+__all__ = [
+    "ANALYSIS_KIND",
+    "COMMIT_TAG",
+    "CONFIG_HASH_TAG",
+    "DATA_SOURCE_TAG",
+    "ERROR_TAG",
+    "JOB_TAG",
+    "KIND_TAG",
+    "SWEEP_TAG",
+    "TRAIN_KIND",
+    "TrackedRun",
+    "best_train_run",
+    "claimed_run",
+    "close_dead_runs",
+    "config_hash",
+    "design_keys",
+    "download_run_checkpoint",
+    "ensure_experiment",
+    "find_finished_run",
+    "flatten",
+    "git_commit",
+    "load_logged_model",
+    "metric_history",
+    "prepare_job",
+    "resolve_pending_dir",
+    "resolve_tracking_uri",
+    "runs_frame",
+    "send_pending",
+    "tracked_run",
+]

@@ -1,0 +1,235 @@
+"""One training job (paper §4): check the config, build, fit, calibrate and test, record one MLflow run.
+
+``train(cfg)`` is what ``train.py`` calls for every job of a sweep. On rank 0 it owns the
+MLflow run (FINISHED only when everything, test and artifacts included, succeeded; FAILED on
+any exception; KILLED on SIGTERM / SIGINT), kept in the job folder until the store has it;
+DDP children (rank > 0) only fit and test.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any, cast
+
+import lightning as L
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader
+
+from lss import tracking
+from lss.data.datamodule import MidSliceDataModule
+from lss.dicom.dicomweb import DicomWebSource, is_dicomweb
+from lss.dicom.labels import LabelCoverage
+from lss.errors import ConfigError
+from lss.launch.ddp_multirun import ddp_children_run_this_job, is_launched_ddp_child
+from lss.launch.job import sweep_identity
+from lss.launch.resolvers import register_resolvers
+from lss.manifest import COLUMNS, MID
+from lss.model.checkpoint import read_checkpoint, write_temperature
+from lss.model.evaluation import (
+    calibration_metrics,
+    rule_and_series_metrics,
+    tested_slices,
+    write_confusion,
+    write_reliability_diagram,
+)
+from lss.model.module import MidSliceClassifier
+from lss.model.series_selector import SeriesMidSelector
+from lss.provenance import phantom_parameters
+from lss.tracking.logger import RunLogger
+
+log = logging.getLogger(__name__)
+Selector = MidSliceClassifier | SeriesMidSelector
+"""What ``model`` builds: the paper's per-slice classifier, or the series-level selector (``selector=series``)."""
+register_resolvers()
+
+
+def plain(node: DictConfig) -> dict[str, Any]:
+    """A config node as plain, resolved Python values."""
+    return cast(dict[str, Any], OmegaConf.to_container(node, resolve=True))
+
+
+def check_job_config(cfg: DictConfig) -> None:
+    """Refuse, before anything runs, settings and paths that cannot work (one line naming the key)."""
+    if cfg.test_weights not in ("last", "best"):
+        raise ConfigError(f"test_weights must be 'last' (paper) or 'best' (by val/loss), got {cfg.test_weights!r}")
+    if cfg.register_as is not None and not cfg.log_model:
+        raise ConfigError(f"register_as={cfg.register_as} registers the logged model; set log_model=true as well")
+    if cfg.data.root is None:
+        raise ConfigError("data.root is not set; point it at the DICOM repository (data.root=/path/to/dicom)")
+    for key in ("root", "manifest", "labels", "weighting"):
+        value = cfg.data.get(key)
+        if key == "root" and is_dicomweb(value):
+            DicomWebSource(value)  # refuses credentials written into the URL
+        elif value is not None and not Path(value).exists():
+            raise ConfigError(f"data.{key}={value} does not exist; point data.{key} at an existing path")
+
+
+def build(cfg: DictConfig) -> tuple[MidSliceDataModule, Selector]:
+    """Data module and model, each instantiated from its own config node."""
+    datamodule = instantiate(cfg.data, _convert_="all")
+    model = instantiate(cfg.model, _convert_="all")
+    return datamodule, model
+
+
+def true_fp32(precision: str) -> None:
+    """``precision=32-true`` means fp32 throughout: no TF32 in cuDNN convolutions or matmuls on Ampere+ GPUs."""
+    if str(precision) in ("32", "32-true") and torch.cuda.is_available():
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+
+
+def fit_and_test(cfg: DictConfig, datamodule: MidSliceDataModule, model: Selector, logger: Any) -> Path | None:
+    """Fit, calibrate and test the weights ``test_weights`` names; return the file of the tested weights."""
+    checkpoint = ModelCheckpoint(
+        dirpath=Path(cfg.paths.output_dir) / "checkpoints",
+        filename="best-epoch{epoch}",
+        auto_insert_metric_name=False,
+        monitor="val/loss",
+        mode="min",
+        save_last=True,
+        save_top_k=1 if cfg.test_weights == "best" else 0,
+        save_weights_only=True,
+    )
+    true_fp32(cfg.trainer.precision)
+    trainer: L.Trainer = instantiate(
+        cfg.trainer, logger=logger, callbacks=[checkpoint], default_root_dir=cfg.paths.output_dir
+    )
+    trainer.fit(model, datamodule=datamodule)
+    tested_path = checkpoint.best_model_path if cfg.test_weights == "best" else checkpoint.last_model_path
+    tested = Path(tested_path) if tested_path else None  # None under fast_dev_run: no checkpoint is written
+    if cfg.test_weights == "best" and tested is not None:
+        model.load_state_dict(read_checkpoint(tested)["state_dict"])
+    calibrate(trainer, model, datamodule.calibration_dataloader(), tested)
+    trainer.test(model, datamodule=datamodule, verbose=False)
+    return tested
+
+
+def calibrate(trainer: L.Trainer, model: Selector, validation: DataLoader, tested: Path | None) -> float:
+    """Fit the temperature on the validation part with the weights about to be tested (only it is passed: the test
+    slices cannot shape it); keep it in the model and in the tested checkpoint file."""
+    model.eval()
+    with trainer.precision_plugin.forward_context():
+        fitted = model.fitted_temperature(validation)
+    temperature = float(trainer.strategy.broadcast(fitted, src=0))
+    model.temperature.fill_(temperature)
+    if tested is not None and trainer.is_global_zero:
+        write_temperature(tested, temperature)
+    return temperature
+
+
+def record(
+    cfg: DictConfig,
+    run: tracking.TrackedRun,
+    datamodule: MidSliceDataModule,
+    model: Selector,
+    tested: Path | None,
+) -> dict[str, float]:
+    """Split sizes, band and calibration metrics, artifacts (config, test predictions, confusion matrix, reliability
+    diagram, weights), the manifest rows as a dataset input and the tested network as an MLflow model."""
+    split, slices, scored = datamodule.split, datamodule.slices, model.test_predictions
+    if split is None or slices is None or scored is None:
+        raise RuntimeError("record() follows fit_and_test(): there is no split or no test prediction to record yet")
+    temperature = float(model.temperature)
+    run.log_params(
+        {f"split.{key}": value for key, value in split.sizes().items()}
+        | {"split.partition_id": split.partition_id}
+        | LabelCoverage.of(slices).as_params()
+        | datamodule.cache_keys(),
+    )
+    predictions = tested_slices(slices, scored.rows, scored.p_mid)
+    is_mid_truth = (predictions["label"] == MID).to_numpy()
+    whole_series = cfg.data.split_by == "patient"  # the band rule and series metrics need whole series
+    if not whole_series:
+        log.info(
+            "split_by=image: series are split between train and test, so the band rule and "
+            "test/mid_hit, test/mid_error_mm are not logged (the centre rule is)"
+        )
+    metrics = rule_and_series_metrics(predictions, int(cfg.index.band_size), whole_series)
+    if model.unit == "series":  # the selector decides by its band: the paper's four metrics are the band's
+        metrics |= {name.removesuffix("_band"): value for name, value in metrics.items() if name.endswith("_band")}
+    metrics |= calibration_metrics(scored, is_mid_truth, temperature)
+    run.log_metrics(metrics)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        (folder / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        predictions.to_csv(folder / "test_predictions.csv", index=False)
+        write_confusion(predictions, f"{cfg.modality} seed {cfg.seed}", folder)
+        write_reliability_diagram(scored, is_mid_truth, temperature, f"{cfg.modality} seed {cfg.seed}", folder)
+        run.log_artifacts(folder)
+    if cfg.log_checkpoint and tested is not None:
+        run.log_artifacts(tested, artifact_path="checkpoint")
+    if is_dicomweb(cfg.data.root):  # MLflow resolves a dataset source by its scheme: http(s) for a PACS
+        source = DicomWebSource(cfg.data.root)
+        run.log_dataset(slices[list(COLUMNS)], source.http_url, f"{source.folder_name} {cfg.modality}")
+    else:
+        root = Path(cfg.data.root).resolve()
+        run.log_dataset(slices[list(COLUMNS)], str(root), f"{root.name} {cfg.modality}")
+    if cfg.log_model:
+        classifier = model.for_prediction()
+        example = np.zeros((1, 3, *classifier.hparams["input_size"]), dtype=np.float32)  # the mean image, no patient's
+        run.log_model(classifier, example, cfg.register_as)
+    return metrics
+
+
+def run_tags(cfg: DictConfig, digest: str) -> dict[str, str]:
+    sweep_id, job_num = sweep_identity()
+    if is_dicomweb(cfg.data.root):
+        source = "dicomweb"
+    elif (phantom := phantom_parameters(Path(cfg.data.root))) is not None:
+        source = f"phantom ({phantom})"
+    else:
+        source = "dicom"
+    return {
+        tracking.KIND_TAG: tracking.TRAIN_KIND,
+        tracking.CONFIG_HASH_TAG: digest,
+        tracking.COMMIT_TAG: tracking.git_commit(),
+        tracking.SWEEP_TAG: sweep_id,
+        tracking.JOB_TAG: str(job_num),
+        tracking.DATA_SOURCE_TAG: source,
+    }
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Run one job; return its test metrics (empty when resumed from an existing FINISHED run)."""
+    check_job_config(cfg)
+    seed = int(cfg.seed)  # seed 0 is a seed: never `if cfg.seed:`
+    L.seed_everything(seed, workers=True, verbose=False)
+    if is_launched_ddp_child():
+        fit_and_test(cfg, *build(cfg), logger=False)
+        return {}
+    tracking_uri = tracking.resolve_tracking_uri(cfg.mlflow.tracking_uri)
+    experiment = cfg.mlflow.experiment_name
+    pending_dir = tracking.resolve_pending_dir(cfg.mlflow.pending_dir)
+    resolved = {key: value for key, value in plain(cfg).items() if key != "hydra"}
+    digest = tracking.config_hash(resolved)
+    resume_digest = digest if cfg.resume else None
+    if finished := tracking.prepare_job(tracking_uri, experiment, pending_dir, resume_digest):
+        log.info("skipping %s seed %d: run %s has the same config (resume=false to redo)", cfg.modality, seed, finished)
+        return {}
+    datamodule, model = build(cfg)
+    datamodule.manifest_path()  # missing weights and unindexable roots fail here, before a run is opened
+    with tracking.claimed_run(
+        tracking_uri,
+        experiment,
+        f"{cfg.modality}-seed{seed}",
+        run_tags(cfg, digest),
+        tracking.flatten(resolved),
+        resume_digest,
+        Path(cfg.paths.output_dir) / "mlflow-journal",
+        pending_dir,
+    ) as run:
+        if run is None:  # another process trains this config now
+            return {}
+        with ddp_children_run_this_job():
+            tested = fit_and_test(cfg, datamodule, model, RunLogger(run))
+        metrics = {
+            key: float(value) for key, value in model.trainer.callback_metrics.items() if key.startswith("test/")
+        }
+        metrics |= record(cfg, run, datamodule, model, tested)
+    return metrics
