@@ -1,1 +1,0 @@
-"""Manifest -> splits -> cached tensors -> LightningDataModule. Knows no DICOM tags."""

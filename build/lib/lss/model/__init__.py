@@ -1,1 +1,0 @@
-"""Backbone (timm), parameter groups, metrics, the Mid rule and the LightningModule."""
