@@ -9,6 +9,7 @@ BASELINE_COMPARISONS = {
     "accuracy_band": ("accuracy_centre", "Accuracy (band)"),
     "f1_band": ("f1_centre", "F1 (band)"),
     "mid_hit": ("mid_hit_centre", "mid_hit (band)"),
+    "mid_hit_1": ("mid_hit_1_centre", "mid_hit_1 (band)"),
     "mid_error_mm": ("mid_error_mm_centre", "mid_error_mm (band)"),
 }
 """Model metric -> (the centre rule's metric on the same test slices, row label) of the baseline table."""

@@ -32,6 +32,8 @@ def runs_with_baseline(model_f1: list[float], centre_f1: list[float], series_met
                     "f1_band": model + 0.01,
                     "mid_hit": 0.9 if series_metrics else np.nan,
                     "mid_hit_centre": 0.5 if series_metrics else np.nan,
+                    "mid_hit_1": 1.0 - 0.05 * seed if series_metrics else np.nan,
+                    "mid_hit_1_centre": 0.8 if series_metrics else np.nan,
                     "mid_error_mm": 1.0 + seed if series_metrics else np.nan,
                     "mid_error_mm_centre": 4.0 + 2 * seed if series_metrics else np.nan,
                 }
@@ -48,6 +50,8 @@ def test_each_model_metric_is_compared_with_the_centre_rule_on_the_same_runs_by_
     assert row["df"] == 3 and row["better"] == "model"
     assert table.loc[("T1", "mid_error_mm (band)"), "better"] == "model"  # a smaller error is better
     assert table.loc[("T2", "mid_hit (band)"), "undefined"] == "zero variance"  # 0.9 vs 0.5 in every run
+    within_one = table.loc[("T1", "mid_hit_1 (band)")]  # within one slice: the selector's second goal
+    assert within_one["difference"] == pytest.approx(np.mean([1.0 - 0.05 * seed for seed in range(4)]) - 0.8)
     defined = table.xs("T2")["p"].dropna()
     assert (table.xs("T2").loc[defined.index, "p_holm"] >= defined).all()
 
