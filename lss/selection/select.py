@@ -26,7 +26,6 @@ from lss.data.preprocess import PreprocessParams
 from lss.data.stacks import MIN_SLICES
 from lss.dicom.dicomweb import DicomWebSource, is_dicomweb, retrieve_instances, store, study_metadata
 from lss.dicom.index import index_dicomweb, index_repository
-from lss.dicom.key_objects import write_key_object_selections
 from lss.errors import ConfigError, UserError
 from lss.manifest import LATERAL, MID, PREDICTION_COLUMNS, T1, T2
 from lss.model.checkpoint import TEMPERATURE_KEY
@@ -34,6 +33,7 @@ from lss.model.mid_rule import MidRule, choose_mid, chosen_mid_index
 from lss.model.module import MidSliceClassifier
 from lss.selection.explain import EXPLAINED_COLUMNS, SALIENCY_DIR, write_overlays
 from lss.selection.export import export_selected
+from lss.selection.key_objects import write_key_object_selections
 from lss.selection.options import SelectionOptions
 from lss.selection.report import write_report
 from lss.selection.review import band_p_mid, review_reasons

@@ -11,9 +11,9 @@ import pytest
 from helpers.selection import selection_options
 from helpers.training import composed, finished_runs, tiny_overrides
 from lss.dicom.dicomweb import SERIES_UID, SOP_UID, STUDY_UID, DicomWebSource
-from lss.dicom.key_objects import referenced_sop_instance_uids
 from lss.manifest import MID
 from lss.selection import select_mid_slices
+from lss.selection.key_objects import referenced_sop_instance_uids
 from lss.selection.select import RETRIEVED
 from lss.tracking import DATA_SOURCE_TAG
 

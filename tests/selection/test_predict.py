@@ -196,7 +196,7 @@ def test_predict_py_with_a_run_id_writes_the_selection_and_reports_accuracy_agai
 def test_kos_true_writes_one_key_object_selection_per_study_of_a_folder_too(
     model, new_studies: Path, trained_t1: dict, tmp_path: Path
 ) -> None:
-    from lss.dicom.key_objects import referenced_sop_instance_uids
+    from lss.selection.key_objects import referenced_sop_instance_uids
 
     options = selection_options("kos=true", "mode=none", f"cache_dir={trained_t1['cache_dir']}", "progress=false")
     result = select_mid_slices(model, new_studies, tmp_path / "out", options)
