@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= outputs/demo
+PACS ?=
 
 .PHONY: install demo test test-fast lint format bench ui clean
 
@@ -17,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m lss.demo --out $(OUT)
+	$(BIN)/python -m lss.demo --out $(OUT) $(if $(PACS),--pacs)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 import urllib.request
@@ -22,10 +21,8 @@ from pathlib import Path
 from lss.dicom.dicomweb import STUDY_UID, DicomWebSource, study_metadata
 from lss.dicom.index import index_dicomweb, index_repository
 from lss.dicom.walk import walk_repository
-from support import REPO, benchmark_phantom, print_table
-
-sys.path.insert(0, str(REPO / "tests"))
-from helpers.orthanc import orthanc, upload  # the test suite's Orthanc, started the same way
+from lss.orthanc import orthanc, upload
+from support import benchmark_phantom, print_table
 
 
 def best_s(repeats: int, run: object) -> float:

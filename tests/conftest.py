@@ -56,7 +56,7 @@ def tiny_sweep(phantom_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> d
 @pytest.fixture(scope="session")
 def pacs(phantom_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real PACS (Orthanc + DICOMweb) holding the session phantom, uploaded over STOW-RS; its dicomweb:// URL."""
-    from helpers.orthanc import ORTHANC_MISSING, dicomweb_plugin, orthanc, upload
+    from lss.orthanc import ORTHANC_MISSING, dicomweb_plugin, orthanc, upload
 
     if dicomweb_plugin() is None:
         pytest.skip(ORTHANC_MISSING)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,18 +12,14 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lss.orthanc import free_port
+
 BOUNDED_RETRIES = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
 }
 """A test's environment: a call to a server that is away fails at once instead of after MLflow's ~4 min."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def answers(uri: str) -> bool:

@@ -54,7 +54,7 @@ def test_selecting_from_a_pacs_stores_one_kos_per_study_referencing_exactly_its_
     """The KOS is read back from Orthanc (STOW-RS then WADO-RS), checked by highdicom and by dciodvfy."""
     from highdicom.ko import KeyObjectSelectionDocument
 
-    from helpers.orthanc import orthanc, upload
+    from lss.orthanc import orthanc, upload
 
     cache = f"cache_dir={trained_t1['cache_dir']}"
     with orthanc(tmp_path / "orthanc") as url:

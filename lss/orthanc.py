@@ -1,13 +1,15 @@
-"""A real PACS for tests: Orthanc with its DICOMweb plugin on a free loopback port, storage in a temporary folder.
+"""A local PACS: Orthanc with its DICOMweb plugin on a free loopback port, storage in a folder of ours.
 
-Debian's ``orthanc`` and ``orthanc-dicomweb`` packages (.ci/run installs them); where they are missing the tests
-that need a PACS skip with one reason (``ORTHANC_MISSING``).
+``make demo PACS=1`` and the tests run one. Debian's ``orthanc`` and ``orthanc-dicomweb`` packages (.ci/run
+installs them); where they are missing the demo stops with one line and the tests that need a PACS skip with
+that line as their reason (``ORTHANC_MISSING``).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import time
 import urllib.error
@@ -16,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from helpers.mlflow_server import free_port
+from lss.errors import UserError
 
 ORTHANC = "Orthanc"
 DICOMWEB_PLUGINS = (
@@ -24,6 +26,12 @@ DICOMWEB_PLUGINS = (
     Path("/usr/lib/orthanc/libOrthancDicomWeb.so"),
 )
 ORTHANC_MISSING = "Orthanc with its DICOMweb plugin is not installed (apt-get install orthanc orthanc-dicomweb)"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def dicomweb_plugin() -> Path | None:
@@ -47,11 +55,11 @@ def orthanc(folder: Path, timeout_s: float = 60) -> Iterator[str]:
     yield its DICOMweb root as a ``dicomweb://`` URL."""
     plugin = dicomweb_plugin()
     if plugin is None:
-        raise RuntimeError(ORTHANC_MISSING)
+        raise UserError(ORTHANC_MISSING)
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     config = {
-        "Name": "lss-test",
+        "Name": "lss",
         "StorageDirectory": str(folder / "storage"),
         "IndexDirectory": str(folder / "storage"),
         "HttpPort": port,
@@ -71,7 +79,7 @@ def orthanc(folder: Path, timeout_s: float = 60) -> Iterator[str]:
         deadline = time.monotonic() + timeout_s
         while not _answers(f"http://127.0.0.1:{port}/system"):
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Orthanc did not start:\n{(folder / 'orthanc.log').read_text()[-3000:]}")
+                raise UserError(f"Orthanc did not start:\n{(folder / 'orthanc.log').read_text()[-3000:]}")
             time.sleep(0.2)
         yield f"dicomweb://127.0.0.1:{port}/dicom-web"
     finally:
