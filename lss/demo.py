@@ -20,6 +20,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from lss import CONF_DIR, tracking
+from lss.entry import one_line_user_errors
 from lss.errors import UserError
 from lss.manifest import MODALITIES
 from lss.orthanc import orthanc, upload
@@ -107,6 +108,7 @@ def select_with_best_run(out: Path, modality: str, source: list[str]) -> None:
     )
 
 
+@one_line_user_errors
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m lss.demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
