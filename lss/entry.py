@@ -48,7 +48,8 @@ def signals_interrupt() -> Iterator[None]:
         for restored, handler in previous.items():
             signal.signal(restored, handler)
         Interrupted.received = Interrupted(signal.Signals(number).name, 128 + number)
-        raise Interrupted.received
+        if not Interrupted.held:  # held: the job claiming its run raises it as soon as the run can end KILLED
+            raise Interrupted.received
 
     for number in INTERRUPTING_SIGNALS:
         signal.signal(number, interrupt)

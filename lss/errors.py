@@ -25,6 +25,8 @@ class Interrupted(BaseException):
     """
 
     received: ClassVar[Interrupted | None] = None
+    held: ClassVar[bool] = False
+    """While True the handler only records the signal in ``received``: the job raises it once its run can end KILLED."""
 
     def __init__(self, signal_name: str, exit_code: int) -> None:
         super().__init__(signal_name)

@@ -10,9 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import signal
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -100,13 +98,17 @@ def run_holding(tracking_uri: str, experiment_name: str, digest: str) -> str | N
     return None
 
 
-def hold_interrupts() -> Callable[[], object]:
-    """Hold SIGTERM / SIGINT back until the returned function is called (then a held one acts): between creating
-    a run and entering the code that ends it, a signal would leave it RUNNING. Only the main thread gets signals."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
-    return functools.partial(signal.pthread_sigmask, signal.SIG_SETMASK, previous)
+def hold_interrupts() -> Callable[[], None]:
+    """Hold SIGTERM / SIGINT back until the returned function is called: between creating a run and entering the
+    code that ends it, a signal would leave it RUNNING. Held in Python (the handler of ``lss.entry`` only records
+    the signal), not by a signal mask: a process-directed signal goes to any thread that does not block it, and
+    the Python handler then runs in the main thread at once, mask or not."""
+    Interrupted.held = True
+
+    def release() -> None:
+        Interrupted.held = False
+
+    return release
 
 
 @contextlib.contextmanager
@@ -142,7 +144,9 @@ def claimed_run(
                 run = TrackedRun(Journal.create(folder, header | {"config_hash": tags.get(CONFIG_HASH_TAG, "")}))
                 if not params_arrived:
                     run.log_params(params)
-            release()  # a signal held since the claim acts here, with the run ready to be ended KILLED
+            release()
+            if Interrupted.received is not None:  # a signal held since the claim acts here: the run can end KILLED
+                raise Interrupted.received
             yield run
             if Interrupted.received is not None:  # the signal's raise was swallowed (Interrupted): not FINISHED
                 raise Interrupted.received

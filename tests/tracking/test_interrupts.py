@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -85,3 +86,34 @@ def test_a_signal_whose_exception_a_finaliser_swallowed_still_ends_the_run_kille
     assert interrupt.value.exit_code == 128 + signal.SIGINT and Interrupted.received is None
     ended = MlflowClient(uri).get_run(started[0])
     assert ended.info.status == "KILLED" and ended.data.tags["lss.interrupted"] == "SIGINT"
+
+
+def test_a_signal_during_the_claim_ends_the_new_run_killed_whichever_thread_the_os_gave_it_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: SIGTERM while the run was being created, with another thread alive (as MLflow and Lightning start
+    them), reached Python at once despite the main thread's signal mask: run RUNNING, no journal (seen in a suite)."""
+    from lss.tracking import jobs
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    created: list[str] = []
+    create_run = jobs.create_run
+
+    def create_then_get_signalled(*args: object, **kwargs: object) -> tuple[str, bool]:
+        result = create_run(*args, **kwargs)
+        created.append(result[0])
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)  # a handler that is not held acts here, before the run has a journal
+        return result
+
+    monkeypatch.setattr(jobs, "create_run", create_then_get_signalled)
+    bystander = threading.Event()
+    thread = threading.Thread(target=bystander.wait, daemon=True)  # a thread that does not block SIGTERM
+    thread.start()
+    try:
+        with pytest.raises(Interrupted), signals_interrupt(), claimed_run(uri, "lss", "T1-seed0", {}, {"seed": 0}):
+            pytest.fail("the job body must not run after a signal held during the claim")
+    finally:
+        bystander.set()
+    ended = MlflowClient(uri).get_run(created[0])
+    assert ended.info.status == "KILLED" and ended.data.tags["lss.interrupted"] == "SIGTERM"
