@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import TypeVar
 
 from lss.errors import ConfigError
@@ -57,6 +58,25 @@ def worker_count(tasks: int, tasks_per_worker: int = 1, share: int = 1, reserve:
     """Processes for ``tasks`` tasks: at most one per ``tasks_per_worker`` tasks (starting a process costs more
     than a few tasks), this process's ``1/share`` of the cores minus ``reserve``, and ``cap``; at least 1."""
     return max(1, min(cap, available_cores() // share - reserve, tasks // tasks_per_worker))
+
+
+def leave_interrupts_to_the_parent(*_: object) -> None:
+    """In a worker process: ignore SIGTERM / SIGINT. Sent to the whole process group (SLURM at a time limit,
+    ``kill -- -PGID``, Ctrl+C), they would kill the workers first, and the parent would see a broken pool (a
+    failure) before its own handler could end the run KILLED. The parent handles them and stops its workers."""
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, signal.SIG_IGN)
+
+
+def _start_worker(initializer: Callable[[], None] | None) -> None:
+    leave_interrupts_to_the_parent()
+    if initializer is not None:
+        initializer()
+
+
+def process_pool(workers: int, initializer: Callable[[], None] | None = None) -> ProcessPoolExecutor:
+    """The worker processes of decoding, indexing and the phantom writer: interrupts are the parent's."""
+    return ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(initializer,))
 
 
 def ordered_map(

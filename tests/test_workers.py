@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from helpers.training import REPO, composed
 from lss.errors import ConfigError
 from lss.launch.job import jobs_at_once
-from lss.workers import SLURM_CPUS_ENV, cpu_budget
+from lss.workers import SLURM_CPUS_ENV, cpu_budget, process_pool
 
 SIZED_JOBS = """
 import json, os, sys
@@ -87,3 +88,17 @@ def test_the_parallel_launcher_s_n_jobs_is_how_many_jobs_share_the_machine(
 ) -> None:
     composed([*overrides, f"hydra.mode={'MULTIRUN' if multirun else 'RUN'}"], tmp_path)
     assert jobs_at_once() == expected
+
+
+def signal_own_process(number: int) -> str:
+    """In a pool worker: what SLURM's or Ctrl+C's signal to the whole process group does to that worker."""
+    os.kill(os.getpid(), number)
+    return "still working"
+
+
+@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_the_process_group_leaves_the_pool_workers_to_the_parent(number: int) -> None:
+    """Before: a decode worker died of the sweep's SIGTERM and the parent saw a broken pool (the run FAILED, exit 1)
+    before its own handler could end the run KILLED (exit 143)."""
+    with process_pool(2) as pool:
+        assert list(pool.map(signal_own_process, [number, number])) == ["still working"] * 2

@@ -9,7 +9,6 @@ built once under a lock, published atomically, and checked (size, CRC-32) on eve
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,7 @@ from tqdm.auto import tqdm
 from lss.data.preprocess import PreprocessParams, preprocess_slice
 from lss.dicom.pixels import read_slice_pixels
 from lss.files import tree_key, verified_entry
-from lss.workers import ordered_map, worker_count
+from lss.workers import ordered_map, process_pool, worker_count
 
 ENTRY_PREFIX = "images-"
 DECODES_PER_WORKER = 32
@@ -108,7 +107,7 @@ def _build(
             handle, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False, "shape": shape}
         )
         if workers > 1:
-            with ProcessPoolExecutor(workers, initializer=_single_threaded) as pool:
+            with process_pool(workers, initializer=_single_threaded) as pool:
                 for images in ordered_map(pool, _decode_chunk, chunks, window=CHUNKS_IN_FLIGHT_PER_WORKER * workers):
                     handle.write(images.tobytes())
                     bar.update(len(images))

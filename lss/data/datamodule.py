@@ -33,7 +33,7 @@ from lss.dicom.index_params import IndexParams
 from lss.dicom.labels import LabelCoverage
 from lss.errors import ConfigError
 from lss.manifest import CLASS_NAMES, T2, read_manifest
-from lss.workers import worker_count
+from lss.workers import leave_interrupts_to_the_parent, worker_count
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +222,7 @@ class MidSliceDataModule(L.LightningDataModule):
             "pin_memory": self._pin_memory(),
             "persistent_workers": workers > 0,
             "multiprocessing_context": worker_start_method(workers),
+            "worker_init_fn": leave_interrupts_to_the_parent,
             "collate_fn": self.collate,
         }
         if train and self.unit == "slice":

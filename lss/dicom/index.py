@@ -4,7 +4,6 @@ skipped.csv, summary.md."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -19,7 +18,7 @@ from lss.dicom.skips import Skip
 from lss.dicom.walk import walk_repository
 from lss.dicom.weighting import WeightingTable, apply_weighting_table, map_stir, read_weighting_csv
 from lss.manifest import COLUMNS, SERIES_COLUMNS, SKIPPED_COLUMNS, write_manifest
-from lss.workers import worker_count
+from lss.workers import process_pool, worker_count
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -164,7 +163,7 @@ def read_all_headers(
     if n_workers <= 1:
         results = list(bar(map(read_one, files)))
     else:
-        with ProcessPoolExecutor(max_workers=n_workers) as pool:
+        with process_pool(n_workers) as pool:
             pending = pool.map(read_one, files, chunksize=_CHUNK_SIZE)  # every chunk is submitted here
             meanwhile()
             results = list(bar(pending))

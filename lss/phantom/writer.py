@@ -6,7 +6,6 @@ headers as in Table 1, sagittal geometry as in §3, and the Mid / Lateral truth 
 """
 
 import datetime as dt
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
@@ -30,7 +29,7 @@ from lss.phantom.anatomy import (
 from lss.phantom.geometry import SagittalStack, StackOrientation, draw_sagittal_stack, stack_orientation
 from lss.phantom.identity import PatientIdentity, draw_identity
 from lss.provenance import stamp_phantom
-from lss.workers import worker_count
+from lss.workers import process_pool, worker_count
 
 AXIAL_SLICES = 5
 AXIAL_PROBABILITY = 0.25  # the share of patients whose study also holds an axial T2 series
@@ -73,7 +72,7 @@ def write_phantom(
     out_dir.mkdir(parents=True, exist_ok=True)
     write_one = partial(_write_patient, out_dir, seed, n_slices, identity_marker)
     workers = worker_count(n_patients, tasks_per_worker=PATIENTS_PER_WORKER)
-    with ProcessPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+    with process_pool(workers) if workers > 1 else nullcontext() as pool:
         written = pool.map(write_one, range(n_patients)) if pool else map(write_one, range(n_patients))
         patients = list(tqdm(written, total=n_patients, desc="phantom patients", unit="patient", disable=not progress))
     labels_frame = pd.DataFrame(

@@ -37,7 +37,7 @@ def test_sigterm_ends_the_run_killed_stops_the_sweep_and_resume_finishes_it(phan
     """Before: the run ended FAILED (lss.error "SIGTERMException"), the sweep exited 0, job 1 never ran."""
     args = ["-m", "seed=0,1", *tiny_overrides(phantom_dir, tmp_path)]
     code, output = interrupt_first_job(args, tmp_path, signal.SIGTERM)
-    assert code == 128 + signal.SIGTERM
+    assert code == 128 + signal.SIGTERM, output[-3000:]
     assert output.strip().splitlines()[-1].startswith("Error: interrupted by SIGTERM")
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     killed = finished_runs(tracking_uri)
