@@ -12,6 +12,10 @@ from lss.tracking.runs import active_run
 from lss.tracking.store import with_retries
 
 TRAINING_CONTEXT = "training"
+DATASET_CREATED_MEANWHILE = "unique constraint failed: datasets"
+"""MLflow looks a dataset up, then creates it: two jobs logging the same data at once (two sweeps, a parallel
+launcher) can both create it, and the second fails on the UNIQUE constraint. The dataset then exists, so logging
+it again links it to the run."""
 
 
 def log_dataset(tracking_uri: str, run_id: str, rows: pd.DataFrame, source: str, name: str) -> None:
@@ -20,4 +24,6 @@ def log_dataset(tracking_uri: str, run_id: str, rows: pd.DataFrame, source: str,
     with warnings.catch_warnings(), active_run(tracking_uri, run_id):
         warnings.simplefilter("ignore", UserWarning)  # MLflow's own: a doubly registered source, model-schema hints
         dataset = from_pandas(rows, source=source, name=name)
-        with_retries(lambda: mlflow.log_input(dataset, context=TRAINING_CONTEXT))
+        with_retries(
+            lambda: mlflow.log_input(dataset, context=TRAINING_CONTEXT), transient_errors=(DATASET_CREATED_MEANWHILE,)
+        )

@@ -57,13 +57,20 @@ def artifact_root_for(tracking_uri: str) -> str | None:
     return None
 
 
-def with_retries(action: Callable[[], T], attempts: int = 8, first_wait_s: float = 0.2) -> T:
-    """SQLite answers 'database is locked' while another job writes; back off and retry."""
+TRANSIENT_ERRORS = ("locked", "busy")
+"""What SQLite answers while another job writes."""
+
+
+def with_retries(
+    action: Callable[[], T], attempts: int = 8, first_wait_s: float = 0.2, transient_errors: tuple[str, ...] = ()
+) -> T:
+    """Back off and retry while the store answers a transient error: SQLite's 'database is locked' while another
+    job writes, and the (lower-case) ``transient_errors`` the caller knows a second try gets past."""
     for attempt in range(attempts):
         try:
             return action()
         except Exception as error:
-            transient = "locked" in str(error).lower() or "busy" in str(error).lower()
+            transient = any(part in str(error).lower() for part in (*TRANSIENT_ERRORS, *transient_errors))
             if not transient or attempt == attempts - 1:
                 raise
             time.sleep(first_wait_s * 2**attempt)

@@ -6,8 +6,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from mlflow.exceptions import MlflowException
 
 from helpers.training import finished_runs, start_train, tiny_overrides
+from lss.tracking.datasets import DATASET_CREATED_MEANWHILE
+from lss.tracking.store import with_retries
 
 
 @pytest.mark.slow
@@ -28,3 +31,25 @@ def test_two_identical_sweeps_started_together_train_each_job_once(phantom_dir: 
     runs = finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert sorted(runs["status"]) == ["FINISHED", "FINISHED"]
     assert sorted(runs["params.seed"]) == ["0", "1"]
+
+
+def test_a_dataset_another_job_created_a_moment_before_is_logged_again_not_failed() -> None:
+    """Seen in this test's sweeps: MLflow looks a dataset up, then creates it, so the second of two jobs logging the
+    same data at once failed on the UNIQUE constraint (its run FAILED, its sweep exited 1). The dataset exists then:
+    a second try links it."""
+    race = MlflowException(
+        "(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.experiment_id, datasets.name, datasets.digest"
+    )
+    attempts: list[int] = []
+
+    def log_input() -> str:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise race
+        return "linked"
+
+    assert with_retries(log_input, first_wait_s=0.0, transient_errors=(DATASET_CREATED_MEANWHILE,)) == "linked"
+    attempts.clear()
+    with pytest.raises(MlflowException):  # without the caller's word the same error is not transient
+        with_retries(log_input, first_wait_s=0.0)
+    assert len(attempts) == 1
