@@ -4,7 +4,11 @@ A per-slice classifier sees one slice at a time, and a slice 4 mm off the midlin
 midline. What makes the mid slice *mid* is where it sits in the stack. Here every slice says how far it
 is from the mid-sagittal plane: a ridge regression of min(|distance|, ``distance_cap_mm``) on the
 slice's ImageNet embedding (the backbone frozen: 20-odd training series cannot retrain it; solved in
-closed form from sufficient statistics, so DDP ranks just add theirs). A series' mid slice is then
+closed form from sufficient statistics, so DDP ranks just add theirs). The regression reads each embedding
+square-rooted (pooled activations are non-negative and heavy-tailed) and minus the median embedding of its
+series: what every slice of a series shares (scanner, contrast, patient) says nothing about where a slice
+lies, and removing it is what lets a site the selector never saw look like the ones it learned from. A
+series' mid slice is then
 the candidate c whose distance profile min(|x_i - x_c|, cap) best explains what all its slices said:
 
     score(c) = - mean_i (predicted_distance_i - min(|x_i - x_c|, cap))^2      (mm^2)
@@ -106,6 +110,8 @@ class SeriesMidSelector(L.LightningModule):
         std: Sequence[float],
         ridge_alpha: float,
         distance_cap_mm: float,
+        sqrt_features: bool,
+        centre_per_series: bool,
         band_size: int,
         optimizer: Any = None,
         head_lr_multiplier: float | None = None,
@@ -156,16 +162,33 @@ class SeriesMidSelector(L.LightningModule):
         with torch.no_grad():
             return self.forward_fn(images).double()
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def series_features(self, images: torch.Tensor, series: torch.Tensor) -> torch.Tensor:
+        """Each slice's embedding as the regression reads it (``sqrt_features``, ``centre_per_series``: see the
+        module docstring)."""
+        features = self.embed(images)
+        if self.hparams["sqrt_features"]:
+            features = features.clamp(min=0).sqrt()
+        if self.hparams["centre_per_series"]:
+            parts = per_series(features, series)
+            features = torch.cat([part - torch.quantile(part, 0.5, dim=0) for part in parts])
+        return features
+
+    def distances(self, images: torch.Tensor, series: torch.Tensor) -> torch.Tensor:
         """Each slice's predicted distance to the mid-sagittal plane (mm, capped)."""
-        standardised = (self.embed(images) - self.feature_mean) / self.feature_scale
+        standardised = (self.series_features(images, series) - self.feature_mean) / self.feature_scale
         return (standardised @ self.coefficients + self.intercept).float()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """The predicted distances (mm) of the slices of one series (the MLflow model's input)."""
+        return self.distances(images, torch.zeros(len(images), dtype=torch.long, device=images.device))
 
     def series_scores(self, images: torch.Tensor, positions: torch.Tensor, series: torch.Tensor) -> list[torch.Tensor]:
         cap = float(self.hparams["distance_cap_mm"])
         return [
             candidate_scores(distances, where, cap)
-            for distances, where in zip(per_series(self(images), series), per_series(positions, series))
+            for distances, where in zip(
+                per_series(self.distances(images, series), series), per_series(positions, series)
+            )
         ]
 
     # -- fitting: sufficient statistics per batch, the ridge solved once per epoch ------------------------
@@ -176,7 +199,7 @@ class SeriesMidSelector(L.LightningModule):
         images, positions, series, mids, _ = batch
         centres = torch.stack([where[mid] for where, mid in zip(per_series(positions, series), mids)])
         targets = capped_distances(positions, centres[series], float(self.hparams["distance_cap_mm"])).double()
-        features = self.embed(images)
+        features = self.series_features(images, series)
         update = {
             "count": torch.tensor(float(len(targets)), dtype=torch.float64, device=features.device),
             "sum_x": features.sum(0),
@@ -226,7 +249,7 @@ class SeriesMidSelector(L.LightningModule):
     # -- validation, test, prediction -----------------------------------------------------------------
     def validation_step(self, batch: StackBatch, batch_idx: int) -> None:
         images, positions, series, mids, _ = batch
-        distances = self(images)
+        distances = self.distances(images, series)
         cap = float(self.hparams["distance_cap_mm"])
         chosen = []
         for predicted, where, mid in zip(per_series(distances, series), per_series(positions, series), mids):
