@@ -51,9 +51,13 @@ CONFIGS: dict[str, tuple[str, list[str]]] = {
     "lite0-imagenet-context3": ("EfficientNet-Lite0, ImageNet, context=3", [*SLICE, "data.context=3"]),
     "tiny-scratch-context3": ("tiny (test_resnet), from scratch, context=3", [*SLICE, *TINY, "data.context=3"]),
     "series-lite0": ("series selector (selector=series), Lite0 ImageNet embeddings", ["selector=series"]),
+    "series-lite0-raw": (
+        "raw-embedding selector (series selector without sqrt_features, centre_per_series)",
+        ["selector=series", "model.sqrt_features=false", "model.centre_per_series=false"],
+    ),
 }
 """Run id -> (table row, overrides on top of ``experiment=real``). The EfficientNet rows differ only in the weights."""
-IMAGENET, SCRATCH, SERIES = "lite0-imagenet", "lite0-scratch", "series-lite0"
+IMAGENET, SCRATCH, SERIES, SERIES_RAW = "lite0-imagenet", "lite0-scratch", "series-lite0", "series-lite0-raw"
 CENTRED = "centred"
 CONTEXT_PAIRS = {"lite0-imagenet-context3": IMAGENET, "tiny-scratch-context3": "tiny-scratch"}
 """context=3 row -> the same recipe with context=1: compared seed by seed."""
@@ -218,6 +222,7 @@ def report(
                     for against, baseline, to_centre in (
                         ("centre rule", series, True),
                         ("ImageNet Lite0", imagenet, False),
+                        ("raw-embedding selector", runs[SERIES_RAW], False),
                     )
                     if not baseline.empty
                     for metric in ("mid_hit", "mid_error_mm", "f1_band")
