@@ -7,9 +7,8 @@ slice's ImageNet embedding (the backbone frozen: 20-odd training series cannot r
 closed form from sufficient statistics, so DDP ranks just add theirs). The regression reads each embedding
 square-rooted (pooled activations are non-negative and heavy-tailed) and minus the median embedding of its
 series: what every slice of a series shares (scanner, contrast, patient) says nothing about where a slice
-lies, and removing it is what lets a site the selector never saw look like the ones it learned from. A
-series' mid slice is then
-the candidate c whose distance profile min(|x_i - x_c|, cap) best explains what all its slices said:
+lies. A series' mid slice is then the candidate c whose distance profile min(|x_i - x_c|, cap) best
+explains what all its slices said:
 
     score(c) = - mean_i (predicted_distance_i - min(|x_i - x_c|, cap))^2      (mm^2)
 
