@@ -3,6 +3,7 @@ threads, decoding, indexing, loaders and the phantom."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -74,9 +75,17 @@ def _start_worker(initializer: Callable[[], None] | None) -> None:
         initializer()
 
 
-def process_pool(workers: int, initializer: Callable[[], None] | None = None) -> ProcessPoolExecutor:
-    """The worker processes of decoding, indexing and the phantom writer: interrupts are the parent's."""
-    return ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(initializer,))
+@contextlib.contextmanager
+def process_pool(workers: int, initializer: Callable[[], None] | None = None) -> Iterator[ProcessPoolExecutor]:
+    """The worker processes of decoding, indexing and the phantom writer: interrupts are the parent's, and when
+    the parent stops on one (or on an error) the tasks not started yet are cancelled, not worked through."""
+    pool = ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(initializer,))
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def ordered_map(

@@ -8,6 +8,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -102,3 +104,22 @@ def test_a_signal_to_the_process_group_leaves_the_pool_workers_to_the_parent(num
     before its own handler could end the run KILLED (exit 143)."""
     with process_pool(2) as pool:
         assert list(pool.map(signal_own_process, [number, number])) == ["still working"] * 2
+
+
+class Stopped(Exception):
+    """What the parent raises when it stops (an interrupt, an error) while tasks are queued."""
+
+
+def stop_with_tasks_queued(queued: list[Future[None]]) -> None:
+    with process_pool(1) as pool:
+        queued += [pool.submit(time.sleep, 0.2) for _ in range(20)]
+        raise Stopped
+
+
+def test_a_parent_that_stops_cancels_the_tasks_its_workers_have_not_started() -> None:
+    """With the workers ignoring interrupts, leaving the pool on an interrupt must not work through the queue
+    first (an indexer stopped by Ctrl+C would read every remaining header before exiting)."""
+    queued: list[Future[None]] = []
+    with pytest.raises(Stopped):
+        stop_with_tasks_queued(queued)
+    assert sum(future.cancelled() for future in queued) >= 15
