@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import TypeVar
 
+from lss.entry import INTERRUPTING_SIGNALS
 from lss.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def leave_interrupts_to_the_parent(*_: object) -> None:
     """In a worker process: ignore SIGTERM / SIGINT. Sent to the whole process group (SLURM at a time limit,
     ``kill -- -PGID``, Ctrl+C), they would kill the workers first, and the parent would see a broken pool (a
     failure) before its own handler could end the run KILLED. The parent handles them and stops its workers."""
-    for number in (signal.SIGTERM, signal.SIGINT):
+    for number in INTERRUPTING_SIGNALS:
         signal.signal(number, signal.SIG_IGN)
 
 
