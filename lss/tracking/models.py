@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+from typing import cast
 
 import mlflow
 import numpy as np
@@ -18,7 +19,6 @@ from mlflow.models import ModelSignature
 from mlflow.types import Schema, TensorSpec
 
 from lss.errors import UserError
-from lss.manifest import CLASS_NAMES
 from lss.tracking.runs import active_run
 from lss.tracking.store import fluent_tracking_uri, with_retries
 
@@ -44,7 +44,7 @@ def log_tested_model(
     """Log ``model`` under the run with its signature (normalised images (-1, 3, H, W) in, (-1, *model.output_shape)
     out: a classifier's 2 logits, a series selector's distance) and ``input_example`` (MLflow checks that the model
     runs on it); register a version of ``register_as`` when given."""
-    output_shape = getattr(model, "output_shape", (len(CLASS_NAMES),))  # a selector class declares its own
+    output_shape = cast(tuple[int, ...], model.output_shape)  # every selector declares it (lss/model/selector.py)
     signature = ModelSignature(  # written out, not inferred: inferring runs the network once more (seconds on a CPU)
         inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, *input_example.shape[1:]))]),
         outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, *output_shape))]),

@@ -17,7 +17,7 @@ import pytest
 from helpers.selection import selection_options
 from helpers.training import REPO
 from lss.errors import ConfigError, UserError
-from lss.selection import load_classifier, select_mid_slices, selection_accuracy
+from lss.selection import load_selector, select_mid_slices, selection_accuracy
 from lss.selection.select import MID
 
 
@@ -215,15 +215,15 @@ def test_a_missing_checkpoint_an_unknown_run_and_a_run_without_checkpoint_fail_c
     from lss import tracking
 
     with pytest.raises(ConfigError, match=r"checkpoint=.*does not exist"):
-        load_classifier(checkpoint=tmp_path / "absent.ckpt")
+        load_selector(checkpoint=tmp_path / "absent.ckpt")
     with pytest.raises(UserError, match="run_id=0123456789abcdef is not a run"):
-        load_classifier(run_id="0123456789abcdef", tracking_uri=trained_t1["tracking_uri"])
+        load_selector(run_id="0123456789abcdef", tracking_uri=trained_t1["tracking_uri"])
     experiment_id = tracking.ensure_experiment(trained_t1["tracking_uri"], "lss")
     bare_run = MlflowClient(trained_t1["tracking_uri"]).create_run(experiment_id).info.run_id
     with pytest.raises(UserError, match=r"logged no checkpoint.*log_checkpoint=true"):
-        load_classifier(run_id=bare_run, tracking_uri=trained_t1["tracking_uri"])
+        load_selector(run_id=bare_run, tracking_uri=trained_t1["tracking_uri"])
     with pytest.raises(ConfigError, match="exactly one of checkpoint=PATH, run_id=MLFLOW_RUN_ID or model_uri="):
-        load_classifier(checkpoint=trained_t1["checkpoint"], run_id=bare_run)
+        load_selector(checkpoint=trained_t1["checkpoint"], run_id=bare_run)
 
 
 def test_an_output_inside_the_input_is_refused(model, new_studies: Path) -> None:
@@ -240,7 +240,7 @@ def test_a_checkpoint_written_before_calibration_loads_uncalibrated(trained_t1: 
     checkpoint = read_checkpoint(trained_t1["checkpoint"])
     assert float(checkpoint["state_dict"].pop(TEMPERATURE_KEY)) != 1.0
     torch.save(checkpoint, tmp_path / "before_calibration.ckpt")
-    assert float(load_classifier(checkpoint=tmp_path / "before_calibration.ckpt").temperature) == 1.0
+    assert float(load_selector(checkpoint=tmp_path / "before_calibration.ckpt").temperature) == 1.0
 
 
 def test_predict_measures_accuracy_against_a_per_series_labels_file_with_the_configured_band_size(
