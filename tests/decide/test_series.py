@@ -29,8 +29,6 @@ def test_the_temperature_fitted_on_validation_series_is_larger_when_their_scores
     assert misleading > confident
 
 
-
-
 def test_series_of_different_lengths_padded_together_keep_each_its_own_p_mid() -> None:
     scores = [torch.tensor([0.0, -1.0, -9.0]), torch.tensor([-4.0, -1.0, 0.0, -1.0, -4.0])]
     padded = padded_candidates(scores)
