@@ -24,7 +24,7 @@ from lss.tracking.store import fluent_tracking_uri, with_retries
 
 MODEL_NAME = "model"
 REQUIRED_DISTRIBUTIONS = ("torch", "torchvision", "timm", "lightning", "torchmetrics", "omegaconf", "lss")
-"""What unpickling the classifier imports. Listed explicitly: MLflow's own inference of them costs ~9 s per run."""
+"""What unpickling the classifier imports. Listed explicitly: MLflow's own inference of them costs seconds per run."""
 
 
 def pip_requirements() -> list[str]:
