@@ -184,7 +184,8 @@ def test_predict_py_with_a_run_id_writes_the_selection_and_reports_accuracy_agai
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert "against labels.csv: accuracy" in result.stdout
-    assert {"predictions.csv", "series.csv", "skipped.csv", "run_config.yaml", "selected", "report.html"} == {
+    kept = {"run_config.yaml", "run_split.json"}  # what the run logged beside its checkpoint
+    assert {"predictions.csv", "series.csv", "skipped.csv", *kept, "selected", "report.html"} == {
         path.name for path in out.iterdir()
     }
     assert f"review page: {out / 'report.html'}" in result.stdout
