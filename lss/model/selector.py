@@ -40,6 +40,8 @@ from lss.model.checkpoint import TEMPERATURE_KEY
 
 SELECTOR_KEY = "lss_selector"
 """Checkpoint key naming the selector that wrote it (absent: the per-slice classifier, ``slice``)."""
+DECLARED = ("unit", "output_shape", "calibration_batch", "temperature_bounds")
+"""What every selector class states besides its name (module docstring)."""
 SELECTORS: dict[str, type[Selector]] = {}
 """Every selector class by its name, filled as their modules are imported (``selector_class`` imports lss.model)."""
 
@@ -56,10 +58,14 @@ class Selector(L.LightningModule, abc.ABC):
     needs_checkpoint: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """A class that names itself is registered; two selectors of one name are refused."""
+        """A class that names itself is registered once it declares the whole contract; two selectors of one name
+        are refused."""
         super().__init_subclass__(**kwargs)
         if "name" not in cls.__dict__:
             return
+        undeclared = [key for key in DECLARED if not hasattr(cls, key)]
+        if undeclared:
+            raise ConfigError(f"selector {cls.name} ({cls.__module__}) does not declare {', '.join(undeclared)}")
         known = SELECTORS.get(cls.name)
         if known is not None and known.__qualname__ != cls.__qualname__:
             raise ConfigError(f"two selectors are named {cls.name!r}: {known.__module__} and {cls.__module__}")

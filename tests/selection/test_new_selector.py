@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import torch
 
-from helpers.selection import selection_options
+from helpers.selection import predict_config, selection_options
 from helpers.training import composed, finished_runs, tiny_overrides
 from lss.errors import ConfigError
 from lss.model.selector import SELECTORS, SeriesSelector, selector_class
@@ -123,23 +123,16 @@ def test_a_runs_split_json_lists_disjoint_patients_and_the_series_of_each_part(t
 def test_predict_with_the_toys_run_says_which_split_each_of_its_series_was_in(
     toy_run: dict, phantom_dir: Path, search_path: str, tmp_path: Path
 ) -> None:
-    from hydra import compose, initialize_config_dir
-
-    from lss import CONF_DIR
     from lss.selection.predict import predict
 
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose(
-            "predict",
-            [
-                f"run_id={toy_run['run']['run_id']}",
-                f"mlflow.tracking_uri={toy_run['tracking_uri']}",
-                f"input={phantom_dir}",
-                f"output={tmp_path / 'out'}",
-                "mode=none",
-                "progress=false",
-            ],
-        )
+    cfg = predict_config(
+        f"run_id={toy_run['run']['run_id']}",
+        f"mlflow.tracking_uri={toy_run['tracking_uri']}",
+        f"input={phantom_dir}",
+        f"output={tmp_path / 'out'}",
+        "mode=none",
+        "progress=false",
+    )
     result = predict(cfg)
     kept = json.loads((tmp_path / "out" / "run_split.json").read_text())
     assert kept == toy_run["split"]

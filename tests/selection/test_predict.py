@@ -14,7 +14,7 @@ import pandas as pd
 import pydicom
 import pytest
 
-from helpers.selection import selection_options
+from helpers.selection import predict_config, selection_options
 from helpers.training import REPO
 from lss.errors import ConfigError, UserError
 from lss.selection import load_selector, select_mid_slices, selection_accuracy
@@ -248,27 +248,20 @@ def test_predict_measures_accuracy_against_a_per_series_labels_file_with_the_con
     trained_t1: dict, new_studies: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """index.band_size=3 selects bands of 3 and widens each labelled mid slice into a reference band of 3, not 5."""
-    from hydra import compose, initialize_config_dir
-
-    from lss import CONF_DIR
     from lss.selection.predict import predict
 
     studies = tmp_path / "studies"
     shutil.copytree(new_studies, studies)
     truth = pd.read_csv(studies / "series_truth.csv")
     truth[["series_instance_uid", "mid_sop_instance_uid"]].to_csv(studies / "labels.csv", index=False)
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose(
-            "predict",
-            [
-                f"checkpoint={trained_t1['checkpoint']}",
-                f"input={studies}",
-                f"output={tmp_path / 'out'}",
-                "index.band_size=3",
-                "mode=none",
-                "progress=false",
-            ],
-        )
+    cfg = predict_config(
+        f"checkpoint={trained_t1['checkpoint']}",
+        f"input={studies}",
+        f"output={tmp_path / 'out'}",
+        "index.band_size=3",
+        "mode=none",
+        "progress=false",
+    )
     result = predict(cfg)
     assert (result.series.loc[result.series["status"] == "selected", "n_mid"] == 3).all()
     band_of_3, band_of_5 = (selection_accuracy(result, studies / "labels.csv", band_size) for band_size in (3, 5))
