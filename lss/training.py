@@ -183,7 +183,7 @@ def record(
     if cfg.log_model:
         classifier = model.for_prediction()
         example = np.zeros((1, 3, *classifier.hparams["input_size"]), dtype=np.float32)  # the mean image, no patient's
-        run.log_model(classifier, example, cfg.register_as)
+        run.log_model(classifier, example, classifier.output_shape, cfg.register_as)
     return metrics
 
 
