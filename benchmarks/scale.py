@@ -124,10 +124,10 @@ import numpy as np, torch
 from lss.data.preprocess import PreprocessParams, preprocess_slice
 from lss.dicom.pixels import read_slice_pixels
 from lss.manifest import read_manifest
-from lss.selection.model_source import load_classifier
+from lss.selection.model_source import load_selector
 
 checkpoint, manifest, root, batch_size = sys.argv[1:]
-model = load_classifier(checkpoint=checkpoint).eval()
+model = load_selector(checkpoint=checkpoint).eval()
 params = PreprocessParams(*model.hparams["input_size"])
 mean = torch.tensor(model.hparams["mean"]).view(1, 3, 1, 1)
 std = torch.tensor(model.hparams["std"]).view(1, 3, 1, 1)

@@ -23,6 +23,14 @@ from torch.utils.data import DataLoader
 
 from lss import tracking
 from lss.data.datamodule import MidSliceDataModule
+from lss.data.split_file import split_record, write_split
+from lss.decide.evaluation import (
+    calibration_metrics,
+    rule_and_series_metrics,
+    tested_slices,
+    write_confusion,
+    write_reliability_diagram,
+)
 from lss.dicom.dicomweb import DicomWebSource, is_dicomweb
 from lss.dicom.labels import LabelCoverage
 from lss.errors import ConfigError
@@ -31,22 +39,12 @@ from lss.launch.job import jobs_at_once, sweep_identity
 from lss.launch.resolvers import register_resolvers
 from lss.manifest import COLUMNS, MID
 from lss.model.checkpoint import read_checkpoint, write_temperature
-from lss.model.evaluation import (
-    calibration_metrics,
-    rule_and_series_metrics,
-    tested_slices,
-    write_confusion,
-    write_reliability_diagram,
-)
-from lss.model.module import MidSliceClassifier
-from lss.model.series_selector import SeriesMidSelector
+from lss.model.selector import Selector
 from lss.provenance import phantom_parameters
 from lss.tracking.logger import RunLogger
 from lss.workers import cpu_budget, use_cpu_budget
 
 log = logging.getLogger(__name__)
-Selector = MidSliceClassifier | SeriesMidSelector
-"""What ``model`` builds: the paper's per-slice classifier, or the series-level selector (``selector=series``)."""
 CPU_BUDGET_PARAM = "resources.cpu_budget"
 """The cores the job used (resources.cpus resolved): what its wall time is to be read against."""
 register_resolvers()
@@ -74,9 +72,14 @@ def check_job_config(cfg: DictConfig) -> None:
 
 
 def build(cfg: DictConfig) -> tuple[MidSliceDataModule, Selector]:
-    """Data module and model, each instantiated from its own config node."""
+    """Data module and selector, each instantiated from its own config node; the data must be of the selector's unit."""
     datamodule = instantiate(cfg.data, _convert_="all")
     model = instantiate(cfg.model, _convert_="all")
+    if datamodule.unit != model.unit:
+        raise ConfigError(
+            f"selector {model.name} takes one {model.unit} per sample, data.unit={datamodule.unit}; "
+            f"set data.unit={model.unit} in conf/selector/{model.name}.yaml"
+        )
     return datamodule, model
 
 
@@ -108,7 +111,7 @@ def fit_and_test(cfg: DictConfig, datamodule: MidSliceDataModule, model: Selecto
     tested = Path(tested_path) if tested_path else None  # None under fast_dev_run: no checkpoint is written
     if cfg.test_weights == "best" and tested is not None:
         model.load_state_dict(read_checkpoint(tested)["state_dict"])
-    calibrate(trainer, model, datamodule.calibration_dataloader(), tested)
+    calibrate(trainer, model, datamodule.calibration_dataloader(model.calibration_batch), tested)
     trainer.test(model, datamodule=datamodule, verbose=False)
     return tested
 
@@ -133,8 +136,8 @@ def record(
     model: Selector,
     tested: Path | None,
 ) -> dict[str, float]:
-    """Split sizes, band and calibration metrics, artifacts (config, test predictions, confusion matrix, reliability
-    diagram, weights), the manifest rows as a dataset input and the tested network as an MLflow model."""
+    """Split sizes, band and calibration metrics, artifacts (config, split.json, test predictions, confusion matrix,
+    reliability diagram, weights), the manifest rows as a dataset input and the tested network as an MLflow model."""
     split, slices, scored = datamodule.split, datamodule.slices, model.test_predictions
     if split is None or slices is None or scored is None:
         raise RuntimeError("record() follows fit_and_test(): there is no split or no test prediction to record yet")
@@ -160,7 +163,11 @@ def record(
     run.log_metrics(metrics)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
-        (folder / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        (folder / tracking.CONFIG_ARTIFACT).write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        drawn = split_record(
+            split, slices, datamodule.seed, datamodule.split_by, datamodule.test_fraction, datamodule.val_fraction
+        )
+        write_split(folder / tracking.SPLIT_ARTIFACT, drawn)
         predictions.to_csv(folder / "test_predictions.csv", index=False)
         write_confusion(predictions, f"{cfg.modality} seed {cfg.seed}", folder)
         write_reliability_diagram(scored, is_mid_truth, temperature, f"{cfg.modality} seed {cfg.seed}", folder)
@@ -176,7 +183,7 @@ def record(
     if cfg.log_model:
         classifier = model.for_prediction()
         example = np.zeros((1, 3, *classifier.hparams["input_size"]), dtype=np.float32)  # the mean image, no patient's
-        run.log_model(classifier, example, cfg.register_as)
+        run.log_model(classifier, example, classifier.output_shape, cfg.register_as)
     return metrics
 
 

@@ -263,7 +263,7 @@ def test_the_tested_weights_and_their_temperature_are_the_logged_checkpoint(
     from lss.data.channels import InputPlan
     from lss.data.preprocess import PreprocessParams
     from lss.manifest import read_manifest
-    from lss.selection import load_classifier
+    from lss.selection import load_selector
     from lss.selection.scoring import prediction_trainer, score_slices
     from lss.training import train
 
@@ -272,7 +272,7 @@ def test_the_tested_weights_and_their_temperature_are_the_logged_checkpoint(
     run_id = finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")["run_id"].iloc[0]
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     logged = pd.read_csv(client.download_artifacts(run_id, "test_predictions.csv", str(tmp_path)))
-    model = load_classifier(run_id=run_id, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    model = load_selector(run_id=run_id, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     manifest = read_manifest(next((tmp_path / "cache" / "index").glob("*/manifest.csv"))).set_index("sop_uid")
     slices = manifest.loc[logged["sop_uid"]].reset_index()
     images = manifest_images(

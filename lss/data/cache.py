@@ -43,7 +43,7 @@ def entry_key(images: np.ndarray) -> str:
 
 
 def _single_threaded() -> None:
-    """One decode per process: torch's intra-op threads only oversubscribe the cores (10x slower at 299x299)."""
+    """One decode per process: torch's intra-op threads only oversubscribe the cores (benchmarks/cache_speed.py)."""
     torch.set_num_threads(1)
 
 

@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast, get_args
 
 import lightning as L
 import numpy as np
@@ -37,9 +37,10 @@ from lss.workers import leave_interrupts_to_the_parent, worker_count
 
 log = logging.getLogger(__name__)
 
-UNITS = ("slice", "series")
-"""What one sample is: a slice (the paper's classifier) or a whole series (``selector=series``)."""
-CALIBRATION_BATCH = {"slice": 64, "series": 4}
+Unit = Literal["slice", "series"]
+UNITS: tuple[str, ...] = get_args(Unit)
+"""What one sample is: a slice (the paper's classifier) or a whole series (a series selector): a selector declares
+its own (lss/model/selector.py), its config file sets data.unit."""
 
 
 class ShardSampler(Sampler[int]):
@@ -240,9 +241,9 @@ class MidSliceDataModule(L.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader(self.test_set, train=False)
 
-    def calibration_dataloader(self) -> DataLoader:
+    def calibration_dataloader(self, batch_size: int) -> DataLoader:
         """The whole validation part in every process (each fits the same temperature), never sharded."""
-        return DataLoader(self.val_set, batch_size=CALIBRATION_BATCH[self.unit], collate_fn=self.collate)
+        return DataLoader(self.val_set, batch_size=batch_size, collate_fn=self.collate)
 
 
 def worker_start_method(workers: int) -> str | None:

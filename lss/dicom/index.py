@@ -139,7 +139,7 @@ class IndexTables:
 
 
 def import_tables() -> None:
-    """Import pandas and the table-building modules of the index (0.3 s on 2 cores). index_repository does this
+    """Import pandas and the table-building modules of the index (a start-up cost). index_repository does this
     in the main process while the workers read headers, so a whole lss-index process does not spend it first."""
     from lss.dicom import labels, summary  # noqa: F401  # loaded for their import time; index_repository uses them
 

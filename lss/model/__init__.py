@@ -1,1 +1,2 @@
-"""Backbone (timm), parameter groups, metrics, the Mid rule and the LightningModule."""
+"""Selectors: the contract and registry (selector.py), backbones, parameter groups, checkpoint files and the
+selectors themselves (module.py: the paper's per-slice classifier; series_selector.py)."""

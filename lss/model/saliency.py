@@ -28,8 +28,8 @@ def cam_layer(network: nn.Module) -> nn.Module:
 
 @contextlib.contextmanager
 def denormals_flushed() -> Iterator[None]:
-    """A backward pass on the CPU can crawl through denormal floats (15x slower through Inception-ResNet-v2 on
-    random weights); flushed to zero, values below 1e-38 change no normalised map."""
+    """A backward pass on the CPU can crawl through denormal floats (many times slower through Inception-ResNet-v2
+    on random weights); flushed to zero, values below 1e-38 change no normalised map."""
     flushing = torch.set_flush_denormal(True)  # False where the CPU cannot flush: nothing to undo
     try:
         yield

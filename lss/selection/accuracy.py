@@ -6,10 +6,10 @@ from pathlib import Path
 
 import torch
 
+from lss.decide.metrics import metrics_of_labels
 from lss.dicom.labels import SOURCE_LABELS, label_slices, read_labels_csv
 from lss.errors import UserError
 from lss.manifest import MID
-from lss.model.metrics import metrics_of_labels
 from lss.selection.select import SelectionResult
 
 

@@ -6,6 +6,7 @@ strongest competitor), explained as Lateral: together they show what the decisio
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +16,8 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from lss.data.dataset import SliceDataset
+from lss.decide.mid_rule import MidRule, chosen_mid_index
 from lss.manifest import LATERAL, MID
-from lss.model.mid_rule import MidRule, chosen_mid_index
-from lss.model.module import MidSliceClassifier
 from lss.model.saliency import grad_cam, overlay
 
 SALIENCY_DIR = "saliency"
@@ -42,7 +42,9 @@ def explained_slices(predictions: pd.DataFrame, mid_rule: MidRule, band_size: in
 
 
 def write_overlays(
-    model: MidSliceClassifier,
+    network: torch.nn.Module,
+    mean: Sequence[float],
+    std: Sequence[float],
     images: np.ndarray,
     channels: np.ndarray,
     predictions: pd.DataFrame,
@@ -52,7 +54,8 @@ def write_overlays(
     device: torch.device,
     batch_size: int,
 ) -> pd.DataFrame:
-    """Grad-CAM of each explained slice over its preprocessed image, written as PNG under ``output_dir``.
+    """Grad-CAM of ``network``'s class logits for each explained slice over its preprocessed image (normalised by
+    ``mean`` and ``std`` as the network saw it), written as PNG under ``output_dir``.
 
     ``channels[row]`` are the images the network saw for ``predictions`` row ``row`` (lss/data/channels.py); the
     slice's own image is ``images[row]``, the background of its overlay.
@@ -63,11 +66,11 @@ def write_overlays(
         images,
         np.zeros(len(images), dtype=np.int64),
         explained["row"].to_numpy(),
-        model.hparams["mean"],
-        model.hparams["std"],
+        mean,
+        std,
         channels,
     )
-    network = model.network.to(device)
+    network = network.to(device)
     classes = explained["label"].map(CLASS_INDEX).to_numpy()
     done = 0
     for batch, _, _ in DataLoader(dataset, batch_size=batch_size, shuffle=False):

@@ -8,9 +8,9 @@ from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 
+from lss.decide.mid_rule import MidRule
 from lss.dicom.index_params import IndexParams
 from lss.errors import ConfigError
-from lss.model.mid_rule import MidRule
 from lss.selection.export import ExportMode
 
 
@@ -37,13 +37,15 @@ class SelectionOptions:
     """With input=dicomweb://...: send each study's KOS back to the PACS (STOW-RS)."""
     model_source: str = "(given in-process)"
     """How the model was named (``run_id=...``), for the review page."""
+    run_split: Path | None = None
+    """The split.json of the run that trained the model: the review page says which part each of its series was in."""
 
     @property
     def band_size(self) -> int:
         return self.index.band_size
 
     @classmethod
-    def from_config(cls, cfg: DictConfig, model_source: str) -> SelectionOptions:
+    def from_config(cls, cfg: DictConfig, model_source: str, run_split: Path | None = None) -> SelectionOptions:
         plain = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
         return cls(
             index=IndexParams(**plain["index"]),
@@ -60,6 +62,7 @@ class SelectionOptions:
             kos=None if plain["kos"] == "auto" else bool(plain["kos"]),
             store=bool(plain["store"]),
             model_source=model_source,
+            run_split=run_split,
         )
 
 

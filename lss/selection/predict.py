@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from lss import tracking
 from lss.dicom.dicomweb import DicomWebSource, is_dicomweb
 from lss.dicom.walk import walk_repository
 from lss.errors import ConfigError
 from lss.manifest import MID
+from lss.model.selector import Selector
 from lss.selection.accuracy import selection_accuracy
-from lss.selection.model_source import load_classifier
+from lss.selection.model_source import RUN_FILES, load_selector, untrained_selector
 from lss.selection.options import SelectionOptions
 from lss.selection.select import KOS_DIR, SelectionResult, refuse_output_inside_input, select_mid_slices
 from lss.workers import cpu_budget, use_cpu_budget
@@ -44,7 +47,23 @@ def summary(result: SelectionResult, accuracy: dict[str, float] | None) -> str:
 
 def model_source(cfg: DictConfig) -> str:
     """How the model was named on the command line, for the review page."""
-    return next(f"{key}={cfg[key]}" for key in ("checkpoint", "run_id", "model_uri") if cfg[key] is not None)
+    return next(
+        (f"{key}={cfg[key]}" for key in ("checkpoint", "run_id", "model_uri") if cfg[key] is not None),
+        f"selector={cfg.selector} (learns nothing, no checkpoint)",
+    )
+
+
+def selector_of(cfg: DictConfig, run_files: Path) -> Selector:
+    """The trained selector checkpoint=, run_id= or model_uri= names (a run's config and split kept in ``run_files``),
+    else the selector= that learns nothing, built from its config file (with predict.py's own hydra.searchpath)."""
+    for kept in RUN_FILES.values():
+        (run_files / kept).unlink(missing_ok=True)  # an earlier selection's run is not this one's
+    if cfg.selector is not None and all(cfg[key] is None for key in ("checkpoint", "run_id", "model_uri")):
+        overrides = [*cfg.selector_overrides, f"index.band_size={cfg.index.band_size}"]
+        if HydraConfig.initialized() and HydraConfig.get().searchpath:
+            overrides.append(f"hydra.searchpath={list(HydraConfig.get().searchpath)}")
+        return untrained_selector(cfg.selector, overrides)
+    return load_selector(cfg.checkpoint, cfg.run_id, cfg.mlflow.tracking_uri, run_files, cfg.model_uri)
 
 
 def check_paths(cfg: DictConfig) -> None:
@@ -70,14 +89,9 @@ def predict(cfg: DictConfig) -> SelectionResult:
     check_paths(cfg)
     use_cpu_budget(cpu_budget(cfg.resources.cpus))
     output = Path(cfg.output)
-    model = load_classifier(
-        cfg.checkpoint,
-        cfg.run_id,
-        cfg.mlflow.tracking_uri,
-        keep_run_config=output / "run_config.yaml",
-        model_uri=cfg.model_uri,
-    )
-    options = SelectionOptions.from_config(cfg, model_source(cfg))
+    model = selector_of(cfg, output)
+    run_split = output / RUN_FILES[tracking.SPLIT_ARTIFACT]
+    options = SelectionOptions.from_config(cfg, model_source(cfg), run_split if run_split.is_file() else None)
     result = select_mid_slices(model, cfg.input, output, options)
     labels = None if is_dicomweb(cfg.input) else Path(cfg.input) / LABELS_BESIDE_INPUT
     accuracy = (

@@ -94,9 +94,21 @@ def runs_of_mid(slices: pd.DataFrame) -> Iterator[tuple[bool, pd.DataFrame]]:
         yield bool(is_mid[start]), slices.iloc[start:stop]
 
 
+def run_part(series_uid: str, parts: dict[str, str]) -> str:
+    """Which part of the model's training run a series was in (``lss.data.split_file.part_of_series``)."""
+    part = parts.get(series_uid)
+    return f"in the model's {part} split" if part else "not in the model's training run"
+
+
 def series_section(
-    facts: pd.Series, slices: pd.DataFrame, images: np.ndarray, explained: pd.DataFrame, output_dir: Path
+    facts: pd.Series,
+    slices: pd.DataFrame,
+    images: np.ndarray,
+    explained: pd.DataFrame,
+    output_dir: Path,
+    parts: dict[str, str] | None,
 ) -> str:
+    """One series' strip; ``parts`` (the run's split.json read by series) adds which part of the run it was in."""
     flagged = bool(facts["review"])
     mid_slice_index = int(facts["mid_slice_index"])
     strip = []
@@ -116,7 +128,9 @@ def series_section(
         f'<h2><span class="badge">{badge}</span>{html.escape(str(facts["series_uid"]))}</h2>'
         f'<p class="facts">{html.escape(str(facts["modality"]))}, {int(facts["n_slices"])} slices; '
         f"Mid: {facts['mid_slice_indices']}; "
-        f"mid slice {mid_slice_index}; band mean p_mid {float(facts['band_p_mid']):.3f}{reason}</p>"
+        f"mid slice {mid_slice_index}; band mean p_mid {float(facts['band_p_mid']):.3f}"
+        + (f"; {run_part(str(facts['series_uid']), parts)}" if parts is not None else "")
+        + f"{reason}</p>"
         f'<div class="strip">{"".join(strip)}</div>'
         + (f'<div class="saliency">{saliency}</div>' if saliency else "")
         + "</section>"
@@ -141,8 +155,10 @@ def write_report(
     explained: pd.DataFrame,
     about: dict[str, str],
     n_skipped_files: int,
+    parts: dict[str, str] | None = None,
 ) -> Path:
-    """Write the page; ``images`` are aligned with ``predictions`` rows, ``about`` is shown as the summary table."""
+    """Write the page; ``images`` are aligned with ``predictions`` rows, ``about`` is shown as the summary table,
+    ``parts`` (series UID -> train/val/test of the model's training run) when the model came from a run."""
     scored = review_order(series[series["status"] == "selected"])
     others = series[series["status"] != "selected"]
     n_flagged = int((scored["review"] != "").sum())
@@ -156,7 +172,7 @@ def write_report(
     ]
     by_series = predictions.groupby("series_uid")
     sections = "".join(
-        series_section(facts, by_series.get_group(facts["series_uid"]), images, explained, path.parent)
+        series_section(facts, by_series.get_group(facts["series_uid"]), images, explained, path.parent, parts)
         for _, facts in scored.iterrows()
     )
     count_boxes = "".join(f'<div class="{css}"><b>{value}</b>{label}</div>' for label, value, css in counts)

@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 from lss.data.channels import InputPlan
 from lss.data.dataset import SliceDataset
 from lss.data.stacks import StackDataset, collate_stacks, series_stacks
+from lss.model.selector import Selector
 
 
 def prediction_trainer(device: str, progress: bool) -> L.Trainer:
@@ -32,12 +33,12 @@ def prediction_trainer(device: str, progress: bool) -> L.Trainer:
 
 
 def score_slices(
-    model: L.LightningModule, plan: InputPlan, images: np.ndarray, batch_size: int, trainer: L.Trainer
+    model: Selector, plan: InputPlan, images: np.ndarray, batch_size: int, trainer: L.Trainer
 ) -> np.ndarray:
     """The model's calibrated p_mid for each sample of ``plan``, in sample order.
 
-    ``images`` are the preprocessed (N, H, W) uint8 sources of ``plan`` (lss/data/channels.py). A slice
-    classifier scores batches of ``batch_size`` slices; a series selector one whole series at a time.
+    ``images`` are the preprocessed (N, H, W) uint8 sources of ``plan`` (lss/data/channels.py). A selector of slices
+    scores batches of ``batch_size`` slices; a selector of series one whole series at a time.
     """
     if plan.samples.empty:
         return np.empty(0, dtype=np.float32)
@@ -46,14 +47,12 @@ def score_slices(
         images, np.zeros(len(rows), dtype=np.int64), rows, model.hparams["mean"], model.hparams["std"], plan.channels
     )
     if model.unit == "slice":
-        batches = cast(list[torch.Tensor], trainer.predict(model, DataLoader(slices, batch_size=batch_size)))
-        return torch.cat([batch.float().cpu() for batch in batches]).numpy()
-    stacks = StackDataset(slices, plan.samples["slice_location_mm"].to_numpy(float), series_stacks(plan.samples, rows))
-    outputs = cast(
-        list[tuple[torch.Tensor, torch.Tensor]],
-        trainer.predict(model, DataLoader(stacks, batch_size=1, collate_fn=collate_stacks)),
-    )
+        loader = DataLoader(slices, batch_size=batch_size)
+    else:
+        positions = plan.samples["slice_location_mm"].to_numpy(float)
+        stacks = StackDataset(slices, positions, series_stacks(plan.samples, rows))
+        loader = DataLoader(stacks, batch_size=1, collate_fn=collate_stacks)
     p_mid = np.empty(len(rows), dtype=np.float32)
-    for series_rows, series_p_mid in outputs:
-        p_mid[series_rows.cpu().numpy()] = series_p_mid.cpu().numpy()
+    for batch_rows, batch_p_mid in cast(list[tuple[torch.Tensor, torch.Tensor]], trainer.predict(model, loader)):
+        p_mid[batch_rows.cpu().numpy()] = batch_p_mid.float().cpu().numpy()
     return p_mid

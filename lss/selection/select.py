@@ -16,21 +16,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import pandas as pd
 
 from lss.data.cache import manifest_images
 from lss.data.channels import FUSED, InputPlan, input_plan
 from lss.data.preprocess import PreprocessParams
+from lss.data.split_file import part_of_series
 from lss.data.stacks import MIN_SLICES
+from lss.decide.mid_rule import MidRule, choose_mid, chosen_mid_index
 from lss.dicom.dicomweb import DicomWebSource, is_dicomweb, retrieve_instances, store, study_metadata
 from lss.dicom.index import index_dicomweb, index_repository
 from lss.errors import ConfigError, UserError
 from lss.manifest import LATERAL, MID, PREDICTION_COLUMNS, T1, T2
-from lss.model.checkpoint import TEMPERATURE_KEY
-from lss.model.mid_rule import MidRule, choose_mid, chosen_mid_index
-from lss.model.module import MidSliceClassifier
+from lss.model.selector import Selector
 from lss.selection.explain import EXPLAINED_COLUMNS, SALIENCY_DIR, write_overlays
 from lss.selection.export import export_selected
 from lss.selection.key_objects import write_key_object_selections
@@ -188,13 +187,19 @@ def series_table(
     return pd.DataFrame(rows, columns=SERIES_COLUMNS).astype({"n_mid": "Int64", "mid_slice_index": "Int64"})
 
 
+def described(model: Selector) -> str:
+    """The selector's name, and its backbone when it has one."""
+    backbone = model.hparams.get("backbone")
+    return f"{model.name} selector" + (f" ({backbone})" if backbone else "")
+
+
 def select_mid_slices(
-    model: L.LightningModule, input_dir: str | Path, output_dir: str | Path, options: SelectionOptions
+    model: Selector, input_dir: str | Path, output_dir: str | Path, options: SelectionOptions
 ) -> SelectionResult:
     """Choose the Mid slices of every sagittal series of ``input_dir`` and write them to ``output_dir``.
 
-    ``model`` is a trained classifier whose ``predict_step`` gives p_mid and whose hparams name its modality,
-    context, input size, mean and std (``MidSliceClassifier``).
+    ``model`` is a selector (lss/model/selector.py) whose hparams name its modality, context, input size, mean and
+    std.
     """
     output_dir = Path(output_dir).resolve()
     source = DicomWebSource(str(input_dir)) if is_dicomweb(input_dir) else None
@@ -217,7 +222,7 @@ def select_mid_slices(
         raise UserError(f"input={shown} holds no sagittal DICOM slice ({reasons or 'no files'}); nothing to select")
     modality, context = model.hparams["modality"], int(model.hparams.get("context", 1))
     usable, other_modality = slices_to_score(index.manifest, modality, options.allow_modality_mismatch)
-    usable, lone, why = whole_series_only(usable, context, str(model.unit))
+    usable, lone, why = whole_series_only(usable, context, model.unit)
     plan = input_plan(usable, modality, context)
     not_scored = pd.concat([other_modality, lone, unplanned(usable, plan)], ignore_index=True)
     if plan.samples.empty and not lone.empty:
@@ -236,10 +241,15 @@ def select_mid_slices(
         shutil.rmtree(output_dir / SALIENCY_DIR, ignore_errors=True)  # a rerun replaces its own earlier overlays
         explained = pd.DataFrame(columns=EXPLAINED_COLUMNS)
         if options.explain:
-            if not isinstance(model, MidSliceClassifier):
-                raise ConfigError(f"explain=true draws Grad-CAM of a slice classifier's network, not of {type(model)}")
+            network = model.network_to_explain()
+            if network is None:
+                raise ConfigError(
+                    f"explain=true draws Grad-CAM of a classifier's network; selector {model.name} has none"
+                )
             explained = write_overlays(
-                model,
+                network,
+                model.hparams["mean"],
+                model.hparams["std"],
                 images,
                 plan.channels,
                 predictions,
@@ -251,21 +261,24 @@ def select_mid_slices(
             )
         about = {
             "model": options.model_source,
-            "backbone, modality": f"{model.hparams['backbone']}, {modality}",
-            "temperature (calibration)": f"{float(model.get_buffer(TEMPERATURE_KEY)):.3f}",
+            "selector, modality": f"{described(model)}, {modality}",
+            "temperature (calibration)": f"{float(model.temperature):.3f}",
             "Mid rule": f"{mid_rule}, band of {band_size} slices",
             "review when": f"the chosen band's mean p_mid < {options.review_threshold:g}, "
             "or a competing band reaches it",
             "input": shown,
         }
-        report = write_report(output_dir / REPORT, predictions, series, images, explained, about, len(index.skipped))
+        parts = part_of_series(options.run_split) if options.run_split is not None else None
+        report = write_report(
+            output_dir / REPORT, predictions, series, images, explained, about, len(index.skipped), parts
+        )
     predictions.to_csv(output_dir / "predictions.csv", index=False)
     series.to_csv(output_dir / "series.csv", index=False)
     index.skipped.to_csv(output_dir / "skipped.csv", index=False)
     chosen = predictions.loc[predictions["label"] == MID, "path"]
     n_files = export_selected(chosen, input_dir, output_dir / "selected", options.mode)
     chosen_by = (
-        f"Mid band chosen by lss, model {options.model_source} ({model.hparams['backbone']}, {modality}, "
+        f"Mid band chosen by lss, model {options.model_source} ({described(model)}, {modality}, "
         f"{mid_rule} rule, band of {band_size} slices); confidence = the chosen band's mean calibrated p_mid"
     )
     notes = {

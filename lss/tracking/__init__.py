@@ -28,17 +28,26 @@ from lss.tracking.identity import (
 from lss.tracking.jobs import claimed_run, prepare_job, resolve_pending_dir, tracked_run
 from lss.tracking.journal import TrackedRun, send_pending
 from lss.tracking.models import load_logged_model
-from lss.tracking.runs import best_train_run, download_run_checkpoint, metric_history, runs_frame
+from lss.tracking.runs import (
+    CONFIG_ARTIFACT,
+    SPLIT_ARTIFACT,
+    best_train_run,
+    download_run_checkpoint,
+    metric_history,
+    runs_frame,
+)
 from lss.tracking.store import ensure_experiment, resolve_tracking_uri
 
 __all__ = [
     "ANALYSIS_KIND",
     "COMMIT_TAG",
+    "CONFIG_ARTIFACT",
     "CONFIG_HASH_TAG",
     "DATA_SOURCE_TAG",
     "ERROR_TAG",
     "JOB_TAG",
     "KIND_TAG",
+    "SPLIT_ARTIFACT",
     "SWEEP_TAG",
     "TRAIN_KIND",
     "TrackedRun",

@@ -211,7 +211,8 @@ def send_model(journal: Journal, entry: dict[str, Any]) -> None:
     fail_pending_models(journal.tracking_uri, journal.run_id)
     model = torch.load(journal.folder / entry["model"], map_location="cpu", weights_only=False)  # written by this job
     example = np.load(journal.folder / entry["example"])
-    log_tested_model(journal.tracking_uri, journal.run_id, model, example, entry["register_as"])
+    output_shape = tuple(entry.get("output_shape", [2]))  # journals kept before entries said it: the logits'
+    log_tested_model(journal.tracking_uri, journal.run_id, model, example, output_shape, entry["register_as"])
 
 
 def send_end(journal: Journal, entry: dict[str, Any]) -> None:
@@ -265,15 +266,28 @@ class TrackedRun:
         entry = {"kind": "dataset", "rows": next(iter(files)), "source": source, "name": name, "files": files}
         self.journal.submit(entry)
 
-    def log_model(self, model: torch.nn.Module, input_example: np.ndarray, register_as: str | None) -> None:
-        """The tested network as an MLflow model (``lss.tracking.models``)."""
+    def log_model(
+        self,
+        model: torch.nn.Module,
+        input_example: np.ndarray,
+        output_shape: tuple[int, ...],
+        register_as: str | None,
+    ) -> None:
+        """The tested network as an MLflow model (``lss.tracking.models``); ``output_shape`` per input image."""
         model_path, example_path = self.journal.new_file("model.pt"), self.journal.new_file("example.npy")
         torch.save(model, model_path)
         np.save(example_path, input_example)
         files = self.journal.digests([model_path, example_path])
         model_file, example_file = files
         self.journal.submit(
-            {"kind": "model", "model": model_file, "example": example_file, "register_as": register_as, "files": files}
+            {
+                "kind": "model",
+                "model": model_file,
+                "example": example_file,
+                "output_shape": list(output_shape),
+                "register_as": register_as,
+                "files": files,
+            }
         )
 
     def end(self, status: int, tags: dict[str, str]) -> None:

@@ -18,13 +18,12 @@ from mlflow.models import ModelSignature
 from mlflow.types import Schema, TensorSpec
 
 from lss.errors import UserError
-from lss.manifest import CLASS_NAMES
 from lss.tracking.runs import active_run
 from lss.tracking.store import fluent_tracking_uri, with_retries
 
 MODEL_NAME = "model"
 REQUIRED_DISTRIBUTIONS = ("torch", "torchvision", "timm", "lightning", "torchmetrics", "omegaconf", "lss")
-"""What unpickling the classifier imports. Listed explicitly: MLflow's own inference of them costs ~9 s per run."""
+"""What unpickling the classifier imports. Listed explicitly: MLflow's own inference of them costs seconds per run."""
 
 
 def pip_requirements() -> list[str]:
@@ -39,12 +38,16 @@ def pip_requirements() -> list[str]:
 
 
 def log_tested_model(
-    tracking_uri: str, run_id: str, model: torch.nn.Module, input_example: np.ndarray, register_as: str | None
+    tracking_uri: str,
+    run_id: str,
+    model: torch.nn.Module,
+    input_example: np.ndarray,
+    output_shape: tuple[int, ...],
+    register_as: str | None,
 ) -> None:
-    """Log ``model`` under the run with its signature (normalised images (-1, 3, H, W) in, (-1, *model.output_shape)
-    out: a classifier's 2 logits, a series selector's distance) and ``input_example`` (MLflow checks that the model
-    runs on it); register a version of ``register_as`` when given."""
-    output_shape = getattr(model, "output_shape", (len(CLASS_NAMES),))  # a selector class declares its own
+    """Log ``model`` under the run with its signature (normalised images (-1, 3, H, W) in, (-1, *output_shape) out,
+    as the selector declares it) and ``input_example`` (MLflow checks that the model runs on it); register a version
+    of ``register_as`` when given."""
     signature = ModelSignature(  # written out, not inferred: inferring runs the network once more (seconds on a CPU)
         inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, *input_example.shape[1:]))]),
         outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, *output_shape))]),

@@ -19,6 +19,9 @@ from lss.tracking.store import client_for, experiment_id, fluent_tracking_uri, w
 
 CHECKPOINT_ARTIFACTS = "checkpoint"
 CONFIG_ARTIFACT = "config.yaml"
+"""The run's resolved config."""
+SPLIT_ARTIFACT = "split.json"
+"""The run's partition: which patients and series it trained, validated and tested on (lss.data.split_file)."""
 MAX_TAG_CHARACTERS = 5000
 
 
@@ -93,8 +96,9 @@ def best_train_run(
     return runs[0].info.run_id if runs else None
 
 
-def download_run_checkpoint(tracking_uri: str, run_id: str, dst_dir: Path) -> tuple[Path, Path | None]:
-    """The weights (``checkpoint/*.ckpt``) and resolved ``config.yaml`` a training run logged, copied into dst_dir."""
+def download_run_checkpoint(tracking_uri: str, run_id: str, dst_dir: Path) -> tuple[Path, dict[str, Path]]:
+    """The weights (``checkpoint/*.ckpt``) a training run logged, and those of its ``config.yaml`` and ``split.json``
+    it logged (by name), copied into dst_dir."""
     client = client_for(tracking_uri)
     try:
         client.get_run(run_id)
@@ -114,7 +118,8 @@ def download_run_checkpoint(tracking_uri: str, run_id: str, dst_dir: Path) -> tu
     dst_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = Path(client.download_artifacts(run_id, checkpoints[0], str(dst_dir)))
     logged = {item.path for item in client.list_artifacts(run_id)}
-    config = (
-        Path(client.download_artifacts(run_id, CONFIG_ARTIFACT, str(dst_dir))) if CONFIG_ARTIFACT in logged else None
-    )
-    return checkpoint, config
+    return checkpoint, {
+        name: Path(client.download_artifacts(run_id, name, str(dst_dir)))
+        for name in (CONFIG_ARTIFACT, SPLIT_ARTIFACT)
+        if name in logged
+    }

@@ -10,7 +10,7 @@ from mlflow.tracking import MlflowClient
 
 from helpers.training import TEST_METRICS, finished_runs, run_train, tiny_overrides
 from lss.analysis.report import run_analysis
-from lss.model.evaluation import TESTED_COLUMNS
+from lss.decide.evaluation import TESTED_COLUMNS
 
 
 @pytest.mark.slow

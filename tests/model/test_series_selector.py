@@ -10,7 +10,7 @@ import torch
 from lss.data.slices import TrainingDataError
 from lss.data.stacks import labelled_stacks, series_stacks
 from lss.manifest import centre_index
-from lss.model.series_selector import band_membership, candidate_scores, capped_distances, fit_series_temperature
+from lss.model.series_selector import candidate_scores, capped_distances
 
 CAP_MM = 32.0
 
@@ -44,23 +44,6 @@ def test_a_series_with_a_missing_slice_beside_the_mid_is_read_by_position() -> N
     positions = np.delete(np.arange(15) * 4.0, 8)  # slot 8 missing: indices after it shift by one
     mid_position = 7 * 4.0
     assert positions[chosen_slice(positions, mid_position)] == mid_position
-
-
-def test_band_membership_is_the_probability_that_the_band_holds_each_slice() -> None:
-    certain = band_membership(np.eye(11)[6], band_size=5)
-    assert certain.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0]
-    split = band_membership(np.array([0, 0, 0, 0, 0, 0.5, 0.5, 0, 0, 0, 0]), band_size=5)
-    assert split[3] == pytest.approx(0.5) and split[4:8].tolist() == [1, 1, 1, 1] and split[8] == pytest.approx(0.5)
-    assert band_membership(np.full(9, 1 / 9), band_size=5).sum() == pytest.approx(5.0)  # 5 slices Mid on average
-    edge = band_membership(np.eye(9)[0], band_size=5)  # a band at the end of the stack stays inside it
-    assert edge.tolist() == [1, 1, 1, 1, 1, 0, 0, 0, 0]
-
-
-def test_the_temperature_fitted_on_validation_series_is_larger_when_their_scores_mislead() -> None:
-    sharp = [torch.tensor([0.0, -40.0, -160.0]), torch.tensor([-40.0, 0.0, -40.0])]
-    confident = fit_series_temperature(sharp, [0, 1])
-    misleading = fit_series_temperature(sharp, [1, 0])
-    assert misleading > confident
 
 
 def test_series_are_gathered_whole_in_position_order_and_unlabelled_or_short_ones_left_out() -> None:

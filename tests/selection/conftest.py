@@ -8,7 +8,7 @@ import pytest
 
 from helpers.training import REGISTERED, composed, finished_runs, tiny_overrides
 from lss.phantom import write_phantom
-from lss.selection import load_classifier
+from lss.selection import load_selector
 
 
 @pytest.fixture(scope="session")
@@ -38,4 +38,4 @@ def new_studies(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def model(trained_t1: dict):
-    return load_classifier(checkpoint=trained_t1["checkpoint"])
+    return load_selector(checkpoint=trained_t1["checkpoint"])

@@ -14,10 +14,10 @@ import pandas as pd
 import pydicom
 import pytest
 
-from helpers.selection import selection_options
+from helpers.selection import predict_config, selection_options
 from helpers.training import REPO
 from lss.errors import ConfigError, UserError
-from lss.selection import load_classifier, select_mid_slices, selection_accuracy
+from lss.selection import load_selector, select_mid_slices, selection_accuracy
 from lss.selection.select import MID
 
 
@@ -184,7 +184,8 @@ def test_predict_py_with_a_run_id_writes_the_selection_and_reports_accuracy_agai
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert "against labels.csv: accuracy" in result.stdout
-    assert {"predictions.csv", "series.csv", "skipped.csv", "run_config.yaml", "selected", "report.html"} == {
+    kept = {"run_config.yaml", "run_split.json"}  # what the run logged beside its checkpoint
+    assert {"predictions.csv", "series.csv", "skipped.csv", *kept, "selected", "report.html"} == {
         path.name for path in out.iterdir()
     }
     assert f"review page: {out / 'report.html'}" in result.stdout
@@ -215,15 +216,15 @@ def test_a_missing_checkpoint_an_unknown_run_and_a_run_without_checkpoint_fail_c
     from lss import tracking
 
     with pytest.raises(ConfigError, match=r"checkpoint=.*does not exist"):
-        load_classifier(checkpoint=tmp_path / "absent.ckpt")
+        load_selector(checkpoint=tmp_path / "absent.ckpt")
     with pytest.raises(UserError, match="run_id=0123456789abcdef is not a run"):
-        load_classifier(run_id="0123456789abcdef", tracking_uri=trained_t1["tracking_uri"])
+        load_selector(run_id="0123456789abcdef", tracking_uri=trained_t1["tracking_uri"])
     experiment_id = tracking.ensure_experiment(trained_t1["tracking_uri"], "lss")
     bare_run = MlflowClient(trained_t1["tracking_uri"]).create_run(experiment_id).info.run_id
     with pytest.raises(UserError, match=r"logged no checkpoint.*log_checkpoint=true"):
-        load_classifier(run_id=bare_run, tracking_uri=trained_t1["tracking_uri"])
+        load_selector(run_id=bare_run, tracking_uri=trained_t1["tracking_uri"])
     with pytest.raises(ConfigError, match="exactly one of checkpoint=PATH, run_id=MLFLOW_RUN_ID or model_uri="):
-        load_classifier(checkpoint=trained_t1["checkpoint"], run_id=bare_run)
+        load_selector(checkpoint=trained_t1["checkpoint"], run_id=bare_run)
 
 
 def test_an_output_inside_the_input_is_refused(model, new_studies: Path) -> None:
@@ -240,34 +241,27 @@ def test_a_checkpoint_written_before_calibration_loads_uncalibrated(trained_t1: 
     checkpoint = read_checkpoint(trained_t1["checkpoint"])
     assert float(checkpoint["state_dict"].pop(TEMPERATURE_KEY)) != 1.0
     torch.save(checkpoint, tmp_path / "before_calibration.ckpt")
-    assert float(load_classifier(checkpoint=tmp_path / "before_calibration.ckpt").temperature) == 1.0
+    assert float(load_selector(checkpoint=tmp_path / "before_calibration.ckpt").temperature) == 1.0
 
 
 def test_predict_measures_accuracy_against_a_per_series_labels_file_with_the_configured_band_size(
     trained_t1: dict, new_studies: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """index.band_size=3 selects bands of 3 and widens each labelled mid slice into a reference band of 3, not 5."""
-    from hydra import compose, initialize_config_dir
-
-    from lss import CONF_DIR
     from lss.selection.predict import predict
 
     studies = tmp_path / "studies"
     shutil.copytree(new_studies, studies)
     truth = pd.read_csv(studies / "series_truth.csv")
     truth[["series_instance_uid", "mid_sop_instance_uid"]].to_csv(studies / "labels.csv", index=False)
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose(
-            "predict",
-            [
-                f"checkpoint={trained_t1['checkpoint']}",
-                f"input={studies}",
-                f"output={tmp_path / 'out'}",
-                "index.band_size=3",
-                "mode=none",
-                "progress=false",
-            ],
-        )
+    cfg = predict_config(
+        f"checkpoint={trained_t1['checkpoint']}",
+        f"input={studies}",
+        f"output={tmp_path / 'out'}",
+        "index.band_size=3",
+        "mode=none",
+        "progress=false",
+    )
     result = predict(cfg)
     assert (result.series.loc[result.series["status"] == "selected", "n_mid"] == 3).all()
     band_of_3, band_of_5 = (selection_accuracy(result, studies / "labels.csv", band_size) for band_size in (3, 5))

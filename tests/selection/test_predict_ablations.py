@@ -13,7 +13,7 @@ from helpers.training import composed, run_script, tiny_overrides
 from lss.dicom.index import index_repository
 from lss.errors import UserError
 from lss.phantom import write_phantom
-from lss.selection import load_classifier, select_mid_slices
+from lss.selection import load_selector, select_mid_slices
 
 
 def trained(phantom_dir: Path, workdir: Path, overrides: list[str]) -> Path:
@@ -40,7 +40,7 @@ def new_studies(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_context_3_model_selects_on_a_new_study_through_predict_py(
     context_checkpoint: Path, new_studies: Path, tmp_path: Path
 ) -> None:
-    assert load_classifier(checkpoint=context_checkpoint).hparams["context"] == 3
+    assert load_selector(checkpoint=context_checkpoint).hparams["context"] == 3
     result = run_script(
         "predict.py",
         [
@@ -68,7 +68,7 @@ def test_a_context_3_model_given_a_lone_file_says_it_needs_whole_series(
     shutil.copy(new_studies / manifest.loc[manifest["modality"] == "T2", "path"].iloc[0], lone / "slice.dcm")
     with pytest.raises(UserError, match=r"no whole series.*lone file"):
         select_mid_slices(
-            load_classifier(checkpoint=context_checkpoint),
+            load_selector(checkpoint=context_checkpoint),
             lone,
             tmp_path / "out",
             selection_options("mode=none", "progress=false"),
@@ -80,7 +80,7 @@ def test_a_fused_t1t2_model_scores_t2_series_and_lists_t1_series_as_its_channel(
 ) -> None:
     checkpoint = trained(phantom_dir, tmp_path / "fused", ["modality=T1T2"])
     result = select_mid_slices(
-        load_classifier(checkpoint=checkpoint),
+        load_selector(checkpoint=checkpoint),
         new_studies,
         tmp_path / "out",
         selection_options("mode=none", "progress=false"),

@@ -14,7 +14,7 @@ from helpers.selection import selection_options
 from helpers.training import REGISTERED, run_script
 from lss.errors import ConfigError, UserError
 from lss.manifest import COLUMNS
-from lss.selection import load_classifier, select_mid_slices
+from lss.selection import load_selector, select_mid_slices
 
 
 def test_a_training_run_lists_its_manifest_as_a_dataset_and_its_tested_network_as_a_model(
@@ -44,7 +44,7 @@ def test_the_registered_model_carries_the_signature_and_the_temperature_of_the_t
     info = get_model_info(f"models:/{REGISTERED}/1")
     assert info.signature.inputs.inputs[0].shape == (-1, 3, 32, 32)  # images in
     assert info.signature.outputs.inputs[0].shape == (-1, 2)  # logits out
-    registered = load_classifier(model_uri=f"models:/{REGISTERED}/1", tracking_uri=trained_t1["tracking_uri"])
+    registered = load_selector(model_uri=f"models:/{REGISTERED}/1", tracking_uri=trained_t1["tracking_uri"])
     assert float(registered.temperature) == float(model.temperature) != 1.0
     assert registered.hparams["modality"] == "T1"
 
@@ -79,6 +79,6 @@ def test_predict_py_with_a_registered_model_selects_exactly_what_the_checkpoint_
 
 def test_an_unknown_model_and_two_model_sources_at_once_are_refused_clearly(trained_t1: dict) -> None:
     with pytest.raises(UserError, match=rf"model_uri=models:/{REGISTERED}/7 is not a model in"):
-        load_classifier(model_uri=f"models:/{REGISTERED}/7", tracking_uri=trained_t1["tracking_uri"])
+        load_selector(model_uri=f"models:/{REGISTERED}/7", tracking_uri=trained_t1["tracking_uri"])
     with pytest.raises(ConfigError, match="exactly one of checkpoint=PATH, run_id=MLFLOW_RUN_ID or model_uri="):
-        load_classifier(run_id=trained_t1["run_id"], model_uri=f"models:/{REGISTERED}/1")
+        load_selector(run_id=trained_t1["run_id"], model_uri=f"models:/{REGISTERED}/1")

@@ -12,7 +12,7 @@ from PIL import Image
 
 from helpers.browser import chromium, render
 from helpers.selection import selection_options
-from lss.model.mid_rule import choose_mid
+from lss.decide.mid_rule import choose_mid
 from lss.selection import select_mid_slices
 from lss.selection.report import write_report
 from lss.selection.select import series_table

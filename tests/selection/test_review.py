@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lss.model.mid_rule import choose_mid
+from lss.decide.mid_rule import choose_mid
 from lss.selection.review import band_p_mid, competing_band, review_reasons
 
 

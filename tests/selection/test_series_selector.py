@@ -12,7 +12,7 @@ from helpers.selection import selection_options
 from helpers.training import composed, finished_runs, run_script, run_train, tiny_overrides
 from lss.dicom.index import index_repository
 from lss.phantom import write_phantom
-from lss.selection import load_classifier, select_mid_slices
+from lss.selection import load_selector, select_mid_slices
 
 SERIES_METRICS = ("test/mid_hit", "test/mid_hit_1", "test/mid_error_mm", "test/mid_hit_centre", "test/mid_hit_1_centre")
 
@@ -86,7 +86,7 @@ def test_a_series_too_short_to_compare_is_listed_as_not_scored_with_its_reason(
         shutil.copy(new_studies / path, short / "whole" / Path(path).name)
     checkpoint = Path(trained_series["workdir"]) / "job" / "checkpoints" / "last.ckpt"
     result = select_mid_slices(
-        load_classifier(checkpoint=checkpoint),
+        load_selector(checkpoint=checkpoint),
         short,
         tmp_path / "out",
         selection_options("mode=none", "progress=false"),

@@ -36,7 +36,7 @@ def run_kept_while_away(tmp_path: Path) -> tuple[str, str, Path]:
     (tmp_path / "test_predictions.csv").write_text("sop_uid,p_mid\n1.2.3,0.9\n")
     run.log_artifacts(tmp_path / "test_predictions.csv")
     classifier = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 4 * 4, 2))
-    run.log_model(classifier, np.zeros((1, 3, 4, 4), dtype=np.float32), register_as=None)
+    run.log_model(classifier, np.zeros((1, 3, 4, 4), dtype=np.float32), (2,), register_as=None)
     run.end(RunStatus.FINISHED, {})
     return uri, run_id, keep_pending(journal, tmp_path / "pending").parent
 

@@ -6,14 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from lss.model.calibration import (
+from lss.decide.calibration import (
     ECE_BINS,
-    TEMPERATURE_RANGE,
     expected_calibration_error,
     fit_temperature,
     reliability_table,
 )
-from lss.model.module import p_mid_of
+from lss.model.module import MidSliceClassifier, p_mid_of
+
+BOUNDS = MidSliceClassifier.temperature_bounds
 
 
 def test_ece_of_four_slices_by_hand() -> None:
@@ -49,7 +50,7 @@ def test_the_fitted_temperature_undoes_a_known_overconfidence_and_lowers_the_ece
     z = torch.randn(20_000, generator=generator) * 2
     targets = (torch.rand(20_000, generator=generator) < torch.sigmoid(z)).long()
     logits = torch.stack([torch.zeros_like(z), 3 * z], dim=1)
-    temperature = fit_temperature(logits, targets)
+    temperature = fit_temperature(logits, targets, BOUNDS)
     assert temperature == pytest.approx(3.0, rel=0.05)
     truth = targets.numpy() == 1
     before = expected_calibration_error(p_mid_of(logits).numpy(), truth)
@@ -61,7 +62,7 @@ def test_the_fitted_temperature_undoes_a_known_overconfidence_and_lowers_the_ece
 def test_perfectly_separated_logits_sharpen_p_mid_but_the_temperature_stays_within_its_range() -> None:
     """Every validation slice right: the NLL falls with T, so T heads for 0 until the range (or flatness) stops it."""
     logits = torch.tensor([[0.0, 2.0], [0.0, 3.0], [0.0, -2.0], [0.0, -1.0]])
-    assert TEMPERATURE_RANGE[0] <= fit_temperature(logits, torch.tensor([1, 1, 0, 0])) < 0.1
+    assert BOUNDS[0] <= fit_temperature(logits, torch.tensor([1, 1, 0, 0]), BOUNDS) < 0.1
 
 
 def test_torchmetrics_ece_equals_the_ece_of_the_reliability_table_it_replaced() -> None:

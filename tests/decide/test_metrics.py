@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lss.model.metrics import metrics_of_labels
+from lss.decide.metrics import metrics_of_labels
 
 
 def test_eqs_1_to_7_are_accuracy_and_macro_averages_with_f1_the_mean_of_per_class_f1() -> None:
@@ -29,7 +29,7 @@ def test_eqs_1_to_7_are_accuracy_and_macro_averages_with_f1_the_mean_of_per_clas
 def test_the_confusion_matrix_of_torchmetrics_counts_what_the_hand_written_count_did() -> None:
     import numpy as np
 
-    from lss.model.confusion import confusion_table
+    from lss.decide.confusion import confusion_table
 
     rng = np.random.default_rng(0)
     targets, predicted = rng.integers(0, 2, 200), rng.integers(0, 2, 200)

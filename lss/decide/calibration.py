@@ -20,33 +20,32 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from numpy.typing import ArrayLike
+from scipy.optimize import minimize_scalar
 from torchmetrics.classification import MulticlassCalibrationError
 
-from lss.model.mid_rule import is_mid
+from lss.decide.mid_rule import is_mid
 
 ECE_BINS = 15
-TEMPERATURE_RANGE = (0.05, 20.0)
-"""Perfectly separated validation logits pull the temperature towards 0 (ever more confident): it stops here."""
 
 
-def fit_temperature(logits: torch.Tensor, targets: torch.Tensor) -> float:
-    """The temperature T minimising the NLL of ``softmax(logits / T)`` (LBFGS on log T), within TEMPERATURE_RANGE.
+def fit_temperature(scores: torch.Tensor, truth: torch.Tensor, bounds: tuple[float, float]) -> float:
+    """The temperature T within ``bounds`` minimising the NLL of ``softmax(scores / T)`` at the true candidates.
 
-    Give it the validation slices' logits only: whatever it is given shapes the temperature.
+    One row of ``scores`` per validation sample (a slice's two logits; a series' candidate slices, -inf where
+    padded), ``truth`` the index of each row's true candidate. The NLL is convex in 1/T, so a bounded search on
+    log T finds its minimum and cannot diverge; the bounds stop T where perfectly separated validation samples
+    would pull it towards 0. Give it the validation part only: whatever it is given shapes the temperature.
     """
-    logits, targets = logits.detach().float().cpu(), targets.detach().long().cpu()
-    low, high = (math.log(bound) for bound in TEMPERATURE_RANGE)
-    log_temperature = torch.zeros(1, requires_grad=True)
-    optimizer = torch.optim.LBFGS([log_temperature], lr=1.0, max_iter=100, line_search_fn="strong_wolfe")
+    scores, truth = scores.detach().double().cpu(), truth.detach().long().cpu()
+    if not len(truth):
+        return 1.0
 
-    def negative_log_likelihood() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = F.cross_entropy(logits / log_temperature.clamp(low, high).exp(), targets)
-        loss.backward()
-        return loss
+    def negative_log_likelihood(log_temperature: float) -> float:
+        return float(F.cross_entropy(scores / math.exp(log_temperature), truth))
 
-    optimizer.step(negative_log_likelihood)
-    return float(log_temperature.detach().clamp(low, high).exp())
+    low, high = (math.log(bound) for bound in bounds)
+    fitted = minimize_scalar(negative_log_likelihood, bounds=(low, high), method="bounded", options={"xatol": 1e-4})
+    return float(math.exp(fitted.x))
 
 
 def reliability_table(p_mid: ArrayLike, is_mid_truth: ArrayLike, n_bins: int = ECE_BINS) -> pd.DataFrame:

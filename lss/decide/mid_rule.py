@@ -47,6 +47,12 @@ def best_band(p_mid_in_slice_order: np.ndarray, band_size: int) -> tuple[int, in
     return start, start + band_size
 
 
+def band_centre(p_mid_in_slice_order: np.ndarray, band_size: int) -> int:
+    """Position (in slice order) of the mid-sagittal slice the band rule chooses: the centre of the best band."""
+    start, stop = best_band(p_mid_in_slice_order, band_size)
+    return start + centre_index(stop - start)
+
+
 def chosen_band(series: pd.DataFrame, band_size: int) -> pd.DataFrame:
     """The rows of one whole series' chosen band, in slice order."""
     ordered = series.sort_values("slice_index")
@@ -61,8 +67,8 @@ def chosen_mid_index(series: pd.DataFrame, rule: MidRule, band_size: int) -> int
     """
     if rule == "centre":
         return centre_index(int(series["n_slices"].iloc[0]))
-    band = chosen_band(series, band_size)
-    return int(band["slice_index"].iloc[centre_index(len(band))])
+    ordered = series.sort_values("slice_index")
+    return int(ordered["slice_index"].iloc[band_centre(ordered["p_mid"].to_numpy(), band_size)])
 
 
 def choose_mid(predictions: pd.DataFrame, rule: MidRule, band_size: int) -> pd.Series:

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lss.decide.evaluation import rule_and_series_metrics
 from lss.manifest import mid_band
-from lss.model.evaluation import rule_and_series_metrics
 
 
 def series(uid: str, n_slices: int, true_mid: int, p_mid_peak: int) -> pd.DataFrame:

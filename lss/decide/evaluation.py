@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lss.decide.calibration import expected_calibration_error, plot_reliability, reliability_table
+from lss.decide.confusion import confusion_table, plot_confusion
+from lss.decide.metrics import metrics_of_labels
+from lss.decide.mid_rule import MidRule, choose_mid, chosen_mid_index, is_mid
 from lss.manifest import MID
-from lss.model.calibration import expected_calibration_error, plot_reliability, reliability_table
-from lss.model.confusion import confusion_table, plot_confusion
-from lss.model.metrics import metrics_of_labels
-from lss.model.mid_rule import MidRule, choose_mid, chosen_mid_index, is_mid
 
 TESTED_COLUMNS = ["sop_uid", "series_uid", "slice_index", "n_slices", "slice_location_mm", "is_mid_sagittal", "label"]
 """Slice identity, position and truth of test_predictions.csv, before the model's p_mid."""

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lss.decide.mid_rule import best_band, choose_mid, is_mid
 from lss.errors import ConfigError
-from lss.model.mid_rule import best_band, choose_mid, is_mid
 
 LOW, HIGH = 0.1, 0.9
 
@@ -86,7 +86,7 @@ def test_one_rule_for_mid_a_tie_is_lateral_in_metrics_confusion_and_the_independ
     """Equal logits give p_mid = 0.5 exactly: every place that decides Mid must call it Lateral, as argmax does."""
     import torch
 
-    from lss.model.confusion import confusion_table
+    from lss.decide.confusion import confusion_table
     from lss.model.module import p_mid_of, predicted_class
 
     tied = torch.tensor([[1.5, 1.5], [0.0, 2.0]])
