@@ -362,7 +362,8 @@ def test_labels_for_only_some_slices_are_refused_unless_the_centre_rule_is_asked
     kept.rename(columns={"sop_uid": "sop_instance_uid"})[["sop_instance_uid", "label"]].to_csv(labels, index=False)
     overrides = [*tiny_overrides(phantom_dir, tmp_path), f"data.labels={labels}", "trainer.max_epochs=1"]
     n_rule = int((t1["series_uid"] == unlabelled_series).sum())
-    with pytest.raises(UserError, match=rf"labels {len(kept)} of {len(t1)} indexed T1 slices \({n_rule} would get.*data.unlabelled="):
+    refusal = rf"labels {len(kept)} of {len(t1)} indexed T1 slices \({n_rule} would get.*data.unlabelled="
+    with pytest.raises(UserError, match=refusal):
         train(composed(overrides, tmp_path / "a"))
     assert finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}").empty
     train(composed([*overrides, "data.unlabelled=centre_rule"], tmp_path / "b"))

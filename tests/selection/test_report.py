@@ -109,7 +109,8 @@ def test_the_page_is_self_contained_embedded_images_inline_style_and_script_no_n
     assert len(sources) == 20 and all(str(src).startswith("data:image/png;base64,") for src in sources)
     assert all(attrs.get("href", "data:").startswith("data:") for _, attrs in tags)
     assert not {"iframe", "object", "embed"} & {tag for tag, _ in tags}
-    assert [attrs for tag, attrs in tags if tag == "script"] == [{"type": "application/json", "id": "lss-labelling"}, {}]
+    scripts = [attrs for tag, attrs in tags if tag == "script"]
+    assert scripts == [{"type": "application/json", "id": "lss-labelling"}, {}]  # its data and its code, inline
     assert "http://" not in constructed_page and "https://" not in constructed_page
 
 
@@ -123,7 +124,7 @@ def test_the_page_carries_each_series_slice_uids_in_slice_order_and_the_mid_band
     assert sure["proposed"] == 4 and unsure["proposed"] == 3 and sure["unplaceable"] == ""
     assert sure["band_size"] == 5 and sure["band_starts"] == [mid_band(index, 11).start for index in range(11)]
     assert sure["band_starts"][:3] == [0, 0, 0] and sure["band_starts"][-2:] == [6, 6]  # the band stays inside
-    assert "<b id=\"progress\">0 of 2</b> series reviewed" in constructed_page
+    assert '<b id="progress">0 of 2</b> series reviewed' in constructed_page
 
 
 def test_a_series_without_slice_positions_says_it_cannot_be_labelled_and_offers_no_click(tmp_path: Path) -> None:
@@ -135,7 +136,7 @@ def test_a_series_without_slice_positions_says_it_cannot_be_labelled_and_offers_
     assert "clickable" not in section and "<button" not in section and section.count("data-slice=") == 6
     unplaceable = next(series for series in labelling_data(page)["series"] if series["series_uid"] == "1.2.3.3")
     assert unplaceable["sop_uids"] == [] and "no positions" in unplaceable["unplaceable"]
-    assert "<b id=\"progress\">0 of 1</b> series reviewed" in page
+    assert '<b id="progress">0 of 1</b> series reviewed' in page
 
 
 @pytest.mark.skipif(chromium() is None, reason=NO_CHROMIUM)
@@ -199,7 +200,8 @@ def test_a_reader_clicks_confirms_and_exports_labels_that_train_a_series_selecto
 
     assert labels_csv.read_text().splitlines()[0] == "sop_instance_uid,label"
     labelled = read_labels_csv(labels_csv).per_slice
-    reviewed = {series["series_uid"]: series["proposed"] for series in on_page[:6]} | {on_page[0]["series_uid"]: clicked}
+    reviewed = {series["series_uid"]: series["proposed"] for series in on_page[1:6]}
+    reviewed[on_page[0]["series_uid"]] = clicked
     rows = predictions[predictions["series_uid"].isin(reviewed)]
     assert set(labelled) == set(rows["sop_uid"])  # every slice of a reviewed series, nothing of the other two
     for uid, slices in rows.groupby("series_uid"):
