@@ -11,12 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
 from helpers.dicom_factory import write_sagittal_series
-from helpers.training import TEST_METRICS, composed, finished_runs, tiny_overrides
+from helpers.training import TEST_METRICS, composed, composed_datamodule, finished_runs, tiny_overrides
 
 
 @pytest.mark.parametrize(
@@ -347,7 +348,7 @@ def test_data_weighting_reaches_the_indexer_and_keys_the_index_cache(tmp_path: P
     assert set(pd.read_csv(by_headers)["modality"]) == {"STIR"} and set(pd.read_csv(by_csv)["modality"]) == {"T2"}
 
 
-def test_labels_for_only_some_slices_are_refused_unless_allowed_and_the_run_logs_how_many(
+def test_labels_for_only_some_slices_are_refused_unless_the_centre_rule_is_asked_for_and_the_run_logs_how_many(
     phantom_dir: Path, phantom_manifest: Path, tmp_path: Path
 ) -> None:
     from lss.errors import UserError
@@ -361,12 +362,34 @@ def test_labels_for_only_some_slices_are_refused_unless_allowed_and_the_run_logs
     kept.rename(columns={"sop_uid": "sop_instance_uid"})[["sop_instance_uid", "label"]].to_csv(labels, index=False)
     overrides = [*tiny_overrides(phantom_dir, tmp_path), f"data.labels={labels}", "trainer.max_epochs=1"]
     n_rule = int((t1["series_uid"] == unlabelled_series).sum())
-    with pytest.raises(UserError, match=rf"labels {len(kept)} of {len(t1)} indexed T1 slices \({n_rule} would get"):
+    refusal = rf"labels {len(kept)} of {len(t1)} indexed T1 slices \({n_rule} would get.*data.unlabelled="
+    with pytest.raises(UserError, match=refusal):
         train(composed(overrides, tmp_path / "a"))
     assert finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}").empty
-    train(composed([*overrides, "data.allow_partial_labels=true"], tmp_path / "b"))
+    train(composed([*overrides, "data.unlabelled=centre_rule"], tmp_path / "b"))
     run = finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}").iloc[0]
     assert run["status"] == "FINISHED"
     logged = int(run["params.labels.from_csv"]) + int(run["params.labels.from_rule"])
     split = sum(int(run[f"params.split.n_{part}"]) for part in ("train", "val", "test"))
     assert int(run["params.labels.from_rule"]) == n_rule and logged == split == len(t1)
+
+
+def test_unlabelled_drop_keeps_only_the_labelled_series_and_splits_only_their_patients(
+    phantom_dir: Path, phantom_manifest: Path, tmp_path: Path
+) -> None:
+    manifest = pd.read_csv(phantom_manifest, dtype=str)
+    t1 = manifest[manifest["modality"] == "T1"]
+    kept_series = sorted(t1["series_uid"].unique())[:5]
+    kept = t1[t1["series_uid"].isin(kept_series)]
+    labels = tmp_path / "some.csv"
+    kept.rename(columns={"sop_uid": "sop_instance_uid"})[["sop_instance_uid", "label"]].to_csv(labels, index=False)
+    datamodule = composed_datamodule(
+        [f"data.root={phantom_dir}", f"data.labels={labels}", "data.unlabelled=drop", "data.input_size=[32,32]"],
+        tmp_path,
+    )
+    plan, patient_keys = datamodule.input_plan()
+    assert set(plan.samples["series_uid"]) == set(kept_series) and len(plan.samples) == len(kept)
+    assert (plan.samples["label_source"] == "labels").all()
+    assert set(patient_keys) == set(kept["patient_key"])  # the split is drawn over the labelled patients only
+    with pytest.raises(InstantiationException, match=r"data.unlabelled=drop trains on the series data.labels labels"):
+        composed_datamodule([f"data.root={phantom_dir}", "data.labels=null", "data.unlabelled=drop"], tmp_path)

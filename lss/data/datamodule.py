@@ -30,7 +30,7 @@ from lss.data.stacks import StackDataset, collate_stacks, labelled_stacks, serie
 from lss.dicom.dicomweb import DicomWebSource, is_dicomweb, retrieve_instances
 from lss.dicom.index_cache import indexed_manifest
 from lss.dicom.index_params import IndexParams
-from lss.dicom.labels import LabelCoverage
+from lss.dicom.labels import UNLABELLED, UNLABELLED_DROP, LabelCoverage
 from lss.errors import ConfigError
 from lss.manifest import CLASS_NAMES, T2, read_manifest
 from lss.workers import leave_interrupts_to_the_parent, worker_count
@@ -64,7 +64,7 @@ class MidSliceDataModule(L.LightningDataModule):
         root: str,
         manifest: str | None,
         labels: str | None,
-        allow_partial_labels: bool,
+        unlabelled: str,
         weighting: str | None,
         index: Mapping[str, Any],
         modality: str,
@@ -93,7 +93,14 @@ class MidSliceDataModule(L.LightningDataModule):
         self.root = Path(root) if self.source is None else self.cache_root(Path(cache_dir), self.source)
         self.given_manifest = Path(manifest) if manifest is not None else None
         self.labels = Path(labels) if labels is not None else None
-        self.allow_partial_labels = bool(allow_partial_labels)
+        if unlabelled not in UNLABELLED:
+            raise ConfigError(f"data.unlabelled must be one of {', '.join(UNLABELLED)}, got {unlabelled!r}")
+        if unlabelled == UNLABELLED_DROP and labels is None and manifest is None:
+            raise ConfigError(
+                "data.unlabelled=drop trains on the series data.labels labels: give data.labels=CSV "
+                "(e.g. the review page's labels.csv)"
+            )
+        self.unlabelled = unlabelled
         self.weighting = Path(weighting) if weighting is not None else None
         self.index_params = IndexParams(**index)
         self.params = PreprocessParams(height=int(input_size[-2]), width=int(input_size[-1]))
@@ -117,7 +124,7 @@ class MidSliceDataModule(L.LightningDataModule):
     # -- data preparation (once per node) ------------------------------------------------
     def manifest_path(self) -> Path:
         """The given manifest, or ``root`` indexed once (a cache hit after the first call); ``labels`` must label
-        the slices of the modality (all of them unless ``allow_partial_labels``)."""
+        the slices of the modality (all of them when ``unlabelled`` is error)."""
         if self.given_manifest is not None:
             return self.given_manifest
         manifest = indexed_manifest(
@@ -132,7 +139,7 @@ class MidSliceDataModule(L.LightningDataModule):
             modality = T2 if self.modality == FUSED else self.modality  # a T1T2 model learns the T2 labels
             rows = read_manifest(manifest).query("modality == @modality")
             if len(rows):  # no slice of the modality at all: labelled_slices says so
-                LabelCoverage.of(rows).require(self.labels, self.allow_partial_labels, f"{modality} slices")
+                LabelCoverage.of(rows).require(self.labels, self.unlabelled, f"{modality} slices")
         return manifest
 
     def cache_keys(self) -> dict[str, str]:
@@ -142,14 +149,16 @@ class MidSliceDataModule(L.LightningDataModule):
 
     def input_plan(self) -> tuple[InputPlan, pd.Series]:
         manifest = read_manifest(self.manifest_path())
-        labelled = labelled_slices(manifest, T2 if self.modality == FUSED else self.modality)
+        dropping = self.unlabelled == UNLABELLED_DROP
+        labelled = labelled_slices(manifest, T2 if self.modality == FUSED else self.modality, centre_rule=not dropping)
         plan = input_plan(plan_slices(manifest, self.modality, labelled), self.modality, self.context)
         if plan.samples.empty:
             raise TrainingDataError(
                 "modality=T1T2: no study has a sagittal T1 and a T2 series with slices at matching "
                 "positions; train T1 and T2 separately"
             )
-        return plan, manifest["patient_key"]
+        # dropping: the splits are drawn over the labelled patients, so none falls empty for want of labels
+        return plan, plan.samples["patient_key"] if dropping else manifest["patient_key"]
 
     @staticmethod
     def cache_root(cache_dir: Path, source: DicomWebSource) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from lss.dicom.labels import SOURCE_RULE
 from lss.errors import UserError
 from lss.manifest import CLASS_NAMES
 
@@ -14,9 +15,11 @@ class TrainingDataError(UserError, ValueError):
     """The data cannot support the requested training run; raised before any training starts."""
 
 
-def labelled_slices(manifest: pd.DataFrame, modality: str) -> pd.DataFrame:
-    """Slices of ``modality`` with a Mid/Lateral label, in a stable order (series, slice index), with ``target``."""
-    rows = manifest[(manifest["modality"] == modality) & manifest["label"].isin(CLASS_NAMES)]
+def labelled_slices(manifest: pd.DataFrame, modality: str, centre_rule: bool = True) -> pd.DataFrame:
+    """Slices of ``modality`` with a Mid/Lateral label, in a stable order (series, slice index), with ``target``;
+    without ``centre_rule``, only those a labels CSV labelled (``data.unlabelled=drop``)."""
+    labelled = manifest["label"].isin(CLASS_NAMES) & (centre_rule | (manifest["label_source"] != SOURCE_RULE))
+    rows = manifest[(manifest["modality"] == modality) & labelled]
     if rows.empty:
         found = manifest.groupby(["modality", "label"]).size().to_dict() if not manifest.empty else {}
         raise TrainingDataError(

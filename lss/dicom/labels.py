@@ -16,9 +16,13 @@ from lss.errors import UserError
 from lss.manifest import BAND_SIZE, LATERAL, MID, centre_index, mid_band
 
 SOURCE_LABELS, SOURCE_RULE = "labels", "rule"
+UNLABELLED_ERROR, UNLABELLED_DROP, UNLABELLED_CENTRE_RULE = "error", "drop", "centre_rule"
+UNLABELLED = (UNLABELLED_ERROR, UNLABELLED_DROP, UNLABELLED_CENTRE_RULE)
+"""What training does with the series a labels CSV leaves out (``data.unlabelled``): refuse to train, train without
+them (the review page's CSV labels only the series a reader reviewed), or label them by the centre rule."""
 
-
-_SLICE_COLUMNS = {"sop_instance_uid", "label"}
+SLICE_LABEL_COLUMNS = ("sop_instance_uid", "label")
+"""The per-slice labels CSV: what ``data.labels`` reads and the review page exports."""
 _SERIES_COLUMNS = {"series_instance_uid", "mid_sop_instance_uid"}
 FINDING_COLUMNS = ["finding", "series_uid", "sop_uid", "detail"]
 
@@ -40,7 +44,7 @@ def read_labels_csv(path: Path) -> LabelTable:
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
         raise UserError(f"labels CSV {path} is not a readable CSV ({' '.join(str(error).split())})") from error
     columns = set(table.columns)
-    if columns >= _SLICE_COLUMNS:
+    if columns >= set(SLICE_LABEL_COLUMNS):
         canonical = {MID.lower(): MID, LATERAL.lower(): LATERAL}
         bad = table[~table["label"].str.strip().str.lower().isin(canonical)]
         if len(bad):
@@ -52,7 +56,7 @@ def read_labels_csv(path: Path) -> LabelTable:
         series, mids = table["series_instance_uid"].str.strip(), table["mid_sop_instance_uid"].str.strip()
         return LabelTable({}, _one_value_per_key(path, series, mids), str(path))
     raise UserError(
-        f"labels CSV {path} has columns {sorted(columns)}; expected sop_instance_uid,label (per slice) "
+        f"labels CSV {path} has columns {sorted(columns)}; expected {','.join(SLICE_LABEL_COLUMNS)} (per slice) "
         "or series_instance_uid,mid_sop_instance_uid (per series)"
     )
 
@@ -90,19 +94,20 @@ class LabelCoverage:
             "labels.unlabelled": self.unlabelled,
         }
 
-    def require(self, labels_path: Path, allow_partial: bool, what: str = "slices") -> None:
-        """A labels CSV must label the slices: none matched is an error; some is one unless ``allow_partial``."""
+    def require(self, labels_path: Path, unlabelled: str, what: str = "slices") -> None:
+        """A labels CSV must label the slices: none matched is an error; some is one when ``unlabelled`` is error."""
         total = self.from_csv + self.from_rule + self.unlabelled
         if self.from_csv == 0:
             raise UserError(
                 f"data.labels={labels_path} labels none of the {total} indexed {what}: its UIDs are not those of "
                 "data.root; give the labels CSV of this repository (or data.labels=null for the centre rule)"
             )
-        if self.from_csv < total and not allow_partial:
+        if self.from_csv < total and unlabelled == UNLABELLED_ERROR:
             raise UserError(
                 f"data.labels={labels_path} labels {self.from_csv} of {total} indexed {what} "
-                f"({self.from_rule} would get the centre rule, {self.unlabelled} no label); "
-                "add rows for the others or set data.allow_partial_labels=true"
+                f"({self.from_rule} would get the centre rule, {self.unlabelled} no label); add rows for the others, "
+                f"or set data.unlabelled={UNLABELLED_DROP} (train on the labelled series only) or "
+                f"data.unlabelled={UNLABELLED_CENTRE_RULE} (label the others by the centre rule)"
             )
 
 

@@ -1,10 +1,12 @@
-"""report.html: one self-contained page to check a selection at a glance, written by every predict.py run.
+"""report.html: one self-contained page to check a selection at a glance and label it by clicking, written by every
+predict.py run.
 
 Per scored series, a strip of all its slices (the preprocessed images the model saw) with the
 calibrated p_mid under each, the chosen Mid band outlined, the Grad-CAM overlays when computed, and a
-"review" flag (``review.py``); flagged series come first, a summary sits at the top. Images are
-embedded as base64 PNG, the CSS is inline and there is no script, so the file opens from disk with
-no network. Series are named by their SeriesInstanceUID only: no patient attribute is shown.
+"review" flag (``review.py``); flagged series come first, a summary sits at the top. A reader clicks a
+series' mid slice or confirms the proposed one and exports a labels CSV (``labelling.py``). Images are
+embedded as base64 PNG, the CSS and the script are inline, so the file opens from disk with no network.
+Series are named by their SeriesInstanceUID only: no patient attribute is shown.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ import html
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from PIL import Image
 
-from lss.manifest import MID
+from lss.manifest import BAND_SIZE, MID
+from lss.selection.labelling import LABELS_FILE_NAME, SCRIPT, TRAIN_HINT, labelling_data, series_labelling
 
 THUMBNAIL_PX = 96
 STYLE = """
@@ -55,6 +59,23 @@ figure.mid-slice figcaption { font-weight: bold; }
 .saliency img { width: 192px; }
 table.skipped { border-collapse: collapse; font-size: .85rem; background: #fff; }
 table.skipped td, table.skipped th { border: 1px solid #d0d7de; padding: .2rem .5rem; text-align: left; }
+.toolbar { position: sticky; top: 0; z-index: 1; display: flex; gap: .75rem; align-items: center; flex-wrap: wrap;
+           background: #fff; border: 1px solid #d0d7de; border-radius: 6px; padding: .5rem .9rem; margin: 0 0 1rem; }
+.toolbar .hint { color: #57606a; font-size: .85rem; flex: 1 1 30rem; }
+button { font: inherit; font-size: .85rem; border: 1px solid #d0d7de; border-radius: 6px; background: #f6f8fa;
+         padding: .2rem .7rem; cursor: pointer; }
+button#export { background: #2da44e; border-color: #2a8c46; color: #fff; }
+button:disabled { opacity: .5; cursor: default; }
+.labelling { display: flex; gap: .5rem; align-items: center; margin: 0 0 .5rem; font-size: .85rem; }
+.label-state { color: #57606a; }
+section.series.reviewed { border-left-color: #0969da; }
+section.reviewed .label-state { color: #0969da; font-weight: bold; }
+.unplaceable { color: #c4320a; font-size: .85rem; margin: 0 0 .5rem; }
+figure.clickable { cursor: pointer; }
+figure.clickable:hover img { outline: 2px solid #57606a; outline-offset: -2px; }
+figure.labelled img { outline: 3px solid #0969da; outline-offset: -3px; }
+figure.labelled-mid img { outline-width: 6px; outline-offset: -6px; }
+figure.labelled-mid figcaption { color: #0969da; }
 """
 
 
@@ -74,12 +95,13 @@ def thumbnail(pixels: np.ndarray) -> str:
     return png_data_uri(buffer.getvalue())
 
 
-def slice_figure(row: pd.Series, image: np.ndarray, mid_slice_index: int) -> str:
+def slice_figure(row: pd.Series, image: np.ndarray, mid_slice_index: int, clickable: bool) -> str:
     p_mid = float(row["p_mid"])
     is_mid_slice = int(row["slice_index"]) == mid_slice_index
     title = f"slice_index {int(row['slice_index'])}, {row['label']}, p_mid {p_mid:.3f}"
+    css = ("mid-slice" if is_mid_slice else "slice") + (" clickable" if clickable else "")
     return (
-        f'<figure class="{"mid-slice" if is_mid_slice else "slice"}" title="{html.escape(title)}">'
+        f'<figure class="{css}" data-slice="{int(row["slice_index"])}" title="{html.escape(title)}">'
         f'<img alt="slice {int(row["slice_index"])}" src="{thumbnail(image)}">'
         f'<div class="bar"><span style="width:{100 * p_mid:.0f}%"></span></div>'
         f"<figcaption>{int(row['slice_index'])}{' mid' if is_mid_slice else ''} · {p_mid:.2f}</figcaption></figure>"
@@ -100,20 +122,43 @@ def run_part(series_uid: str, parts: dict[str, str]) -> str:
     return f"in the model's {part} split" if part else "not in the model's training run"
 
 
+def labelling_controls(labelling: dict[str, Any]) -> str:
+    """Confirm / clear and what the reader chose, or why this series cannot be labelled by a click."""
+    if labelling["unplaceable"]:
+        return f'<p class="unplaceable">Cannot be labelled here: {html.escape(labelling["unplaceable"])}.</p>'
+    proposed = labelling["proposed"]
+    confirm = (
+        f'<button class="confirm">Confirm mid slice {proposed}</button>'
+        if proposed is not None
+        else '<button class="confirm" disabled>No slice proposed</button>'
+    )
+    return (
+        f'<div class="labelling">{confirm}<button class="clear" disabled>Clear</button>'
+        '<span class="label-state">not reviewed</span><span>(or click the mid slice)</span></div>'
+    )
+
+
 def series_section(
+    number: int,
     facts: pd.Series,
     slices: pd.DataFrame,
     images: np.ndarray,
     explained: pd.DataFrame,
     output_dir: Path,
     parts: dict[str, str] | None,
+    labelling: dict[str, Any],
 ) -> str:
-    """One series' strip; ``parts`` (the run's split.json read by series) adds which part of the run it was in."""
+    """One series: its facts, labelling controls, strip of slices and Grad-CAM overlays; ``number`` is its place on
+    the page, by which the script finds it; ``parts`` (the run's split.json read by series) adds which part of the
+    run it was in."""
     flagged = bool(facts["review"])
     mid_slice_index = int(facts["mid_slice_index"])
+    clickable = not labelling["unplaceable"]
     strip = []
     for chosen, run in runs_of_mid(slices.sort_values("slice_index")):
-        figures = "".join(slice_figure(row, images[position], mid_slice_index) for position, row in run.iterrows())
+        figures = "".join(
+            slice_figure(row, images[position], mid_slice_index, clickable) for position, row in run.iterrows()
+        )
         strip.append(f'<div class="band" title="chosen Mid band">{figures}</div>' if chosen else figures)
     saliency = "".join(
         f'<figure><img alt="Grad-CAM of slice {item.slice_index}" '
@@ -124,13 +169,14 @@ def series_section(
     badge = "review" if flagged else "ok"
     reason = f" — {html.escape(str(facts['review']))}" if flagged else ""
     return (
-        f'<section class="series{" flagged" if flagged else ""}">'
+        f'<section class="series{" flagged" if flagged else ""}" data-series="{number}">'
         f'<h2><span class="badge">{badge}</span>{html.escape(str(facts["series_uid"]))}</h2>'
         f'<p class="facts">{html.escape(str(facts["modality"]))}, {int(facts["n_slices"])} slices; '
         f"Mid: {facts['mid_slice_indices']}; "
         f"mid slice {mid_slice_index}; band mean p_mid {float(facts['band_p_mid']):.3f}"
         + (f"; {run_part(str(facts['series_uid']), parts)}" if parts is not None else "")
         + f"{reason}</p>"
+        f"{labelling_controls(labelling)}"
         f'<div class="strip">{"".join(strip)}</div>'
         + (f'<div class="saliency">{saliency}</div>' if saliency else "")
         + "</section>"
@@ -171,9 +217,24 @@ def write_report(
         ("input files skipped (skipped.csv)", n_skipped_files, "count"),
     ]
     by_series = predictions.groupby("series_uid")
+    slices_of = [by_series.get_group(uid) for uid in scored["series_uid"]]
+    labelling = [
+        series_labelling(str(uid), slices, None if pd.isna(mid) else int(mid))
+        for uid, slices, mid in zip(scored["series_uid"], slices_of, scored["mid_slice_index"])
+    ]
     sections = "".join(
-        series_section(facts, by_series.get_group(facts["series_uid"]), images, explained, path.parent, parts)
-        for _, facts in scored.iterrows()
+        series_section(number, facts, slices, images, explained, path.parent, parts, labelling[number])
+        for number, ((_, facts), slices) in enumerate(zip(scored.iterrows(), slices_of))
+    )
+    n_placeable = sum(not series["unplaceable"] for series in labelling)
+    toolbar = (
+        f'<div class="toolbar"><span><b id="progress">0 of {n_placeable}</b> series reviewed</span>'
+        f'<button id="export" disabled>Export {LABELS_FILE_NAME} (0 series)</button>'
+        '<span class="hint">Click the mid-sagittal slice of a series, or confirm the proposed one. The CSV labels '
+        f"the Mid band of {BAND_SIZE} slices around it Mid and the series' other slices Lateral; series not "
+        f"reviewed are left out. Train on it: <code>{html.escape(TRAIN_HINT)}</code></span></div>"
+        if n_placeable
+        else ""
     )
     count_boxes = "".join(f'<div class="{css}"><b>{value}</b>{label}</div>' for label, value, css in counts)
     about = {**about, "written": datetime.datetime.now().isoformat(timespec="seconds")}
@@ -190,8 +251,11 @@ def write_report(
 <body><h1>Mid sagittal slices: review</h1>
 <div class="counts">{count_boxes}</div>
 <table class="summary">{about_rows}</table>
+{toolbar}
 {sections or "<p>No series of the model's modality was found.</p>"}
 {not_scored}
+<script type="application/json" id="lss-labelling">{labelling_data(labelling)}</script>
+<script>{SCRIPT}</script>
 </body></html>
 """
     path.write_text(page, encoding="utf-8")

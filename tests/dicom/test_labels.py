@@ -101,15 +101,20 @@ def test_conflicting_duplicate_rows_are_refused_naming_the_uids_and_agreeing_one
         read_labels_csv(write_csv(tmp_path / "series.csv", series))
 
 
-def test_label_coverage_counts_csv_and_rule_slices_and_refuses_none_or_partial(tmp_path: Path) -> None:
+def test_label_coverage_counts_csv_and_rule_slices_and_refuses_none_or_partial_unless_told_what_to_do(
+    tmp_path: Path,
+) -> None:
     manifest = pd.concat([series_rows("1.1", 3), series_rows("2.2", 5)], ignore_index=True)
     partial = read_labels_csv(write_csv(tmp_path / "some.csv", "sop_instance_uid,label\n1.1.0,Mid\n1.1.1,Lateral\n"))
     coverage = LabelCoverage.of(label_slices(manifest, partial))
     assert coverage == LabelCoverage(from_csv=2, from_rule=5, unlabelled=1)
     assert coverage.as_params() == {"labels.from_csv": 2, "labels.from_rule": 5, "labels.unlabelled": 1}
-    with pytest.raises(UserError, match=r"labels 2 of 8 indexed slices \(5 would get the centre rule, 1 no label\)"):
-        coverage.require(tmp_path / "some.csv", allow_partial=False)
-    coverage.require(tmp_path / "some.csv", allow_partial=True)
+    refusal = r"labels 2 of 8 indexed slices \(5 would get the centre rule, 1 no label\).*data\.unlabelled=drop"
+    with pytest.raises(UserError, match=refusal):
+        coverage.require(tmp_path / "some.csv", unlabelled="error")
+    coverage.require(tmp_path / "some.csv", unlabelled="drop")
+    coverage.require(tmp_path / "some.csv", unlabelled="centre_rule")
     unknown = read_labels_csv(write_csv(tmp_path / "other.csv", "sop_instance_uid,label\n9.9.9,Mid\n"))
-    with pytest.raises(UserError, match=r"labels none of the 8 indexed slices"):
-        LabelCoverage.of(label_slices(manifest, unknown)).require(tmp_path / "other.csv", allow_partial=True)
+    for unlabelled in ("drop", "centre_rule"):
+        with pytest.raises(UserError, match=r"labels none of the 8 indexed slices"):
+            LabelCoverage.of(label_slices(manifest, unknown)).require(tmp_path / "other.csv", unlabelled=unlabelled)

@@ -1,11 +1,15 @@
-"""A real browser for the review page: headless Chromium renders a file, screenshots it and reports console messages."""
+"""A real browser for the review page: headless Chromium renders a file, screenshots it and reports console messages,
+or, driven by Playwright, clicks and downloads as a reader does."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 HEADLESS_FLAGS = (
@@ -71,3 +75,28 @@ def page_text(browser: str, url: str, wait_ms: int = 20000) -> str:
         )
     dom = re.sub(r"<(style|script)\b.*?</\1>", " ", result.stdout, flags=re.S)
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", dom)))
+
+
+@contextmanager
+def driven_page(browser: str) -> Iterator[tuple[Any, list[str]]]:
+    """A Playwright page in ``browser`` (the system Chromium: Playwright downloads none) with a fresh profile, and the
+    list its console errors and uncaught exceptions are appended to."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as playwright, tempfile.TemporaryDirectory(prefix="lss-chromium-") as profile:
+        context = playwright.chromium.launch_persistent_context(
+            profile,
+            executable_path=browser,
+            headless=True,
+            args=list(HEADLESS_FLAGS),
+            accept_downloads=True,
+            viewport={"width": 1300, "height": 1000},
+        )
+        page = context.new_page()
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        try:
+            yield page, errors
+        finally:
+            context.close()
