@@ -25,7 +25,7 @@ from lss.data.channels import FUSED, InputPlan, input_plan, plan_slices
 from lss.data.dataset import SliceDataset, augmentation
 from lss.data.preprocess import PreprocessParams
 from lss.data.slices import TrainingDataError, labelled_slices
-from lss.data.splits import Split, SplitBy, split_slices
+from lss.data.splits import SPLIT_KEY, Split, SplitBy, split_slices, with_split_keys
 from lss.data.stacks import StackDataset, collate_stacks, labelled_stacks, series_stacks
 from lss.dicom.dicomweb import DicomWebSource, is_dicomweb, retrieve_instances
 from lss.dicom.index_cache import indexed_manifest
@@ -140,7 +140,7 @@ class MidSliceDataModule(L.LightningDataModule):
         return {"cache.index": index_entry, "cache.images": self.image_cache_key}
 
     def input_plan(self) -> tuple[InputPlan, pd.Series]:
-        manifest = read_manifest(self.manifest_path())
+        manifest = with_split_keys(read_manifest(self.manifest_path()))
         labelled = labelled_slices(manifest, T2 if self.modality == FUSED else self.modality)
         plan = input_plan(plan_slices(manifest, self.modality, labelled), self.modality, self.context)
         if plan.samples.empty:
@@ -148,7 +148,7 @@ class MidSliceDataModule(L.LightningDataModule):
                 "modality=T1T2: no study has a sagittal T1 and a T2 series with slices at matching "
                 "positions; train T1 and T2 separately"
             )
-        return plan, manifest["patient_key"]
+        return plan, manifest[SPLIT_KEY]
 
     @staticmethod
     def cache_root(cache_dir: Path, source: DicomWebSource) -> Path:
@@ -172,10 +172,10 @@ class MidSliceDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.slices is not None:
             return
-        plan, patient_keys = self.input_plan()
+        plan, all_split_keys = self.input_plan()
         slices, images = plan.samples, self.decoded_images(plan)
         split = split_slices(
-            slices, patient_keys, self.seed, cast(SplitBy, self.split_by), self.test_fraction, self.val_fraction
+            slices, all_split_keys, self.seed, cast(SplitBy, self.split_by), self.test_fraction, self.val_fraction
         )
         check_trainable(slices, images, split, self.split_by)
         self.slices, self.split, self.images = slices, split, images
