@@ -88,7 +88,7 @@ class MidSliceDataModule(L.LightningDataModule):
         super().__init__()
         self.modality, self.seed = modality, int(seed)
         self.source = DicomWebSource(root) if is_dicomweb(root) else None
-        """A PACS (``root=http(s)://...``, ``dicomweb://``): indexed from its metadata, needed instances retrieved once."""
+        """A PACS (``root=http(s)://...``): indexed from its metadata, the instances a job needs retrieved once."""
         self.root = Path(root) if self.source is None else self.cache_root(Path(cache_dir), self.source)
         self.given_manifest = Path(manifest) if manifest is not None else None
         self.labels = Path(labels) if labels is not None else None
