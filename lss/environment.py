@@ -36,13 +36,18 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
-def device_name(accelerator: str) -> str:
-    """What a Trainer with ``accelerator`` (cpu | gpu | cuda | auto ...) computes on: the GPU's name, else the CPU's."""
+def on_gpu(accelerator: str) -> bool:
+    """Whether a Trainer with ``accelerator`` (cpu | gpu | cuda | auto ...) computes on a CUDA GPU here."""
     import torch
 
-    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    return cpu_model()
+    return accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+
+
+def device_name(accelerator: str) -> str:
+    """What a Trainer with ``accelerator`` computes on: the GPU's name, else the CPU's."""
+    import torch
+
+    return torch.cuda.get_device_name(0) if on_gpu(accelerator) else cpu_model()
 
 
 def environment(accelerator: str) -> dict[str, str]:

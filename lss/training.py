@@ -163,7 +163,7 @@ def record(
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         (folder / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-        predictions.to_csv(folder / "test_predictions.csv", index=False)
+        predictions.to_csv(folder / tracking.PREDICTIONS_ARTIFACT, index=False)
         write_confusion(predictions, f"{cfg.modality} seed {cfg.seed}", folder)
         write_reliability_diagram(scored, is_mid_truth, temperature, f"{cfg.modality} seed {cfg.seed}", folder)
         run.log_artifacts(folder)

@@ -30,7 +30,15 @@ from lss.tracking.identity import (
 from lss.tracking.jobs import claimed_run, prepare_job, resolve_pending_dir, tracked_run
 from lss.tracking.journal import TrackedRun, send_pending
 from lss.tracking.models import load_logged_model
-from lss.tracking.runs import best_train_run, download_run_checkpoint, metric_history, runs_frame
+from lss.tracking.runs import (
+    PREDICTIONS_ARTIFACT,
+    RunOutcome,
+    best_train_run,
+    download_run_checkpoint,
+    finished_run_outcome,
+    metric_history,
+    runs_frame,
+)
 from lss.tracking.store import ensure_experiment, resolve_tracking_uri
 
 __all__ = [
@@ -42,9 +50,11 @@ __all__ = [
     "ERROR_TAG",
     "JOB_TAG",
     "KIND_TAG",
+    "PREDICTIONS_ARTIFACT",
     "SPLIT_SCHEME_PARAM",
     "SWEEP_TAG",
     "TRAIN_KIND",
+    "RunOutcome",
     "TrackedRun",
     "best_train_run",
     "claimed_run",
@@ -54,6 +64,7 @@ __all__ = [
     "download_run_checkpoint",
     "ensure_experiment",
     "find_finished_run",
+    "finished_run_outcome",
     "flatten",
     "git_commit",
     "load_logged_model",

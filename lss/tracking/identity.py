@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import subprocess
+from pathlib import Path
 from typing import Any
 
 from mlflow.entities import Run, RunStatus
@@ -92,9 +93,16 @@ def design_keys(keys: list[str]) -> list[str]:
 
 
 def git_commit() -> str:
+    """The commit of the lss code this process runs (its package's checkout, whatever the working directory);
+    "unknown" for an installed wheel, whose version (``lss.env.lss``) says it instead."""
     try:
         return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=5
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parents[1],
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
