@@ -52,7 +52,8 @@ class Comparison:
 def rerun_config(original: tracking.RunOutcome, scratch: Path) -> DictConfig:
     """The run's logged config, writing into ``scratch`` (its own store, no model), with the cores it had."""
     cfg = OmegaConf.load(original.config)
-    assert isinstance(cfg, DictConfig)
+    if not isinstance(cfg, DictConfig) or cfg.get("data", {}).get("root") is None:
+        raise UserError(f"the {original.config.name} of run {original.run_id} is no training config (no data.root)")
     root = cfg.data.root
     if not is_dicomweb(root) and not Path(root).exists():
         raise UserError(f"the data root {root} that run {original.run_id} read is gone; reproduce needs that data")
@@ -101,11 +102,11 @@ def verdict(part: str, differing: list[str], detail: str) -> tuple[str, list[str
 
 
 def compare_split(original: tracking.RunOutcome, rerun: tracking.RunOutcome) -> tuple[str, list[str]]:
-    logged = {tracking.SPLIT_SCHEME_PARAM: str(LEGACY_SPLIT_SCHEME)} | original.params  # no scheme logged: scheme 1
+    logged, now = ({tracking.SPLIT_SCHEME_PARAM: str(LEGACY_SPLIT_SCHEME)} | run.params for run in (original, rerun))
     differing = [
-        f"{key} {logged.get(key, '-')} -> {rerun.params.get(key, '-')}"
+        f"{key} {logged.get(key, '-')} -> {now.get(key, '-')}"
         for key in SPLIT_PARAMS
-        if logged.get(key) != rerun.params.get(key)
+        if logged.get(key) != now.get(key)
     ]
     there, here = tested(original), tested(rerun)
     if there is not None and here is not None and set(there.index) != set(here.index):

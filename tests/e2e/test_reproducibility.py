@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
@@ -107,3 +108,28 @@ def test_reproduce_refuses_in_one_line_a_run_that_did_not_finish_or_logged_no_co
             main([run_id, "--tracking-uri", uri])
         assert exited.value.code == 1
         assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"Error: {message}")
+
+
+def test_a_rerun_that_tested_other_slices_with_other_metrics_differs_naming_both(tmp_path: Path) -> None:
+    from lss.reproduce import compare
+    from lss.tracking import RunOutcome
+
+    def outcome(name: str, sop_uids: list[str], accuracy: float, torch: str) -> RunOutcome:
+        predictions = tmp_path / f"{name}.csv"
+        pd.DataFrame({"series_uid": "1.2", "sop_uid": sop_uids, "slice_index": [0, 1], "p_mid": [0.25, 0.75]}).to_csv(
+            predictions, index=False
+        )
+        params = {"split.partition_id": f"patient-{name}", "split.n_test": "2"}
+        metrics = {"test/accuracy": accuracy, "test/ece": math.nan}
+        return RunOutcome(name, params, metrics, {"lss.env.torch": torch}, tmp_path / "config.yaml", predictions)
+
+    there = outcome("there", ["1.2.1", "1.2.2"], 0.9, "2.4.0")
+    comparison = compare(there, outcome("here", ["1.2.1", "1.2.3"], 0.8, "2.5.0"), on_cpu=True)
+    report = comparison.report("there").splitlines()
+    assert not comparison.equal and report[-1].startswith(
+        "differs: split: split.partition_id patient-there -> patient-here"
+    )
+    assert "test slices (1 tested there only, 1 here only)" in report[-1]
+    assert "metrics: test/accuracy 0.9 -> 0.8" in report[-1]  # NaN on both sides is equal
+    assert "run record: differs in torch 2.4.0 -> 2.5.0" in report
+    assert compare(there, there, on_cpu=True).report("there").splitlines()[-1] == "equal: run there reproduced here"
