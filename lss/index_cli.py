@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument(
         "--dicomweb",
         metavar="URL",
-        help="a PACS's DICOMweb root, dicomweb://HOST:PORT/PATH (dicomwebs:// for https); metadata only, "
+        help="a PACS's DICOMweb root, http(s)://HOST:PORT/PATH (or dicomweb(s)://HOST:PORT/PATH); metadata only, "
         f"credentials from {TOKEN_ENV} or {USER_ENV}/{PASSWORD_ENV}",
     )
     parser.add_argument(

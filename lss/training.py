@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 from lss import tracking
 from lss.data.datamodule import MidSliceDataModule
 from lss.data.split_file import split_record, write_split
+from lss.data.splits import SPLIT_SCHEME
 from lss.decide.evaluation import (
     calibration_metrics,
     rule_and_series_metrics,
@@ -33,6 +34,7 @@ from lss.decide.evaluation import (
 )
 from lss.dicom.dicomweb import DicomWebSource, is_dicomweb
 from lss.dicom.labels import LabelCoverage
+from lss.environment import environment
 from lss.errors import ConfigError
 from lss.launch.ddp_multirun import ddp_children_run_this_job, is_launched_ddp_child
 from lss.launch.job import jobs_at_once, sweep_identity
@@ -144,7 +146,7 @@ def record(
     temperature = float(model.temperature)
     run.log_params(
         {f"split.{key}": value for key, value in split.sizes().items()}
-        | {"split.partition_id": split.partition_id}
+        | {"split.partition_id": split.partition_id, tracking.SPLIT_SCHEME_PARAM: SPLIT_SCHEME}
         | LabelCoverage.of(slices).as_params()
         | datamodule.cache_keys(),
     )
@@ -168,7 +170,7 @@ def record(
             split, slices, datamodule.seed, datamodule.split_by, datamodule.test_fraction, datamodule.val_fraction
         )
         write_split(folder / tracking.SPLIT_ARTIFACT, drawn)
-        predictions.to_csv(folder / "test_predictions.csv", index=False)
+        predictions.to_csv(folder / tracking.PREDICTIONS_ARTIFACT, index=False)
         write_confusion(predictions, f"{cfg.modality} seed {cfg.seed}", folder)
         write_reliability_diagram(scored, is_mid_truth, temperature, f"{cfg.modality} seed {cfg.seed}", folder)
         run.log_artifacts(folder)
@@ -202,6 +204,9 @@ def run_tags(cfg: DictConfig, digest: str) -> dict[str, str]:
         tracking.SWEEP_TAG: sweep_id,
         tracking.JOB_TAG: str(job_num),
         tracking.DATA_SOURCE_TAG: source,
+    } | {
+        f"{tracking.ENVIRONMENT_TAG_PREFIX}{name}": value
+        for name, value in environment(str(cfg.trainer.accelerator)).items()
     }
 
 
@@ -219,7 +224,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     experiment = cfg.mlflow.experiment_name
     pending_dir = tracking.resolve_pending_dir(cfg.mlflow.pending_dir)
     resolved = {key: value for key, value in plain(cfg).items() if key != "hydra"}
-    digest = tracking.config_hash(resolved)
+    digest = tracking.config_hash(resolved | {"split_scheme": SPLIT_SCHEME})  # a run of another scheme is no resume
     resume_digest = digest if cfg.resume else None
     if finished := tracking.prepare_job(tracking_uri, experiment, pending_dir, resume_digest):
         log.info("skipping %s seed %d: run %s has the same config (resume=false to redo)", cfg.modality, seed, finished)

@@ -16,9 +16,18 @@ import pandas as pd
 
 from lss.analysis import stats
 from lss.analysis.schema import EXTRA_METRICS, METRICS
+from lss.data.splits import LEGACY_SPLIT_SCHEME
 from lss.errors import UserError
 from lss.manifest import MODALITIES
-from lss.tracking import DATA_SOURCE_TAG, JOB_TAG, SWEEP_TAG, design_keys
+from lss.tracking import (
+    COMMIT_TAG,
+    DATA_SOURCE_TAG,
+    ENVIRONMENT_TAG_PREFIX,
+    JOB_TAG,
+    SPLIT_SCHEME_PARAM,
+    SWEEP_TAG,
+    design_keys,
+)
 
 ALL_SWEEPS = "all"
 RUN_COLUMNS = [
@@ -33,13 +42,17 @@ RUN_COLUMNS = [
     "pretrained",
     "data_source",
     "split_by",
+    "split_scheme",
     "partition_id",
     "n_train",
     "n_val",
     "n_test",
     *METRICS,
     *EXTRA_METRICS,
+    "commit",
 ]
+RECORD_PREFIX = "env."
+"""Tidy columns ``env.<name>``: a run's record (lss.environment), from its ``lss.env.<name>`` tags."""
 MLFLOW_COLUMNS = {
     "params.modality": "modality",
     "params.seed": "seed",
@@ -48,6 +61,8 @@ MLFLOW_COLUMNS = {
     f"tags.{DATA_SOURCE_TAG}": "data_source",
     "params.data.split_by": "split_by",
     "params.split.partition_id": "partition_id",
+    f"params.{SPLIT_SCHEME_PARAM}": "split_scheme",
+    f"tags.{COMMIT_TAG}": "commit",
     "params.split.n_train": "n_train",
     "params.split.n_val": "n_val",
     "params.split.n_test": "n_test",
@@ -60,6 +75,10 @@ MLFLOW_COLUMNS = {
 def tidy_runs(mlflow_runs: pd.DataFrame) -> pd.DataFrame:
     """MLflow's runs DataFrame -> RUN_COLUMNS plus ``design`` (the settings every repeat of a design shares)."""
     frame = mlflow_runs.rename(columns=MLFLOW_COLUMNS).reindex(columns=RUN_COLUMNS)
+    frame["split_scheme"] = frame["split_scheme"].fillna(str(LEGACY_SPLIT_SCHEME))  # runs from before it was logged
+    tags = f"tags.{ENVIRONMENT_TAG_PREFIX}"
+    record = mlflow_runs[sorted(column for column in mlflow_runs.columns if column.startswith(tags))]
+    frame = frame.join(record.rename(columns=lambda column: RECORD_PREFIX + column.removeprefix(tags)))
     for column in ("seed", "n_train", "n_val", "n_test"):
         frame[column] = pd.to_numeric(frame[column]).astype("Int64")
     for column in (*METRICS, *EXTRA_METRICS):
@@ -88,6 +107,37 @@ def refuse_mixed_designs(runs: pd.DataFrame, scope: str) -> None:
         )
 
 
+def refuse_mixed_split_schemes(runs: pd.DataFrame, scope: str) -> None:
+    """Runs of two split schemes tested on unrelated slices: no table may pair or pool them."""
+    counts = runs["split_scheme"].value_counts().sort_index()
+    if len(counts) > 1:
+        found = ", ".join(f"scheme {scheme} ({count} runs)" for scheme, count in counts.items())
+        raise UserError(
+            f"the runs of {scope} were split by different split schemes ({found}; runs without "
+            f"{SPLIT_SCHEME_PARAM} are scheme {LEGACY_SPLIT_SCHEME}), so their test sets are unrelated; analyse one "
+            f"scheme at a time with sweep_id=<one sweep> or +where.{SPLIT_SCHEME_PARAM}=<scheme>"
+        )
+
+
+def run_record(runs: pd.DataFrame) -> list[str]:
+    """The report's lines on what the runs ran with (lss.environment, commit, split scheme): one line when they
+    agree, and a warning naming what differs when they do not."""
+    columns = ["split_scheme", "commit", *sorted(c for c in runs.columns if c.startswith(RECORD_PREFIX))]
+    values = runs[columns].fillna("unknown").astype(str)
+    name = {column: column.removeprefix(RECORD_PREFIX).replace("_", " ") for column in columns}
+    same = [f"{name[column]} {values[column].iloc[0]}" for column in columns if values[column].nunique() == 1]
+    lines = [f"Run record: {', '.join(same)}"] if same else []
+    counts = {column: values[column].value_counts().sort_index() for column in columns}
+    differing = [
+        f"{name[column]} ({', '.join(f'{value} in {count}' for value, count in counts[column].items())})"
+        for column in columns
+        if len(counts[column]) > 1
+    ]
+    if differing:
+        lines.append(f"Warning: the compared runs differ in {'; '.join(differing)}")
+    return lines
+
+
 def select_design(frame: pd.DataFrame, sweep_id: str | Sequence[str] | None) -> tuple[pd.DataFrame, str]:
     """The runs one Table 3 may rest on, and a sentence saying which.
 
@@ -101,9 +151,13 @@ def select_design(frame: pd.DataFrame, sweep_id: str | Sequence[str] | None) -> 
         newest = str(frame.sort_values("start_time").iloc[-1]["sweep_id"])
         in_sweep = frame[frame["sweep_id"] == newest]
         refuse_mixed_designs(in_sweep, f"the newest sweep {newest}")
+        refuse_mixed_split_schemes(in_sweep, f"the newest sweep {newest}")
         done = set(zip(in_sweep["modality"], in_sweep["seed"]))
         not_in_sweep = pd.Series([job not in done for job in zip(frame["modality"], frame["seed"])], index=frame.index)
-        reused = frame[(frame["sweep_id"] != newest) & (frame["design"] == in_sweep["design"].iloc[0]) & not_in_sweep]
+        alike = (frame["design"] == in_sweep["design"].iloc[0]) & (
+            frame["split_scheme"] == in_sweep["split_scheme"].iloc[0]
+        )
+        reused = frame[(frame["sweep_id"] != newest) & alike & not_in_sweep]
         note = (
             f"; {len(reused)} runs of the same design from sweeps {sorted(set(reused['sweep_id']))} fill the jobs "
             "it resumed"
@@ -115,6 +169,7 @@ def select_design(frame: pd.DataFrame, sweep_id: str | Sequence[str] | None) -> 
     chosen = frame if wanted == [ALL_SWEEPS] else frame[frame["sweep_id"].isin(wanted)]
     scope = "all sweeps" if wanted == [ALL_SWEEPS] else f"sweeps {wanted}"
     refuse_mixed_designs(chosen, scope)
+    refuse_mixed_split_schemes(chosen, scope)
     return chosen, f"Runs of {scope}."
 
 
@@ -143,7 +198,7 @@ class SweepSelection:
             for row in self.superseded.itertuples()
         ]
         lines += [f"Missing seeds for {m}: {seeds}" for m, seeds in self.missing_seeds.items() if seeds]
-        return "\n".join(lines)
+        return "\n".join(lines + run_record(self.runs))
 
 
 def _exclusion_reason(run: pd.Series) -> str | None:

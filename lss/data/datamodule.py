@@ -25,7 +25,7 @@ from lss.data.channels import FUSED, InputPlan, input_plan, plan_slices
 from lss.data.dataset import SliceDataset, augmentation
 from lss.data.preprocess import PreprocessParams
 from lss.data.slices import TrainingDataError, labelled_slices
-from lss.data.splits import Split, SplitBy, split_slices
+from lss.data.splits import SPLIT_KEY, Split, SplitBy, split_slices, with_split_keys
 from lss.data.stacks import StackDataset, collate_stacks, labelled_stacks, series_stacks
 from lss.dicom.dicomweb import DicomWebSource, is_dicomweb, retrieve_instances
 from lss.dicom.index_cache import indexed_manifest
@@ -89,7 +89,7 @@ class MidSliceDataModule(L.LightningDataModule):
         super().__init__()
         self.modality, self.seed = modality, int(seed)
         self.source = DicomWebSource(root) if is_dicomweb(root) else None
-        """A PACS (``root=dicomweb://...``): indexed from its metadata, the instances a job needs retrieved once."""
+        """A PACS (``root=http(s)://...``): indexed from its metadata, the instances a job needs retrieved once."""
         self.root = Path(root) if self.source is None else self.cache_root(Path(cache_dir), self.source)
         self.given_manifest = Path(manifest) if manifest is not None else None
         self.labels = Path(labels) if labels is not None else None
@@ -148,7 +148,7 @@ class MidSliceDataModule(L.LightningDataModule):
         return {"cache.index": index_entry, "cache.images": self.image_cache_key}
 
     def input_plan(self) -> tuple[InputPlan, pd.Series]:
-        manifest = read_manifest(self.manifest_path())
+        manifest = with_split_keys(read_manifest(self.manifest_path()))
         dropping = self.unlabelled == UNLABELLED_DROP
         labelled = labelled_slices(manifest, T2 if self.modality == FUSED else self.modality, centre_rule=not dropping)
         plan = input_plan(plan_slices(manifest, self.modality, labelled), self.modality, self.context)
@@ -158,7 +158,7 @@ class MidSliceDataModule(L.LightningDataModule):
                 "positions; train T1 and T2 separately"
             )
         # dropping: the splits are drawn over the labelled patients, so none falls empty for want of labels
-        return plan, plan.samples["patient_key"] if dropping else manifest["patient_key"]
+        return plan, plan.samples[SPLIT_KEY] if dropping else manifest[SPLIT_KEY]
 
     @staticmethod
     def cache_root(cache_dir: Path, source: DicomWebSource) -> Path:
@@ -182,10 +182,10 @@ class MidSliceDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.slices is not None:
             return
-        plan, patient_keys = self.input_plan()
+        plan, all_split_keys = self.input_plan()
         slices, images = plan.samples, self.decoded_images(plan)
         split = split_slices(
-            slices, patient_keys, self.seed, cast(SplitBy, self.split_by), self.test_fraction, self.val_fraction
+            slices, all_split_keys, self.seed, cast(SplitBy, self.split_by), self.test_fraction, self.val_fraction
         )
         check_trainable(slices, images, split, self.split_by)
         self.slices, self.split, self.images = slices, split, images

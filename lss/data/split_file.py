@@ -1,8 +1,9 @@
 """split.json: a run's partition on disk, so that anyone can see which patients and series it was tested on.
 
 Written from the drawn ``Split`` and the sample rows it indexes (not by drawing again): the seed, the split
-scheme and fractions, the partition id, and per part the patient keys (keyed hashes, never a patient ID) and
-series UIDs, sorted. predict.py reads it back to tell, on its review page, which part a series was in.
+scheme and fractions, the partition id, and per part the patient keys (keyed hashes, never a patient ID), the
+public split keys the partition is drawn from (lss/data/splits.py) and series UIDs, sorted. predict.py reads it
+back to tell, on its review page, which part a series was in.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from lss.data.splits import Split
+from lss.data.splits import SPLIT_KEY, SPLIT_SCHEME, Split
 
 PARTS = ("train", "val", "test")
 
@@ -24,6 +25,7 @@ def split_record(
     """What split.json holds; ``samples`` are the rows ``split``'s positions index (the DataModule's slices)."""
     record: dict[str, Any] = {
         "seed": int(seed),
+        "split_scheme": SPLIT_SCHEME,
         "split_by": split_by,
         "test_fraction": float(test_fraction),
         "val_fraction": float(val_fraction),
@@ -33,6 +35,7 @@ def split_record(
         rows = samples.iloc[getattr(split, part)]
         record[part] = {
             "patient_keys": sorted(set(rows["patient_key"].astype(str))),
+            "split_keys": sorted(set(rows[SPLIT_KEY].astype(str))),
             "series_uids": sorted(set(rows["series_uid"].astype(str))),
             "n_slices": len(rows),
         }

@@ -1,6 +1,8 @@
 """A PACS over DICOMweb: QIDO-RS to find studies, WADO-RS for metadata and instances, STOW-RS to store.
 
-``dicomweb://HOST:PORT/PATH`` is plain http, ``dicomwebs://`` https. Credentials come from the environment only
+A service root is written as every DICOMweb client writes it, ``http(s)://HOST:PORT/PATH``, or as
+``dicomweb://HOST:PORT/PATH`` (plain http) and ``dicomwebs://`` (https); both spellings of one service are the same
+source (one index entry, one local copy). Credentials come from the environment only
 (never a config file, which train.py logs): ``LSS_DICOMWEB_TOKEN`` (a bearer token) or ``LSS_DICOMWEB_USER`` with
 ``LSS_DICOMWEB_PASSWORD`` (basic auth). A manifest row's ``path`` is the instance's WADO-RS path relative to the
 service root (``studies/<uid>/series/<uid>/instances/<uid>``), so a local copy of the instances laid out under the
@@ -24,7 +26,8 @@ if TYPE_CHECKING:
     from dicomweb_client.api import DICOMwebClient
     from pydicom.dataset import Dataset
 
-SCHEMES = {"dicomweb": "http", "dicomwebs": "https"}
+SCHEMES = {"dicomweb": "http", "dicomwebs": "https", "http": "http", "https": "https"}
+"""A DICOMweb URL's scheme -> the scheme of its requests."""
 TOKEN_ENV = "LSS_DICOMWEB_TOKEN"
 USER_ENV, PASSWORD_ENV = "LSS_DICOMWEB_USER", "LSS_DICOMWEB_PASSWORD"
 TIMEOUT_S = (10.0, 120.0)
@@ -49,7 +52,7 @@ class DicomWebSource:
     def __post_init__(self) -> None:
         if not is_dicomweb(self.url):
             raise UserError(
-                f"{self.url} is not a DICOMweb URL; write dicomweb://HOST:PORT/PATH (dicomwebs:// for https)"
+                f"{self.url} is not a DICOMweb URL; write http(s)://HOST:PORT/PATH or dicomweb(s)://HOST:PORT/PATH"
             )
         if "@" in self.url.split("://", 1)[1].split("/", 1)[0]:
             raise UserError(
@@ -64,7 +67,8 @@ class DicomWebSource:
 
     @property
     def folder_name(self) -> str:
-        """A file name for this service (host, port, path): where its local copies are kept."""
+        """A file name for this service (host, port, path; not the spelling of its scheme): where its local copies
+        are kept."""
         return re.sub(r"[^A-Za-z0-9.-]+", "_", self.url.split("://", 1)[1]).strip("_")
 
     def client(self) -> DICOMwebClient:

@@ -48,7 +48,7 @@ def indexed_manifest(
     entry, so its manifest is rebuilt only when an instance's header changes."""
     if isinstance(repository, DicomWebSource):
         instances = study_metadata(repository)
-        content = hashlib.blake2b(f"{repository.url}|{params.as_key()}{_tables_key(labels, weighting)}|".encode())
+        content = hashlib.blake2b(f"{repository.http_url}|{params.as_key()}{_tables_key(labels, weighting)}|".encode())
         content.update(json.dumps(instances, sort_keys=True).encode())
         entry = index_cache_dir / f"dicomweb-{content.hexdigest()[:24]}"
     else:

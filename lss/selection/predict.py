@@ -76,7 +76,7 @@ def check_paths(cfg: DictConfig) -> None:
         DicomWebSource(cfg.input)  # refuses credentials written into the URL
         return
     if cfg.studies is not None or cfg.store:
-        raise ConfigError("studies= and store= are for a PACS: give input=dicomweb://HOST:PORT/PATH")
+        raise ConfigError("studies= and store= are for a PACS: give input=http(s)://HOST:PORT/PATH (a DICOMweb root)")
     input_dir = Path(cfg.input).resolve()
     if not input_dir.is_dir():
         raise ConfigError(f"input={cfg.input} is not a folder; point input= at a folder of DICOM studies")

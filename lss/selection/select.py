@@ -56,7 +56,7 @@ SERIES_COLUMNS = [
 REPORT = "report.html"
 KOS_DIR = "kos"
 RETRIEVED = "retrieved"
-"""With input=dicomweb://...: the scored instances, retrieved once from the PACS (selected/ links into it)."""
+"""With a PACS as input (DICOMweb): the scored instances, retrieved once from the PACS (selected/ links into it)."""
 
 
 @dataclass
@@ -204,7 +204,9 @@ def select_mid_slices(
     output_dir = Path(output_dir).resolve()
     source = DicomWebSource(str(input_dir)) if is_dicomweb(input_dir) else None
     if options.store and source is None:
-        raise ConfigError("store=true sends the KOS documents back to a PACS: give input=dicomweb://HOST:PORT/PATH")
+        raise ConfigError(
+            "store=true sends the KOS documents back to a PACS: give input=http(s)://HOST:PORT/PATH (a DICOMweb root)"
+        )
     write_kos = options.kos if options.kos is not None else source is not None
     if options.store and not write_kos:
         raise ConfigError("store=true sends the KOS documents back to the PACS: drop kos=false")

@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import subprocess
+from pathlib import Path
 from typing import Any
 
 from mlflow.entities import Run, RunStatus
@@ -31,6 +32,10 @@ ERROR_TAG = "lss.error"
 INTERRUPT_TAG = "lss.interrupted"
 """Which signal ended a KILLED run (SIGTERM, SIGINT): rerunning the sweep with resume=true trains it again."""
 COMMIT_TAG = "mlflow.source.git.commit"
+ENVIRONMENT_TAG_PREFIX = "lss.env."
+"""``lss.env.<name>``: the run record of lss.environment (lss, Python and library versions, platform, device)."""
+SPLIT_SCHEME_PARAM = "split.scheme"
+"""How the run's split was drawn (lss.data.splits.SPLIT_SCHEME); a run without it used scheme 1."""
 HOST_TAG = "lss.host"
 PID_TAG = "lss.pid"
 
@@ -88,9 +93,16 @@ def design_keys(keys: list[str]) -> list[str]:
 
 
 def git_commit() -> str:
+    """The commit of the lss code this process runs (its package's checkout, whatever the working directory);
+    "unknown" for an installed wheel, whose version (``lss.env.lss``) says it instead."""
     try:
         return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=5
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parents[1],
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"

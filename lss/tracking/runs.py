@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ CONFIG_ARTIFACT = "config.yaml"
 """The run's resolved config."""
 SPLIT_ARTIFACT = "split.json"
 """The run's partition: which patients and series it trained, validated and tested on (lss.data.split_file)."""
+PREDICTIONS_ARTIFACT = "test_predictions.csv"
 MAX_TAG_CHARACTERS = 5000
 
 
@@ -123,3 +125,49 @@ def download_run_checkpoint(tracking_uri: str, run_id: str, dst_dir: Path) -> tu
         for name in (CONFIG_ARTIFACT, SPLIT_ARTIFACT)
         if name in logged
     }
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a FINISHED training run logged, as plain values: what a re-run of it is compared with."""
+
+    run_id: str
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+    config: Path
+    """Its resolved config.yaml, downloaded."""
+    predictions: Path | None
+    """Its test_predictions.csv, downloaded (None when it logged none)."""
+
+
+def finished_run_outcome(tracking_uri: str, run_id: str, dst_dir: Path) -> RunOutcome:
+    """The outcome of FINISHED training run ``run_id``, its config and test predictions copied into ``dst_dir``;
+    one line naming the problem for an unknown run, a run that did not finish, or one that logged no config."""
+    client = client_for(tracking_uri)
+    try:
+        run = client.get_run(run_id)
+    except MlflowException as error:
+        raise UserError(
+            f"run_id={run_id} is not a run in {tracking_uri}; check the id (make ui) or the store"
+        ) from error
+    if run.info.status != RunStatus.to_string(RunStatus.FINISHED):
+        raise UserError(
+            f"run {run_id} is {run.info.status}, not FINISHED: only a finished run has the metrics to compare with"
+        )
+    logged = {item.path for item in client.list_artifacts(run_id)}
+    if CONFIG_ARTIFACT not in logged:
+        raise UserError(f"run {run_id} logged no {CONFIG_ARTIFACT}, so its config cannot be re-run")
+    dst_dir.mkdir(parents=True, exist_ok=True)
+
+    def download(name: str) -> Path:
+        return Path(client.download_artifacts(run_id, name, str(dst_dir)))
+
+    return RunOutcome(
+        run_id,
+        dict(run.data.params),
+        dict(run.data.metrics),
+        dict(run.data.tags),
+        download(CONFIG_ARTIFACT),
+        download(PREDICTIONS_ARTIFACT) if PREDICTIONS_ARTIFACT in logged else None,
+    )

@@ -126,3 +126,34 @@ def test_the_cache_keys_and_label_counts_a_run_logs_are_outcomes_not_design_sett
 
     logged = ["data.labels", "data.split_by", "cache.images", "cache.index", "labels.from_csv", "labels.from_rule"]
     assert design_keys([*logged, "split.n_train", "seed", "modality"]) == ["data.labels", "data.split_by"]
+
+
+def test_runs_of_two_split_schemes_are_refused_and_the_newest_sweep_reuses_no_run_of_the_old_scheme(
+    tmp_path: Path,
+) -> None:
+    """Runs from before split.scheme was logged (scheme 1) tested on other slices than scheme 2 runs of the same
+    seeds: one line refuses to pair them, and ``where`` picks one scheme."""
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    for seed in range(4):
+        for modality in ("T1", "T2"):
+            write_training_run(tracking_uri, modality, seed, 0.9, sweep_id="old", split_scheme=None)
+    time.sleep(0.01)
+    for seed in range(2, 5):
+        for modality in ("T1", "T2"):
+            write_training_run(tracking_uri, modality, seed, 0.9, sweep_id="new")
+    with pytest.raises(UserError, match=r"different split schemes \(scheme 1 \(8 runs\), scheme 2 \(6 runs\);"):
+        select_runs(fetch_training_runs(tracking_uri, EXPERIMENT), "all")
+    newest = select_runs(fetch_training_runs(tracking_uri, EXPERIMENT), None)
+    assert set(newest.runs["sweep_id"]) == {"new"} and sorted(newest.runs["seed"].unique()) == [2, 3, 4]
+    chosen = select_runs(fetch_training_runs(tracking_uri, EXPERIMENT, {"split.scheme": 2}), "all")
+    assert set(chosen.runs["split_scheme"]) == {"2"}
+
+
+def test_the_report_prints_the_run_record_and_warns_in_one_line_where_runs_differ(tmp_path: Path) -> None:
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    for seed in range(3):
+        write_training_run(tracking_uri, "T1", seed, 0.9, record={"device": "NVIDIA H100"})
+        write_training_run(tracking_uri, "T2", seed, 0.9)
+    summary = select_runs(fetch_training_runs(tracking_uri, EXPERIMENT), None).summary().splitlines()
+    assert "Run record: split scheme 2, commit 0123abcd, lss 0.1.0, python 3.11.9, torch 2.14.1" in summary
+    assert summary[-1] == "Warning: the compared runs differ in device (AMD EPYC in 3, NVIDIA H100 in 3)"

@@ -4,8 +4,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
-from lss.dicom.dicomweb import DicomWebSource, retrieve_instances, study_metadata
+from helpers.training import composed
+from lss.dicom.dicomweb import DicomWebSource, is_dicomweb, retrieve_instances, study_metadata
 from lss.dicom.index import index_dicomweb, index_repository
 from lss.dicom.pixels import read_slice_pixels
 from lss.errors import UserError
@@ -63,3 +66,33 @@ def test_credentials_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("LSS_DICOMWEB_USER", "reader")
     with pytest.raises(UserError, match="LSS_DICOMWEB_PASSWORD"):
         DicomWebSource("dicomweb://pacs/dicom-web").client()
+
+
+def test_lss_index_takes_the_http_url_every_dicomweb_client_takes(pacs: str, tmp_path: Path) -> None:
+    """``--dicomweb http://HOST:PORT/dicom-web`` is the PACS ``dicomweb://HOST:PORT/dicom-web`` names: same manifest."""
+    http = "http://" + pacs.removeprefix("dicomweb://")
+    for url, out in ((pacs, "scheme"), (http, "http")):
+        main(["--dicomweb", url, "--out", str(tmp_path / out), "--no-progress"])
+    from_http = read_manifest(tmp_path / "http" / "manifest.csv")
+    assert len(from_http) > 100
+    pd.testing.assert_frame_equal(from_http, read_manifest(tmp_path / "scheme" / "manifest.csv"))
+
+
+def test_both_spellings_of_a_dicomweb_root_are_one_source_wherever_a_pacs_is_expected(tmp_path: Path) -> None:
+    from lss.selection.predict import check_paths
+    from lss.training import check_job_config
+
+    for http, scheme in (
+        ("http://pacs:8042/dicom-web", "dicomweb://pacs:8042/dicom-web"),
+        ("https://pacs.example.org/dicom-web/", "dicomwebs://pacs.example.org/dicom-web"),
+    ):
+        assert is_dicomweb(http) and DicomWebSource(http).http_url == DicomWebSource(scheme).http_url
+        assert DicomWebSource(http).folder_name == DicomWebSource(scheme).folder_name
+    cfg = composed(["experiment=demo", "data.root=http://pacs:8042/dicom-web", "data.labels=null"], tmp_path / "job")
+    check_job_config(cfg)  # a URL, not a folder that "does not exist"
+    assert instantiate(cfg.data, _convert_="all").source == DicomWebSource("http://pacs:8042/dicom-web")
+    pacs_input = {"input": "https://pacs.example.org/dicom-web", "output": str(tmp_path / "out"), "store": True}
+    check_paths(OmegaConf.create(pacs_input | {"studies": ["1.2.3"]}))  # a folder input would refuse studies=/store=
+    with pytest.raises(UserError, match="carries credentials"):
+        DicomWebSource("https://reader:secret@pacs.example.org/dicom-web")
+    assert not is_dicomweb("ftp://pacs/dicom-web") and not is_dicomweb(tmp_path)

@@ -90,3 +90,23 @@ def test_a_labels_csv_that_matches_no_slice_or_has_the_wrong_columns_is_refused_
     line = last_line_error("train.py", [*tiny_overrides(phantom_dir, tmp_path), f"data.labels={columns}"])
     assert "expected sop_instance_uid,label (per slice) or series_instance_uid,mid_sop_instance_uid" in line
     assert finished_runs(f"sqlite:///{tmp_path / 'mlflow.db'}").empty  # refused before a run was opened
+
+
+def test_lss_version_is_the_package_version_the_citation_and_the_wheel_carry(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import tomllib
+
+    import yaml
+
+    from lss import __version__
+    from lss.__main__ import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0 and capsys.readouterr().out.strip() == f"lss {__version__}"
+    assert yaml.safe_load((REPO / "CITATION.cff").read_text())["version"] == __version__
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["lss"] == "lss.__main__:main"
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "lss.__version__"}
+    assert "Apache License" in (REPO / "LICENSE").read_text() and project["project"]["license"] == "Apache-2.0"

@@ -12,9 +12,12 @@ import time
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
-from lss.tracking import ensure_experiment
+from lss.data.splits import SPLIT_SCHEME
+from lss.tracking import COMMIT_TAG, ENVIRONMENT_TAG_PREFIX, SPLIT_SCHEME_PARAM, ensure_experiment
 
 EXPERIMENT = "lss-test"
+RECORD = {"lss": "0.1.0", "python": "3.11.9", "torch": "2.14.1", "device": "AMD EPYC"}
+"""A run record (lss.environment) every written run shares unless told otherwise."""
 T1_ACCURACY = [0.90, 0.91, 0.89, 0.90, 0.92, 0.88]
 T2_ACCURACY = [0.93, 0.94, 0.92, 0.93, 0.95, 0.92]
 
@@ -29,12 +32,18 @@ def write_training_run(
     split_by: str = "patient",
     backbone: str = "inception_resnet_v2",
     data_source: str = "dicom",
+    split_scheme: int | None = SPLIT_SCHEME,
+    record: dict[str, str] | None = None,
 ) -> str:
-    """Log one training run as lss/training.py does, and end it with ``status``."""
+    """Log one training run as lss/training.py does, and end it with ``status``; ``split_scheme=None`` logs none, as
+    lss did before it had one; ``record`` replaces values of the run record (``lss.env.<name>`` tags)."""
     client = MlflowClient(tracking_uri)
+    environment = RECORD | (record or {})
     run = client.create_run(
         ensure_experiment(tracking_uri, EXPERIMENT),
-        tags={"lss.kind": "train", "lss.sweep_id": sweep_id, "lss.job_num": str(seed), "lss.data_source": data_source},
+        tags={"lss.kind": "train", "lss.sweep_id": sweep_id, "lss.job_num": str(seed), "lss.data_source": data_source}
+        | {COMMIT_TAG: "0123abcd"}
+        | {f"{ENVIRONMENT_TAG_PREFIX}{name}": value for name, value in environment.items()},
     )
     params = {
         "modality": modality,
@@ -48,7 +57,7 @@ def write_training_run(
         "split.n_val": 10,
         "split.n_test": 20,
         "split.partition_id": f"patients-{seed}",
-    }
+    } | ({SPLIT_SCHEME_PARAM: split_scheme} if split_scheme is not None else {})
     now = int(time.time() * 1000)
     history = [Metric("val/accuracy", accuracy - 0.1 / (epoch + 1), now, epoch) for epoch in range(3)]
     finals = (
