@@ -85,6 +85,8 @@ PREDICTION_COLUMNS: dict[str, str] = {
     "label": "string",
 }
 """predictions.csv of predict.py: the manifest's slice identity, the model's p_mid and the chosen label."""
+SOURCE = "source"
+"""The column naming the data.root a slice came from (lss/data/sources.py), added when a run stacks its sources."""
 SKIPPED_COLUMNS = ["path", "reason", "detail"]
 """skipped.csv: a path relative to the root, a reason code (lss/dicom/skips.py), free-text detail."""
 
@@ -94,7 +96,7 @@ def read_manifest(path: Path) -> pd.DataFrame:
     import pandas as pd  # not at import: the constants above are read by code that must start fast (lss-index --help)
 
     numeric = [name for name, dtype in COLUMNS.items() if dtype == "float64"]
-    strings = {name: dtype for name, dtype in COLUMNS.items() if dtype == "string"}
+    strings = {name: dtype for name, dtype in COLUMNS.items() if dtype == "string"} | {SOURCE: "string"}
     return pd.read_csv(path, dtype=strings, keep_default_na=False, na_values={name: [""] for name in numeric})
 
 

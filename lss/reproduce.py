@@ -19,8 +19,8 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from lss import tracking
+from lss.data.sources import data_sources
 from lss.data.splits import LEGACY_SPLIT_SCHEME
-from lss.dicom.dicomweb import is_dicomweb
 from lss.entry import one_line_user_errors
 from lss.errors import UserError
 
@@ -54,9 +54,11 @@ def rerun_config(original: tracking.RunOutcome, scratch: Path) -> DictConfig:
     cfg = OmegaConf.load(original.config)
     if not isinstance(cfg, DictConfig) or cfg.get("data", {}).get("root") is None:
         raise UserError(f"the {original.config.name} of run {original.run_id} is no training config (no data.root)")
-    root = cfg.data.root
-    if not is_dicomweb(root) and not Path(root).exists():
-        raise UserError(f"the data root {root} that run {original.run_id} read is gone; reproduce needs that data")
+    for source in data_sources(cfg.data.root, None, None):
+        if source.pacs is None and not Path(source.root).exists():
+            raise UserError(
+                f"the data root {source.root} that run {original.run_id} read is gone; reproduce needs that data"
+            )
     changes = {
         "paths.output_dir": str(scratch / "job"),
         "mlflow.tracking_uri": f"sqlite:///{scratch / 'mlflow.db'}",

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 
 from lss import tracking
 from lss.data.datamodule import MidSliceDataModule
+from lss.data.sources import DataSource, check_sources_exist, data_sources
 from lss.data.split_file import split_record, write_split
 from lss.data.splits import SPLIT_SCHEME
 from lss.decide.evaluation import (
@@ -32,14 +33,13 @@ from lss.decide.evaluation import (
     write_confusion,
     write_reliability_diagram,
 )
-from lss.dicom.dicomweb import DicomWebSource, is_dicomweb
 from lss.dicom.labels import LabelCoverage
 from lss.environment import environment
 from lss.errors import ConfigError
 from lss.launch.ddp_multirun import ddp_children_run_this_job, is_launched_ddp_child
 from lss.launch.job import jobs_at_once, sweep_identity
 from lss.launch.resolvers import register_resolvers
-from lss.manifest import COLUMNS, MID
+from lss.manifest import COLUMNS, MID, SOURCE
 from lss.model.checkpoint import read_checkpoint, write_temperature
 from lss.model.selector import Selector
 from lss.provenance import phantom_parameters
@@ -63,14 +63,16 @@ def check_job_config(cfg: DictConfig) -> None:
         raise ConfigError(f"test_weights must be 'last' (paper) or 'best' (by val/loss), got {cfg.test_weights!r}")
     if cfg.register_as is not None and not cfg.log_model:
         raise ConfigError(f"register_as={cfg.register_as} registers the logged model; set log_model=true as well")
-    if cfg.data.root is None:
-        raise ConfigError("data.root is not set; point it at the DICOM repository (data.root=/path/to/dicom)")
-    for key in ("root", "manifest", "labels", "weighting"):
-        value = cfg.data.get(key)
-        if key == "root" and is_dicomweb(value):
-            DicomWebSource(value)  # refuses credentials written into the URL
-        elif value is not None and not Path(value).exists():
-            raise ConfigError(f"data.{key}={value} does not exist; point data.{key} at an existing path")
+    check_sources_exist(job_sources(cfg))  # a DICOMweb root is checked for credentials written into its URL
+    manifest = cfg.data.get("manifest")
+    if manifest is not None and not Path(manifest).exists():
+        raise ConfigError(f"data.manifest={manifest} does not exist; point data.manifest at an existing path")
+
+
+def job_sources(cfg: DictConfig) -> list[DataSource]:
+    """The roots a job reads, each with its labels and weighting (lss/data/sources.py)."""
+    data = plain(cfg.data)
+    return data_sources(data.get("root"), data.get("labels"), data.get("weighting"))
 
 
 def build(cfg: DictConfig) -> tuple[MidSliceDataModule, Selector]:
@@ -176,12 +178,10 @@ def record(
         run.log_artifacts(folder)
     if cfg.log_checkpoint and tested is not None:
         run.log_artifacts(tested, artifact_path="checkpoint")
-    if is_dicomweb(cfg.data.root):  # MLflow resolves a dataset source by its scheme: http(s) for a PACS
-        source = DicomWebSource(cfg.data.root)
-        run.log_dataset(slices[list(COLUMNS)], source.http_url, f"{source.folder_name} {cfg.modality}")
-    else:
-        root = Path(cfg.data.root).resolve()
-        run.log_dataset(slices[list(COLUMNS)], str(root), f"{root.name} {cfg.modality}")
+    for source in datamodule.sources:  # MLflow resolves a dataset source by its scheme: http(s) for a PACS
+        rows = slices.loc[slices[SOURCE] == source.name, [*COLUMNS, SOURCE]]
+        location = source.pacs.http_url if source.pacs is not None else str(Path(source.root).resolve())
+        run.log_dataset(rows, location, f"{source.name} {cfg.modality}")
     if cfg.log_model:
         classifier = model.for_prediction()
         example = np.zeros((1, 3, *classifier.hparams["input_size"]), dtype=np.float32)  # the mean image, no patient's
@@ -191,12 +191,7 @@ def record(
 
 def run_tags(cfg: DictConfig, digest: str) -> dict[str, str]:
     sweep_id, job_num = sweep_identity()
-    if is_dicomweb(cfg.data.root):
-        source = "dicomweb"
-    elif (phantom := phantom_parameters(Path(cfg.data.root))) is not None:
-        source = f"phantom ({phantom})"
-    else:
-        source = "dicom"
+    source = ", ".join(source_kind(source) for source in job_sources(cfg))
     return {
         tracking.KIND_TAG: tracking.TRAIN_KIND,
         tracking.CONFIG_HASH_TAG: digest,
@@ -230,7 +225,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log.info("skipping %s seed %d: run %s has the same config (resume=false to redo)", cfg.modality, seed, finished)
         return {}
     datamodule, model = build(cfg)
-    datamodule.manifest_path()  # missing weights and unindexable roots fail here, before a run is opened
+    datamodule.indexed_manifests()  # missing weights and unindexable roots fail here, before a run is opened
     with tracking.claimed_run(
         tracking_uri,
         experiment,
@@ -250,3 +245,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
         }
         metrics |= record(cfg, run, datamodule, model, tested)
     return metrics
+
+
+def source_kind(source: DataSource) -> str:
+    """What a root is, for the run's data-source tag: a PACS, a phantom (with its parameters) or DICOM files."""
+    if source.pacs is not None:
+        return "dicomweb"
+    phantom = phantom_parameters(Path(source.root))
+    return f"phantom ({phantom})" if phantom is not None else "dicom"

@@ -41,7 +41,7 @@ def test_every_group_and_experiment_composes(overrides: list[str], tmp_path: Pat
 
 
 def manifest_of(cfg: DictConfig) -> Path:
-    return instantiate(cfg.data, _convert_="all").manifest_path()
+    return instantiate(cfg.data, _convert_="all").indexed_manifests()[0]
 
 
 BACKBONES = ("tiny", "resnet18", "efficientnet_lite0", "inception_resnet_v2")

@@ -8,7 +8,7 @@ built once under a lock, published atomically, and checked (size, CRC-32) on eve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from lss.data.preprocess import PreprocessParams, preprocess_slice
 from lss.dicom.pixels import read_slice_pixels
 from lss.files import tree_key, verified_entry
+from lss.manifest import SOURCE
 from lss.workers import ordered_map, process_pool, worker_count
 
 ENTRY_PREFIX = "images-"
@@ -82,14 +83,19 @@ def cached_images(
 
 
 def manifest_images(
-    slices: pd.DataFrame, root: Path, params: PreprocessParams, cache_dir: Path, progress: bool = True
+    slices: pd.DataFrame,
+    root: Path | Mapping[str, Path],
+    params: PreprocessParams,
+    cache_dir: Path,
+    progress: bool = True,
 ) -> np.ndarray:
-    """Preprocessed images of manifest rows (``path`` relative to ``root``, ``frame``), decoded once and cached."""
+    """Preprocessed images of manifest rows (``path`` relative to ``root``, ``frame``), decoded once and cached; with
+    several sources, ``root`` maps each row's ``source`` to the folder its path is relative to."""
     if slices.empty:
         return np.empty((0, params.height, params.width), dtype=np.uint8)
-    return cached_images(
-        [root / path for path in slices["path"]], slices["frame"].astype(int).tolist(), params, cache_dir, progress
-    )
+    roots = [root] * len(slices) if isinstance(root, Path) else [root[name] for name in slices[SOURCE]]
+    paths = [folder / path for folder, path in zip(roots, slices["path"], strict=True)]
+    return cached_images(paths, slices["frame"].astype(int).tolist(), params, cache_dir, progress)
 
 
 def _build(

@@ -25,14 +25,15 @@ from lss.data.channels import FUSED, InputPlan, input_plan, plan_slices
 from lss.data.dataset import SliceDataset, augmentation
 from lss.data.preprocess import PreprocessParams
 from lss.data.slices import TrainingDataError, labelled_slices
+from lss.data.sources import data_sources, stacked_manifests
 from lss.data.splits import SPLIT_KEY, Split, SplitBy, split_slices, with_split_keys
 from lss.data.stacks import StackDataset, collate_stacks, labelled_stacks, series_stacks
-from lss.dicom.dicomweb import DicomWebSource, is_dicomweb, retrieve_instances
+from lss.dicom.dicomweb import DicomWebSource, retrieve_instances
 from lss.dicom.index_cache import indexed_manifest
 from lss.dicom.index_params import IndexParams
 from lss.dicom.labels import UNLABELLED, UNLABELLED_DROP, LabelCoverage
 from lss.errors import ConfigError
-from lss.manifest import CLASS_NAMES, T2, read_manifest
+from lss.manifest import CLASS_NAMES, SOURCE, T2, read_manifest
 from lss.workers import leave_interrupts_to_the_parent, worker_count
 
 log = logging.getLogger(__name__)
@@ -61,11 +62,11 @@ class MidSliceDataModule(L.LightningDataModule):
 
     def __init__(
         self,
-        root: str,
+        root: str | Sequence[str],
         manifest: str | None,
-        labels: str | None,
+        labels: str | Sequence[str | None] | None,
         unlabelled: str,
-        weighting: str | None,
+        weighting: str | Sequence[str | None] | None,
         index: Mapping[str, Any],
         modality: str,
         seed: int,
@@ -84,24 +85,29 @@ class MidSliceDataModule(L.LightningDataModule):
         pin_memory: bool | str,
         progress: bool,
     ) -> None:
-        """``manifest`` is a manifest lss-index wrote for ``root``; None indexes ``root`` (with ``labels``,
-        ``weighting`` and the ``index`` parameters) in ``prepare_data``, cached until a file under it changes."""
+        """``root`` is one folder or DICOMweb service, or a list of them (lss/data/sources.py; ``labels`` and
+        ``weighting`` then one file for all or one per root). ``manifest`` is a manifest lss-index wrote for a single
+        ``root``; None indexes each root (with its labels, weighting and the ``index`` parameters) in
+        ``prepare_data``, cached until a file under it changes."""
         super().__init__()
         self.modality, self.seed = modality, int(seed)
-        self.source = DicomWebSource(root) if is_dicomweb(root) else None
-        """A PACS (``root=http(s)://...``): indexed from its metadata, the instances a job needs retrieved once."""
-        self.root = Path(root) if self.source is None else self.cache_root(Path(cache_dir), self.source)
+        self.sources = data_sources(root, labels, weighting)
+        if manifest is not None and len(self.sources) > 1:
+            raise ConfigError("data.manifest is the manifest of one data.root; leave it null when data.root is a list")
+        self.roots = {
+            source.name: Path(source.root) if source.pacs is None else self.cache_root(Path(cache_dir), source.pacs)
+            for source in self.sources
+        }
+        """Where each source's manifest paths point: the folder, or a PACS's local copies (retrieved once)."""
         self.given_manifest = Path(manifest) if manifest is not None else None
-        self.labels = Path(labels) if labels is not None else None
         if unlabelled not in UNLABELLED:
             raise ConfigError(f"data.unlabelled must be one of {', '.join(UNLABELLED)}, got {unlabelled!r}")
-        if unlabelled == UNLABELLED_DROP and labels is None and manifest is None:
+        if unlabelled == UNLABELLED_DROP and manifest is None and all(source.labels is None for source in self.sources):
             raise ConfigError(
                 "data.unlabelled=drop trains on the series data.labels labels: give data.labels=CSV "
                 "(e.g. the review page's labels.csv)"
             )
         self.unlabelled = unlabelled
-        self.weighting = Path(weighting) if weighting is not None else None
         self.index_params = IndexParams(**index)
         self.params = PreprocessParams(height=int(input_size[-2]), width=int(input_size[-1]))
         self.mean, self.std = tuple(mean), tuple(std)
@@ -122,33 +128,42 @@ class MidSliceDataModule(L.LightningDataModule):
         """The image cache entry the slices were last read from (lss.data.cache.entry_key): a run records it."""
 
     # -- data preparation (once per node) ------------------------------------------------
-    def manifest_path(self) -> Path:
-        """The given manifest, or ``root`` indexed once (a cache hit after the first call); ``labels`` must label
-        the slices of the modality (all of them when ``unlabelled`` is error)."""
+    def indexed_manifests(self) -> list[Path]:
+        """Each source's manifest: the given one, or its root indexed once (a cache hit after the first call); a
+        source's labels must label the slices of the modality (all of them when ``unlabelled`` is error)."""
         if self.given_manifest is not None:
-            return self.given_manifest
-        manifest = indexed_manifest(
-            self.source or self.root,
-            self.cache_dir / "index",
-            self.labels,
-            self.index_params,
-            self.progress,
-            self.weighting,
+            return [self.given_manifest]
+        modality = T2 if self.modality == FUSED else self.modality  # a T1T2 model learns the T2 labels
+        manifests = []
+        for source in self.sources:
+            manifest = indexed_manifest(
+                source.pacs or Path(source.root),
+                self.cache_dir / "index",
+                source.labels,
+                self.index_params,
+                self.progress,
+                source.weighting,
+            )
+            if source.labels is not None:
+                rows = read_manifest(manifest).query("modality == @modality")
+                if len(rows):  # no slice of the modality at all: labelled_slices says so
+                    LabelCoverage.of(rows).require(source.labels, self.unlabelled, f"{modality} slices")
+            manifests.append(manifest)
+        return manifests
+
+    def manifest(self) -> pd.DataFrame:
+        """Every source's slices in one table, each row naming its source (lss/data/sources.py)."""
+        return stacked_manifests(
+            [(source, read_manifest(path)) for source, path in zip(self.sources, self.indexed_manifests(), strict=True)]
         )
-        if self.labels is not None:
-            modality = T2 if self.modality == FUSED else self.modality  # a T1T2 model learns the T2 labels
-            rows = read_manifest(manifest).query("modality == @modality")
-            if len(rows):  # no slice of the modality at all: labelled_slices says so
-                LabelCoverage.of(rows).require(self.labels, self.unlabelled, f"{modality} slices")
-        return manifest
 
     def cache_keys(self) -> dict[str, str]:
         """The cache entries this module read, so that an audit can tell which runs read an entry later found bad."""
-        index_entry = self.manifest_path().parent.name if self.given_manifest is None else ""
-        return {"cache.index": index_entry, "cache.images": self.image_cache_key}
+        index_entries = [path.parent.name for path in self.indexed_manifests()] if self.given_manifest is None else []
+        return {"cache.index": ",".join(index_entries), "cache.images": self.image_cache_key}
 
     def input_plan(self) -> tuple[InputPlan, pd.Series]:
-        manifest = with_split_keys(read_manifest(self.manifest_path()))
+        manifest = with_split_keys(self.manifest())
         dropping = self.unlabelled == UNLABELLED_DROP
         labelled = labelled_slices(manifest, T2 if self.modality == FUSED else self.modality, centre_rule=not dropping)
         plan = input_plan(plan_slices(manifest, self.modality, labelled), self.modality, self.context)
@@ -166,9 +181,11 @@ class MidSliceDataModule(L.LightningDataModule):
         return cache_dir / "dicomweb" / source.folder_name
 
     def decoded_images(self, plan: InputPlan) -> np.ndarray:
-        if self.source is not None:
-            retrieve_instances(self.source, plan.sources["path"].tolist(), self.root)
-        images = manifest_images(plan.sources, self.root, self.params, self.cache_dir / "images", self.progress)
+        for source in self.sources:
+            if source.pacs is not None:
+                rows = plan.sources[plan.sources[SOURCE] == source.name]
+                retrieve_instances(source.pacs, rows["path"].tolist(), self.roots[source.name])
+        images = manifest_images(plan.sources, self.roots, self.params, self.cache_dir / "images", self.progress)
         self.image_cache_key = entry_key(images)
         return images
 

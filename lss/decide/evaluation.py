@@ -24,10 +24,19 @@ from lss.decide.calibration import expected_calibration_error, plot_reliability,
 from lss.decide.confusion import confusion_table, plot_confusion
 from lss.decide.metrics import metrics_of_labels
 from lss.decide.mid_rule import MidRule, choose_mid, chosen_mid_index, is_mid
-from lss.manifest import MID
+from lss.manifest import MID, SOURCE
 
-TESTED_COLUMNS = ["sop_uid", "series_uid", "slice_index", "n_slices", "slice_location_mm", "is_mid_sagittal", "label"]
-"""Slice identity, position and truth of test_predictions.csv, before the model's p_mid."""
+TESTED_COLUMNS = [
+    "sop_uid",
+    "series_uid",
+    "slice_index",
+    "n_slices",
+    "slice_location_mm",
+    "is_mid_sagittal",
+    "label",
+    SOURCE,
+]
+"""Slice identity, position, truth and source (lss/data/sources.py) of test_predictions.csv, before the p_mid."""
 RULE_SUFFIX: dict[MidRule, str] = {"independent": "", "band": "_band", "centre": "_centre"}
 
 
@@ -85,6 +94,19 @@ def rule_and_series_metrics(predictions: pd.DataFrame, band_size: int, whole_ser
     if whole_series:
         metrics |= rule_metrics(predictions, "band", band_size)
         metrics |= series_metrics(predictions, "band", band_size) | series_metrics(predictions, "centre", band_size)
+        metrics |= per_source_series_metrics(predictions, band_size)
+    return metrics
+
+
+def per_source_series_metrics(predictions: pd.DataFrame, band_size: int) -> dict[str, float]:
+    """``test/mid_hit/<source>`` etc. (band and centre rule) when the test series come from several data.root
+    sources: how the selector does on each, e.g. a user's own series next to a public set's."""
+    if predictions[SOURCE].nunique() < 2:
+        return {}
+    metrics: dict[str, float] = {}
+    for source, rows in predictions.groupby(SOURCE, sort=True):
+        for rule in ("band", "centre"):
+            metrics |= {f"{name}/{source}": value for name, value in series_metrics(rows, rule, band_size).items()}
     return metrics
 
 
