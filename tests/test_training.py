@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from helpers.dicom_factory import write_sagittal_series
 from helpers.training import TEST_METRICS, composed, composed_datamodule, finished_runs, tiny_overrides
+from lss.data.splits import SPLIT_KEY
 
 
 @pytest.mark.parametrize(
@@ -387,9 +388,10 @@ def test_unlabelled_drop_keeps_only_the_labelled_series_and_splits_only_their_pa
         [f"data.root={phantom_dir}", f"data.labels={labels}", "data.unlabelled=drop", "data.input_size=[32,32]"],
         tmp_path,
     )
-    plan, patient_keys = datamodule.input_plan()
+    plan, split_keys = datamodule.input_plan()
     assert set(plan.samples["series_uid"]) == set(kept_series) and len(plan.samples) == len(kept)
     assert (plan.samples["label_source"] == "labels").all()
-    assert set(patient_keys) == set(kept["patient_key"])  # the split is drawn over the labelled patients only
+    # the split is drawn over the labelled patients only
+    assert set(split_keys) == set(plan.samples[SPLIT_KEY]) and len(set(split_keys)) == kept["patient_key"].nunique()
     with pytest.raises(InstantiationException, match=r"data.unlabelled=drop trains on the series data.labels labels"):
         composed_datamodule([f"data.root={phantom_dir}", "data.labels=null", "data.unlabelled=drop"], tmp_path)

@@ -101,7 +101,7 @@ def rule_and_series_metrics(predictions: pd.DataFrame, band_size: int, whole_ser
 def per_source_series_metrics(predictions: pd.DataFrame, band_size: int) -> dict[str, float]:
     """``test/mid_hit/<source>`` etc. (band and centre rule) when the test series come from several data.root
     sources: how the selector does on each, e.g. a user's own series next to a public set's."""
-    if predictions[SOURCE].nunique() < 2:
+    if SOURCE not in predictions or predictions[SOURCE].nunique() < 2:
         return {}
     metrics: dict[str, float] = {}
     for source, rows in predictions.groupby(SOURCE, sort=True):
