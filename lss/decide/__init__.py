@@ -1,0 +1,1 @@
+"""Deciding which slice of a series is the mid-sagittal one."""
