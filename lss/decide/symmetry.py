@@ -66,7 +66,9 @@ class MidPlaneEstimate:
 
 def thumbnails(images: np.ndarray, size: int) -> np.ndarray:
     """(N, H, W) pixels of any range -> (N, size, size) float64, each slice z-scored (contrast and gain drop out)."""
-    resized = F.interpolate(torch.from_numpy(np.asarray(images, np.float32))[:, None], size=(size, size), mode="area")
+    resized = F.interpolate(
+        torch.from_numpy(np.ascontiguousarray(images, np.float32))[:, None], size=(size, size), mode="area"
+    )
     small = resized[:, 0].numpy().astype(np.float64)
     flat = small.reshape(len(small), -1)
     spread = flat.std(axis=1)
@@ -100,7 +102,9 @@ def slice_spacing_mm(positions_mm: np.ndarray) -> float:
     return float(np.median(gaps)) if len(gaps) else 1.0
 
 
-def plane_scores(planes_mm: np.ndarray, similarity: np.ndarray, positions_mm: np.ndarray, params: SymmetryParams) -> np.ndarray:
+def plane_scores(
+    planes_mm: np.ndarray, similarity: np.ndarray, positions_mm: np.ndarray, params: SymmetryParams
+) -> np.ndarray:
     """score(c) of the module docstring for every candidate plane in ``planes_mm``; NaN where no pair is centred."""
     spacing = slice_spacing_mm(positions_mm)
     first, second = np.triu_indices(len(positions_mm), 1)
