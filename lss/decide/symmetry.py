@@ -13,7 +13,9 @@ spacings (irregular spacing and gaps), w_ij = exp(-|x_i - x_j| / 2 / pair_decay_
 most: far lateral slices drift apart with posture and scoliosis) and ``evidence_prior`` a pseudo-weight
 of zero excess, so a plane near the stack's end, scored by one or two lucky pairs, does not beat a plane
 that many pairs agree on. Similarity is a patch-wise normalised correlation of intensity-normalised
-thumbnails (no contrast, gain or bias field enters), weighted towards the pixels that change from slice
+thumbnails (no contrast, gain or bias field enters) of the central band of image columns only: the target is
+the vertebral bodies' left-right centre, and the aorta, bowel and skin towards the front and back of the field
+of view are not mirrored about it. Patches are weighted towards the pixels that change from slice
 to slice (spine, paraspinal muscle) rather than air and bowel that look alike on every slice.
 
 Only distances between slices enter, never their absolute positions nor the stack's centre, so any file
@@ -35,6 +37,9 @@ import torch.nn.functional as F
 class SymmetryParams:
     """How slices are compared and pairs weighed; defaults chosen on VB1 + phantom (benchmarks/label_free.py)."""
 
+    band_fraction: float = 0.2
+    """Only this central fraction of the image columns (anterior-posterior in a sagittal slice) is compared: the
+    vertebral column lies there, while bowel, vessels and skin towards the edges are not mirrored about it."""
     thumbnail_size: int = 64
     """Slices are compared at this many pixels a side: the mirror anatomy, not noise or sub-mm misregistration."""
     patch_size: int = 8
@@ -74,6 +79,14 @@ def thumbnails(images: np.ndarray, size: int) -> np.ndarray:
     spread = flat.std(axis=1)
     centred = (small - flat.mean(axis=1)[:, None, None]) / np.where(spread > 0, spread, 1.0)[:, None, None]
     return centred
+
+
+def central_band(images: np.ndarray, fraction: float) -> np.ndarray:
+    """(N, H, W) -> (N, H, ~fraction * W): the middle columns, at least one."""
+    width = images.shape[2]
+    kept = max(1, round(fraction * width))
+    start = (width - kept) // 2
+    return images[:, :, start : start + kept]
 
 
 def slice_similarity(small: np.ndarray, patch_size: int) -> np.ndarray:
@@ -155,7 +168,8 @@ def estimate_mid_plane(
             f"a mid-sagittal plane needs at least 3 slices with one position each; got {len(images)} slices "
             f"and {len(positions_mm)} positions"
         )
-    similarity = slice_similarity(thumbnails(images, params.thumbnail_size), params.patch_size)
+    band = central_band(np.asarray(images), params.band_fraction)
+    similarity = slice_similarity(thumbnails(band, params.thumbnail_size), params.patch_size)
     order = np.argsort(positions_mm, kind="stable")
     planes = mirror_planes_mm(positions_mm)
     scores = plane_scores(planes, similarity, positions_mm, params)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lss.decide.symmetry import estimate_mid_plane, vertex_offset
+from lss.decide.symmetry import central_band, estimate_mid_plane, vertex_offset
 
 SPACING_MM = 4.0
 
@@ -92,6 +92,21 @@ def test_a_blank_slice_is_left_out_of_the_comparison() -> None:
     images = mirrored_stack(positions, positions[7])
     images[0] = 0.0
     assert estimate_mid_plane(images, positions).mid_index == 7
+
+
+def test_front_and_back_of_the_image_mirrored_elsewhere_do_not_move_the_mid() -> None:
+    positions = np.arange(17) * SPACING_MM
+    images = mirrored_stack(positions, positions[6], seed=1)  # the outer columns: bowel and skin mirrored at 6
+    spine = mirrored_stack(positions, positions[10], seed=2)
+    middle = central_band(np.arange(96)[None, None, :], 0.3)[0, 0]
+    images[:, :, middle] = spine[:, :, middle]
+    assert estimate_mid_plane(images, positions).mid_index == 10
+
+
+def test_the_central_band_keeps_the_middle_columns() -> None:
+    columns = central_band(np.arange(10)[None, None, :], 0.2)[0, 0]
+    assert columns.tolist() == [4, 5]
+    assert central_band(np.arange(10)[None, None, :], 0.01).shape == (1, 1, 1)
 
 
 def test_fewer_than_three_slices_is_refused_with_the_counts() -> None:
