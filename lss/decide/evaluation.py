@@ -4,8 +4,9 @@
   ``test/<metric>_band`` and ``test/<metric>_centre``.
 - Series-level metrics, when whole series are tested (``data.split_by=patient``): ``test/mid_hit``
   (share of series whose chosen mid slice is the true mid-sagittal slice), ``test/mid_hit_1`` (within one
-  slice of it) and ``test/mid_error_mm`` (mean distance between them), for the band rule and for the
-  centre rule (``_centre``).
+  slice of it), ``test/mid_error_mm`` (mean distance between them) and ``test/mid_plane_error_mm`` (the
+  sub-slice plane against the true mid slice), for the band rule and for the centre rule (``_centre``); with
+  several data sources, each again per source (``test/mid_hit/<source>``).
 - The confusion matrix of the per-slice decisions.
 - How well p_mid is calibrated: ``test/ece`` (uncalibrated), ``test/ece_calibrated`` (with the temperature
   fitted on the validation part) and their reliability diagram.
@@ -23,7 +24,7 @@ import torch
 from lss.decide.calibration import expected_calibration_error, plot_reliability, reliability_table
 from lss.decide.confusion import confusion_table, plot_confusion
 from lss.decide.metrics import metrics_of_labels
-from lss.decide.mid_rule import MidRule, choose_mid, chosen_mid_index, is_mid
+from lss.decide.mid_rule import MidRule, choose_mid, chosen_mid_index, chosen_mid_plane_mm, is_mid
 from lss.manifest import MID, SOURCE
 
 TESTED_COLUMNS = [
@@ -63,20 +64,23 @@ def rule_metrics(predictions: pd.DataFrame, rule: MidRule, band_size: int) -> di
 
 
 def series_metrics(predictions: pd.DataFrame, rule: MidRule, band_size: int) -> dict[str, float]:
-    """``test/mid_hit`` (the chosen mid slice is the true one), ``test/mid_hit_1`` (within one slice of it) and
-    ``test/mid_error_mm`` (mean distance between them) of a series rule over the whole test series with a true
-    mid slice.
+    """``test/mid_hit`` (the chosen mid slice is the true one), ``test/mid_hit_1`` (within one slice of it),
+    ``test/mid_error_mm`` (mean distance between them) and ``test/mid_plane_error_mm`` (mean distance between the
+    rule's sub-slice plane, ``chosen_mid_plane_mm``, and the true mid slice) of a series rule over the whole test
+    series with a true mid slice.
 
     A series some of whose slices are not tested (T1T2 drops T2 slices without a T1 partner) is left out.
     """
-    slices_off, errors_mm = [], []
+    slices_off, errors_mm, plane_errors_mm = [], [], []
     for _, series in predictions.groupby("series_uid", sort=False):
         truth = series[series["is_mid_sagittal"].astype(bool)]
         if truth.empty or len(series) != int(series["n_slices"].iloc[0]):
             continue
         chosen = series[series["slice_index"] == chosen_mid_index(series, rule, band_size)]
+        true_mm = float(truth["slice_location_mm"].iloc[0])
         slices_off.append(abs(int(chosen["slice_index"].iloc[0]) - int(truth["slice_index"].iloc[0])))
-        errors_mm.append(abs(float(chosen["slice_location_mm"].iloc[0]) - float(truth["slice_location_mm"].iloc[0])))
+        errors_mm.append(abs(float(chosen["slice_location_mm"].iloc[0]) - true_mm))
+        plane_errors_mm.append(abs(chosen_mid_plane_mm(series, rule, band_size) - true_mm))
     suffix = "_centre" if rule == "centre" else ""
     if not slices_off:
         return {}
@@ -85,6 +89,7 @@ def series_metrics(predictions: pd.DataFrame, rule: MidRule, band_size: int) -> 
         f"test/mid_hit{suffix}": float(np.mean(off == 0)),
         f"test/mid_hit_1{suffix}": float(np.mean(off <= 1)),
         f"test/mid_error_mm{suffix}": float(np.mean(errors_mm)),
+        f"test/mid_plane_error_mm{suffix}": float(np.mean(plane_errors_mm)),
     }
 
 

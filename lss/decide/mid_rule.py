@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from lss.decide.series import vertex_offset
 from lss.errors import ConfigError
 from lss.manifest import centre_index, mid_band
 
@@ -58,6 +59,32 @@ def chosen_band(series: pd.DataFrame, band_size: int) -> pd.DataFrame:
     ordered = series.sort_values("slice_index")
     start, stop = best_band(ordered["p_mid"].to_numpy(), band_size)
     return ordered.iloc[start:stop]
+
+
+def band_plane_offset(p_mid_in_slice_order: np.ndarray, band_size: int) -> float:
+    """How far (in slices, within +-0.5) the mid-sagittal plane lies from the band rule's mid slice: the peak of the
+    parabola through the summed log-odds of the chosen window and the windows one slice before and after it."""
+    sums = np.convolve(log_odds(p_mid_in_slice_order), np.ones(band_size), mode="valid")
+    start, _ = best_band(p_mid_in_slice_order, band_size)
+    if len(sums) < 3 or start in (0, len(sums) - 1) or len(p_mid_in_slice_order) <= band_size:
+        return 0.0
+    return 0.5 * vertex_offset(sums[start - 1], sums[start], sums[start + 1])
+
+
+def chosen_mid_plane_mm(series: pd.DataFrame, rule: MidRule, band_size: int) -> float:
+    """Where a series rule puts the mid-sagittal plane, in mm along the slice normal (slice_location_mm): the band
+    rule's mid slice moved by ``band_plane_offset`` towards its neighbour; the centre rule's middle of the stack."""
+    ordered = series.sort_values("slice_index")
+    positions = ordered["slice_location_mm"].to_numpy(float)
+    if rule == "centre":
+        return float((positions.min() + positions.max()) / 2)
+    p_mid = ordered["p_mid"].to_numpy()
+    mid = band_centre(p_mid, band_size)
+    offset = band_plane_offset(p_mid, band_size)
+    neighbour = mid + (1 if offset > 0 else -1)
+    if offset == 0 or not 0 <= neighbour < len(positions):
+        return float(positions[mid])
+    return float(positions[mid] + abs(offset) * (positions[neighbour] - positions[mid]))
 
 
 def chosen_mid_index(series: pd.DataFrame, rule: MidRule, band_size: int) -> int:

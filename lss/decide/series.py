@@ -43,3 +43,11 @@ def candidate_p_mid(padded: torch.Tensor, temperature: float, band_size: int) ->
     p_centre = torch.softmax(padded.double() / temperature, dim=1).cpu().numpy()
     lengths = torch.isfinite(padded).sum(dim=1).tolist()
     return [band_membership(row[:length], band_size) for row, length in zip(p_centre, lengths)]
+
+
+def vertex_offset(left: float, centre: float, right: float) -> float:
+    """Where the parabola through (-1, left), (0, centre), (1, right) peaks, in [-1, 1] (0 when it has no peak)."""
+    curvature = left - 2 * centre + right
+    if not np.isfinite(curvature) or curvature >= 0:
+        return 0.0
+    return float(np.clip(0.5 * (left - right) / curvature, -1.0, 1.0))

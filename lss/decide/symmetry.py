@@ -32,6 +32,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lss.decide.series import vertex_offset
+
 
 @dataclass(frozen=True)
 class SymmetryParams:
@@ -143,14 +145,6 @@ def mirror_planes_mm(positions_mm: np.ndarray) -> np.ndarray:
     planes[0::2] = ordered
     planes[1::2] = (ordered[:-1] + ordered[1:]) / 2
     return planes
-
-
-def vertex_offset(left: float, centre: float, right: float) -> float:
-    """Where the parabola through (-1, left), (0, centre), (1, right) peaks, in [-1, 1] (0 when it has no peak)."""
-    curvature = left - 2 * centre + right
-    if not np.isfinite(curvature) or curvature >= 0:
-        return 0.0
-    return float(np.clip(0.5 * (left - right) / curvature, -1.0, 1.0))
 
 
 def estimate_mid_plane(

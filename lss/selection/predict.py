@@ -90,6 +90,11 @@ def predict(cfg: DictConfig) -> SelectionResult:
     use_cpu_budget(cpu_budget(cfg.resources.cpus))
     output = Path(cfg.output)
     model = selector_of(cfg, output)
+    if not model.needs_checkpoint:
+        print(
+            f"No trained model given (run_id=, model_uri= or checkpoint=): selecting with selector={model.name}, "
+            "which needs no training; correct it on the review page and train on the labels you export"
+        )
     run_split = output / RUN_FILES[tracking.SPLIT_ARTIFACT]
     options = SelectionOptions.from_config(cfg, model_source(cfg), run_split if run_split.is_file() else None)
     result = select_mid_slices(model, cfg.input, output, options)

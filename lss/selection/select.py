@@ -24,7 +24,7 @@ from lss.data.channels import FUSED, InputPlan, input_plan
 from lss.data.preprocess import PreprocessParams
 from lss.data.split_file import part_of_series
 from lss.data.stacks import MIN_SLICES
-from lss.decide.mid_rule import MidRule, choose_mid, chosen_mid_index
+from lss.decide.mid_rule import MidRule, choose_mid, chosen_mid_index, chosen_mid_plane_mm
 from lss.dicom.dicomweb import DicomWebSource, is_dicomweb, retrieve_instances, store, study_metadata
 from lss.dicom.index import index_dicomweb, index_repository
 from lss.errors import ConfigError, UserError
@@ -49,9 +49,11 @@ SERIES_COLUMNS = [
     "mid_slice_indices",
     "mid_sop_uids",
     "mid_slice_index",
+    "mid_plane_mm",
     "confidence",
     "band_p_mid",
     "review",
+    "selector",
 ]
 REPORT = "report.html"
 KOS_DIR = "kos"
@@ -170,6 +172,7 @@ def series_table(
                 "mid_slice_indices": " ".join(map(str, mid["slice_index"])),
                 "mid_sop_uids": " ".join(mid["sop_uid"]),
                 "mid_slice_index": chosen_mid_index(series, mid_rule, band_size),
+                "mid_plane_mm": chosen_mid_plane_mm(series, mid_rule, band_size),
                 "confidence": series_confidence(series),
                 "band_p_mid": band_p_mid(series),
                 "review": review_reasons(series, band_size, review_threshold),
@@ -240,6 +243,7 @@ def select_mid_slices(
         p_mid = score_slices(model, plan, images, options.batch_size, trainer)
         predictions = prediction_table(plan.samples, p_mid, mid_rule, band_size)
         series = series_table(predictions, not_scored, mid_rule, band_size, options.review_threshold)
+        series["selector"] = model.name
         shutil.rmtree(output_dir / SALIENCY_DIR, ignore_errors=True)  # a rerun replaces its own earlier overlays
         explained = pd.DataFrame(columns=EXPLAINED_COLUMNS)
         if options.explain:

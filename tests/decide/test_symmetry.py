@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lss.decide.symmetry import central_band, estimate_mid_plane, vertex_offset
+from lss.decide.series import vertex_offset
+from lss.decide.symmetry import central_band, estimate_mid_plane
 
 SPACING_MM = 4.0
 
