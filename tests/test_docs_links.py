@@ -10,8 +10,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 DOCS = sorted((REPO / "docs").glob("*.md"))
 PAGES = [REPO / "README.md", *DOCS, REPO / "benchmarks" / "README.md"]
-WRITTEN_ALONGSIDE = {REPO / "docs" / "reproducibility.md"}
-"""Pages another branch of the same issue adds: a link to one may run ahead of it until the branches meet."""
 
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -62,8 +60,7 @@ def broken_links(page: Path) -> list[str]:
         path_part, _, anchor = target.partition("#")
         linked = (page.parent / path_part).resolve() if path_part else page
         if not linked.exists():
-            if linked not in WRITTEN_ALONGSIDE:
-                broken.append(f"{target}: no such file")
+            broken.append(f"{target}: no such file")
             continue
         if anchor and linked.suffix == ".md" and anchor not in anchors(linked):
             broken.append(f"{target}: no heading #{anchor} in {linked.relative_to(REPO)}")
@@ -79,7 +76,7 @@ def test_a_heading_gets_the_anchor_github_gives_it() -> None:
 
 def test_the_docs_are_linked_from_the_readme() -> None:
     linked = {(REPO / target.partition("#")[0]).resolve() for target in relative_links(REPO / "README.md")}
-    assert [page.name for page in DOCS if page not in linked and page not in WRITTEN_ALONGSIDE] == []
+    assert [page.name for page in DOCS if page not in linked] == []
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[str(page.relative_to(REPO)) for page in PAGES])
