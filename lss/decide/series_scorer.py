@@ -1,0 +1,208 @@
+"""A learned series-level scorer: one logit per slice of a sagittal series, softmax over the series' slices.
+
+Why: the ridge selector (lss/model/series_selector.py) regresses each slice's distance to the mid plane on its
+own and then fits a distance profile; it never compares a slice with its neighbours, and its confidence says
+nothing on a new site. This scorer reads each slice *in its neighbourhood* and is trained on what we want:
+which slice of the series is the mid-sagittal one.
+
+Contract (inputs and outputs, all plain arrays, nothing stateful but the fitted ``SeriesScorer``):
+
+- A series is ``embeddings`` (n, D): the frozen backbone's pooled features of its n slices (any order), and
+  ``positions_mm`` (n,): each slice's position along the slice normal. Only differences of positions are used
+  (their order), never their absolute values, so SliceLocation conventions do not matter.
+- ``slice_logits(scorer, embeddings, positions_mm)`` -> (n,) logits in the given slice order;
+  softmax over them is p(slice is the mid-sagittal one). ``mid_plane_mm(logits, positions_mm)`` -> the
+  plane's sub-slice position (mm), the softmax-weighted position of the best slice and its two neighbours.
+- ``fit_series_scorer(series, params, label_free)`` learns from ``LabelledSeries`` (embeddings, positions,
+  index of the labelled mid slice, a weight per series: e.g. a new site's few series weighted up).
+
+Per slice the scorer reads (after square-rooting the non-negative embeddings, subtracting the series' median
+embedding: what a whole series shares, scanner and patient, says nothing about where a slice lies, and
+projecting onto the training slices' principal components) the slice's own projection z_i and, for k = 1..
+``neighbours``, (z_{i-k} + z_{i+k})/2 - z_i and |z_{i+k} - z_{i-k}|: neighbours by position, the ends of the
+stack repeated. Both are unchanged when the slice order is reversed, so the pick is the same for a reversed
+stack by construction (no augmentation needed). Optionally a label-free per-slice score (``label_free``: any
+function of (embeddings, positions_mm), e.g. ``embedding_symmetry`` or a pixel-symmetry scorer), standardised
+within the series, is one more input. The loss is the cross-entropy against soft targets
+exp(-|x_i - x_mid| / ``target_scale_mm``) normalised over the series, plus an L2 penalty on the weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+LabelFreeScore = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""(embeddings (n, D), positions_mm (n,)) -> one score per slice, higher = more likely the mid plane."""
+
+
+@dataclass(frozen=True)
+class LabelledSeries:
+    """One training series: embeddings (n, D), positions (n,) mm, the index of its mid slice, its loss weight."""
+
+    embeddings: np.ndarray
+    positions_mm: np.ndarray
+    mid: int
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class ScorerParams:
+    """Chosen by patient cross-validation (benchmarks/series_cv.py, results/series_cv.md)."""
+
+    components: int = 32
+    neighbours: int = 2
+    l2: float = 1e-2
+    target_scale_mm: float = 2.0
+
+
+@dataclass(frozen=True)
+class SeriesScorer:
+    """A fitted scorer: the projection of the embeddings and the linear weights over the slice features."""
+
+    params: ScorerParams
+    feature_mean: np.ndarray
+    projection: np.ndarray
+    weights: np.ndarray
+    uses_label_free: bool
+
+
+def series_centred(embeddings: np.ndarray) -> np.ndarray:
+    """Square-rooted embeddings minus their series' median: what distinguishes the slices of one series."""
+    rooted = np.sqrt(np.clip(np.asarray(embeddings, np.float64), 0.0, None))
+    return rooted - np.median(rooted, axis=0)
+
+
+def position_order(positions_mm: np.ndarray) -> np.ndarray:
+    return np.argsort(np.asarray(positions_mm, np.float64), kind="stable")
+
+
+def neighbour_features(projected: np.ndarray, positions_mm: np.ndarray, neighbours: int) -> np.ndarray:
+    """(n, d * (1 + 2 * neighbours)) reversal-invariant features per slice, rows in the given slice order."""
+    order = position_order(positions_mm)
+    ordered = projected[order]
+    count = len(ordered)
+    parts = [ordered]
+    for step in range(1, neighbours + 1):
+        before = ordered[np.clip(np.arange(count) - step, 0, count - 1)]
+        after = ordered[np.clip(np.arange(count) + step, 0, count - 1)]
+        parts += [(before + after) / 2 - ordered, np.abs(after - before)]
+    features = np.empty((count, projected.shape[1] * (1 + 2 * neighbours)))
+    features[order] = np.concatenate(parts, axis=1)
+    return features
+
+
+def embedding_symmetry(embeddings: np.ndarray, positions_mm: np.ndarray, pairs: int = 3) -> np.ndarray:
+    """A label-free score per slice: minus the mean squared distance between the (series-centred, per-feature
+    standardised) embeddings of the slices at equal steps either side of it, up to ``pairs`` steps; a slice with
+    no slice on one side gets the series' lowest score."""
+    centred = series_centred(embeddings)
+    standardised = centred / (centred.std(axis=0) + 1e-6)
+    order = position_order(positions_mm)
+    ordered = standardised[order]
+    count = len(ordered)
+    scores = np.full(count, -np.inf)
+    for centre in range(count):
+        steps = range(1, min(pairs, centre, count - 1 - centre) + 1)
+        distances = [np.mean((ordered[centre - step] - ordered[centre + step]) ** 2) for step in steps]
+        if distances:
+            scores[centre] = -float(np.mean(distances))
+    finite = np.isfinite(scores)
+    scores[~finite] = scores[finite].min() if finite.any() else 0.0
+    result = np.empty(count)
+    result[order] = scores
+    return result
+
+
+def standardised_within_series(score: np.ndarray) -> np.ndarray:
+    return (score - score.mean()) / (score.std() + 1e-6)
+
+
+def slice_features(
+    projection: tuple[np.ndarray, np.ndarray],
+    embeddings: np.ndarray,
+    positions_mm: np.ndarray,
+    neighbours: int,
+    label_free: LabelFreeScore | None,
+) -> np.ndarray:
+    """The scorer's input per slice: neighbour features of the projected embeddings (+ the label-free score);
+    ``projection`` is (mean, components) of ``principal_projection``."""
+    feature_mean, components = projection
+    projected = (series_centred(embeddings) - feature_mean) @ components
+    features = neighbour_features(projected, positions_mm, neighbours)
+    if label_free is None:
+        return features
+    extra = standardised_within_series(np.asarray(label_free(embeddings, positions_mm), np.float64))
+    return np.concatenate([features, extra[:, None]], axis=1)
+
+
+def principal_projection(centred: np.ndarray, components: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, D x d projection) onto the top principal components, each scaled to unit variance."""
+    mean = centred.mean(axis=0)
+    _, singular, right = np.linalg.svd(centred - mean, full_matrices=False)
+    kept = min(components, len(singular))
+    scale = singular[:kept] / np.sqrt(max(len(centred) - 1, 1)) + 1e-9
+    return mean, right[:kept].T / scale
+
+
+def soft_targets(positions_mm: np.ndarray, mid: int, scale_mm: float) -> np.ndarray:
+    """exp(-|x_i - x_mid| / scale) over the series, summing to one."""
+    weights = np.exp(-np.abs(positions_mm - positions_mm[mid]) / scale_mm)
+    return weights / weights.sum()
+
+
+def fit_series_scorer(
+    series: Sequence[LabelledSeries], params: ScorerParams, label_free: LabelFreeScore | None = None
+) -> SeriesScorer:
+    """Fit the projection on the training slices and the weights by L-BFGS on the soft-target cross-entropy."""
+    projection = principal_projection(np.concatenate([series_centred(item.embeddings) for item in series]), params.components)
+    features = [slice_features(projection, item.embeddings, item.positions_mm, params.neighbours, label_free) for item in series]
+    longest = max(len(part) for part in features)
+    width = features[0].shape[1]
+    inputs = torch.zeros(len(series), longest, width, dtype=torch.float64)
+    targets = torch.zeros(len(series), longest, dtype=torch.float64)
+    present = torch.zeros(len(series), longest, dtype=torch.bool)
+    for number, (item, part) in enumerate(zip(series, features)):
+        inputs[number, : len(part)] = torch.from_numpy(part)
+        targets[number, : len(part)] = torch.from_numpy(soft_targets(item.positions_mm, item.mid, params.target_scale_mm))
+        present[number, : len(part)] = True
+    series_weights = torch.tensor([item.weight for item in series], dtype=torch.float64)
+    series_weights = series_weights / series_weights.sum()
+    weights = torch.zeros(width, dtype=torch.float64, requires_grad=True)
+    optimiser = torch.optim.LBFGS([weights], max_iter=200, line_search_fn="strong_wolfe")
+
+    def loss() -> torch.Tensor:
+        optimiser.zero_grad()
+        logits = (inputs @ weights).masked_fill(~present, -torch.inf)
+        log_p = torch.log_softmax(logits, dim=1).masked_fill(~present, 0.0)
+        value = -(series_weights * (targets * log_p).sum(dim=1)).sum() + params.l2 * weights.pow(2).sum()
+        value.backward()
+        return value
+
+    optimiser.step(loss)
+    return SeriesScorer(params, projection[0], projection[1], weights.detach().numpy(), label_free is not None)
+
+
+def slice_logits(
+    scorer: SeriesScorer, embeddings: np.ndarray, positions_mm: np.ndarray, label_free: LabelFreeScore | None = None
+) -> np.ndarray:
+    """(n,) logits of one series in the given slice order (pass the same ``label_free`` as at fitting)."""
+    if scorer.uses_label_free != (label_free is not None):
+        raise ValueError("pass label_free exactly when the scorer was fitted with it")
+    features = slice_features(
+        (scorer.feature_mean, scorer.projection), embeddings, positions_mm, scorer.params.neighbours, label_free
+    )
+    return features @ scorer.weights
+
+
+def mid_plane_mm(logits: np.ndarray, positions_mm: np.ndarray) -> float:
+    """The plane's sub-slice position: softmax-weighted position of the best slice and its neighbours by position."""
+    order = position_order(positions_mm)
+    ordered_logits, ordered_positions = np.asarray(logits, np.float64)[order], np.asarray(positions_mm, np.float64)[order]
+    best = int(np.argmax(ordered_logits))
+    window = slice(max(best - 1, 0), best + 2)
+    local = np.exp(ordered_logits[window] - ordered_logits[best])
+    return float((local * ordered_positions[window]).sum() / local.sum())
