@@ -54,9 +54,11 @@ class ScorerParams:
     """Chosen by patient cross-validation (benchmarks/series_cv.py, results/series_cv.md)."""
 
     components: int = 32
-    neighbours: int = 2
+    neighbours: int = 0
     l2: float = 1e-2
     target_scale_mm: float = 2.0
+    bin_mm: float = 4.0
+    bins: int = 7
 
 
 @dataclass(frozen=True)
@@ -96,20 +98,21 @@ def neighbour_features(projected: np.ndarray, positions_mm: np.ndarray, neighbou
 
 
 def embedding_symmetry(embeddings: np.ndarray, positions_mm: np.ndarray, pairs: int = 3) -> np.ndarray:
-    """A label-free score per slice: minus the mean squared distance between the (series-centred, per-feature
-    standardised) embeddings of the slices at equal steps either side of it, up to ``pairs`` steps; a slice with
-    no slice on one side gets the series' lowest score."""
+    """A label-free score per slice: how well the slices at equal steps either side of it mirror each other,
+    relative to how much they differ from it (lateral slices all look alike, so raw similarity alone would
+    favour them): minus sum_k |z_{c-k} - z_{c+k}|^2 / sum_k (|z_{c-k} - z_c|^2 + |z_{c+k} - z_c|^2), k = 1..
+    ``pairs`` (fewer at the ends of the stack), on series-centred embeddings; the end slices get the lowest score."""
     centred = series_centred(embeddings)
-    standardised = centred / (centred.std(axis=0) + 1e-6)
     order = position_order(positions_mm)
-    ordered = standardised[order]
+    ordered = centred[order]
     count = len(ordered)
     scores = np.full(count, -np.inf)
-    for centre in range(count):
-        steps = range(1, min(pairs, centre, count - 1 - centre) + 1)
-        distances = [np.mean((ordered[centre - step] - ordered[centre + step]) ** 2) for step in steps]
-        if distances:
-            scores[centre] = -float(np.mean(distances))
+    for centre in range(1, count - 1):
+        steps = np.arange(1, min(pairs, centre, count - 1 - centre) + 1)
+        before, after, own = ordered[centre - steps], ordered[centre + steps], ordered[centre]
+        asymmetry = np.sum((before - after) ** 2)
+        variation = np.sum((before - own) ** 2) + np.sum((after - own) ** 2)
+        scores[centre] = -asymmetry / (variation + 1e-12)
     finite = np.isfinite(scores)
     scores[~finite] = scores[finite].min() if finite.any() else 0.0
     result = np.empty(count)
@@ -154,29 +157,48 @@ def soft_targets(positions_mm: np.ndarray, mid: int, scale_mm: float) -> np.ndar
     return weights / weights.sum()
 
 
+def distance_bins(positions_mm: np.ndarray, params: ScorerParams) -> np.ndarray:
+    """(n candidates, n slices) one-hot (last axis: bin) of |x_i - x_c| in ``bin_mm`` steps, the last bin open."""
+    distance = np.abs(positions_mm[None, :] - positions_mm[:, None])
+    bins = np.minimum(np.rint(distance / params.bin_mm), params.bins - 1).astype(np.int64)
+    return np.eye(params.bins)[bins]
+
+
+def candidate_logits(slice_terms: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
+    """score(c) = sum_i slice_terms[i, bin(|x_i - x_c|)]: (..., n slices, bins), (..., n, n, bins) -> (..., n)."""
+    return torch.einsum("...cib,...ib->...c", bins, slice_terms)
+
+
 def fit_series_scorer(
     series: Sequence[LabelledSeries], params: ScorerParams, label_free: LabelFreeScore | None = None
 ) -> SeriesScorer:
     """Fit the projection on the training slices and the weights by L-BFGS on the soft-target cross-entropy."""
-    projection = principal_projection(np.concatenate([series_centred(item.embeddings) for item in series]), params.components)
-    features = [slice_features(projection, item.embeddings, item.positions_mm, params.neighbours, label_free) for item in series]
-    longest = max(len(part) for part in features)
-    width = features[0].shape[1]
+    projection = principal_projection(
+        np.concatenate([series_centred(item.embeddings) for item in series]), params.components
+    )
+    features = [
+        slice_features(projection, item.embeddings, item.positions_mm, params.neighbours, label_free)
+        for item in series
+    ]
+    longest, width = max(len(part) for part in features), features[0].shape[1]
     inputs = torch.zeros(len(series), longest, width, dtype=torch.float64)
+    bins = torch.zeros(len(series), longest, longest, params.bins, dtype=torch.float64)
     targets = torch.zeros(len(series), longest, dtype=torch.float64)
     present = torch.zeros(len(series), longest, dtype=torch.bool)
     for number, (item, part) in enumerate(zip(series, features)):
-        inputs[number, : len(part)] = torch.from_numpy(part)
-        targets[number, : len(part)] = torch.from_numpy(soft_targets(item.positions_mm, item.mid, params.target_scale_mm))
-        present[number, : len(part)] = True
+        count = len(part)
+        inputs[number, :count] = torch.from_numpy(part)
+        bins[number, :count, :count] = torch.from_numpy(distance_bins(item.positions_mm, params))
+        targets[number, :count] = torch.from_numpy(soft_targets(item.positions_mm, item.mid, params.target_scale_mm))
+        present[number, :count] = True
     series_weights = torch.tensor([item.weight for item in series], dtype=torch.float64)
     series_weights = series_weights / series_weights.sum()
-    weights = torch.zeros(width, dtype=torch.float64, requires_grad=True)
-    optimiser = torch.optim.LBFGS([weights], max_iter=200, line_search_fn="strong_wolfe")
+    weights = torch.zeros(width, params.bins, dtype=torch.float64, requires_grad=True)
+    optimiser = torch.optim.LBFGS([weights], max_iter=100, line_search_fn="strong_wolfe")
 
     def loss() -> torch.Tensor:
         optimiser.zero_grad()
-        logits = (inputs @ weights).masked_fill(~present, -torch.inf)
+        logits = candidate_logits(inputs @ weights, bins).masked_fill(~present, -torch.inf)
         log_p = torch.log_softmax(logits, dim=1).masked_fill(~present, 0.0)
         value = -(series_weights * (targets * log_p).sum(dim=1)).sum() + params.l2 * weights.pow(2).sum()
         value.backward()
@@ -195,7 +217,8 @@ def slice_logits(
     features = slice_features(
         (scorer.feature_mean, scorer.projection), embeddings, positions_mm, scorer.params.neighbours, label_free
     )
-    return features @ scorer.weights
+    bins = torch.from_numpy(distance_bins(np.asarray(positions_mm, np.float64), scorer.params))
+    return candidate_logits(torch.from_numpy(features @ scorer.weights), bins).numpy()
 
 
 def mid_plane_mm(logits: np.ndarray, positions_mm: np.ndarray) -> float:
