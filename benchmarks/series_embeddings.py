@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 from hydra.utils import instantiate
+from real_lumbar import REAL_LUMBAR
 
 from lss.data.channels import input_plan
 from lss.data.dataset import SliceDataset
@@ -24,7 +25,6 @@ from lss.data.slices import labelled_slices
 from lss.launch.compose import compose_train_config
 from lss.manifest import WEIGHTINGS, read_manifest
 from lss.model.backbone import create_backbone
-from real_lumbar import REAL_LUMBAR
 from support import CACHE_DIR
 
 WORKDIR = CACHE_DIR / "series_cv"
@@ -60,7 +60,8 @@ def embedded_slices(batch_size: int = 32) -> SliceEmbeddings:
     """The cached embeddings, computed on the first call (a few minutes on 2 CPU cores)."""
     torch.set_num_threads(1)
     cfg = compose_train_config(
-        ["experiment=real", f"data.root={REAL_LUMBAR}", f"paths.cache_dir={WORKDIR / 'cache'}", "data.progress=false"], WORKDIR / "job"
+        ["experiment=real", f"data.root={REAL_LUMBAR}", f"paths.cache_dir={WORKDIR / 'cache'}", "data.progress=false"],
+        WORKDIR / "job",
     )
     datamodule = instantiate(cfg.data, _convert_="all")
     slices = slice_table(read_manifest(datamodule.manifest_path()))

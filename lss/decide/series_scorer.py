@@ -53,9 +53,9 @@ class LabelledSeries:
 class ScorerParams:
     """Chosen by patient cross-validation (benchmarks/series_cv.py, results/series_cv.md)."""
 
-    components: int = 32
+    components: int = 64
     neighbours: int = 0
-    l2: float = 1e-2
+    l2: float = 3.0
     target_scale_mm: float = 2.0
     bin_mm: float = 4.0
     bins: int = 7
@@ -177,8 +177,7 @@ def fit_series_scorer(
         np.concatenate([series_centred(item.embeddings) for item in series]), params.components
     )
     features = [
-        slice_features(projection, item.embeddings, item.positions_mm, params.neighbours, label_free)
-        for item in series
+        slice_features(projection, item.embeddings, item.positions_mm, params.neighbours, label_free) for item in series
     ]
     longest, width = max(len(part) for part in features), features[0].shape[1]
     inputs = torch.zeros(len(series), longest, width, dtype=torch.float64)
@@ -224,7 +223,10 @@ def slice_logits(
 def mid_plane_mm(logits: np.ndarray, positions_mm: np.ndarray) -> float:
     """The plane's sub-slice position: softmax-weighted position of the best slice and its neighbours by position."""
     order = position_order(positions_mm)
-    ordered_logits, ordered_positions = np.asarray(logits, np.float64)[order], np.asarray(positions_mm, np.float64)[order]
+    ordered_logits, ordered_positions = (
+        np.asarray(logits, np.float64)[order],
+        np.asarray(positions_mm, np.float64)[order],
+    )
     best = int(np.argmax(ordered_logits))
     window = slice(max(best - 1, 0), best + 2)
     local = np.exp(ordered_logits[window] - ordered_logits[best])
