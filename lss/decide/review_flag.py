@@ -15,3 +15,8 @@ def candidate_margin(scores: np.ndarray) -> float:
     """Best minus second-best score of one series (inf for a one-slice series: nothing to confuse it with)."""
     ordered = np.sort(np.asarray(scores, np.float64))
     return float(ordered[-1] - ordered[-2]) if len(ordered) > 1 else float("inf")
+
+
+def needs_review(margin: float, threshold: float) -> bool:
+    """Flag a series whose best candidate beats the runner-up by less than ``threshold`` (same units as its scores)."""
+    return margin < threshold

@@ -1,9 +1,8 @@
 """A learned series-level scorer: one logit per slice of a sagittal series, softmax over the series' slices.
 
 Why: the ridge selector (lss/model/series_selector.py) regresses each slice's distance to the mid plane on its
-own and then fits a distance profile; it never compares a slice with its neighbours, and its confidence says
-nothing on a new site. This scorer reads each slice *in its neighbourhood* and is trained on what we want:
-which slice of the series is the mid-sagittal one.
+own and then fits a distance profile; its loss is not the one we care about, and its confidence says nothing on
+a new site. This scorer is trained on what we want: which slice of the series is the mid-sagittal one.
 
 Contract (inputs and outputs, all plain arrays, nothing stateful but the fitted ``SeriesScorer``):
 
@@ -16,15 +15,20 @@ Contract (inputs and outputs, all plain arrays, nothing stateful but the fitted 
 - ``fit_series_scorer(series, params, label_free)`` learns from ``LabelledSeries`` (embeddings, positions,
   index of the labelled mid slice, a weight per series: e.g. a new site's few series weighted up).
 
-Per slice the scorer reads (after square-rooting the non-negative embeddings, subtracting the series' median
-embedding: what a whole series shares, scanner and patient, says nothing about where a slice lies, and
-projecting onto the training slices' principal components) the slice's own projection z_i and, for k = 1..
-``neighbours``, (z_{i-k} + z_{i+k})/2 - z_i and |z_{i+k} - z_{i-k}|: neighbours by position, the ends of the
-stack repeated. Both are unchanged when the slice order is reversed, so the pick is the same for a reversed
-stack by construction (no augmentation needed). Optionally a label-free per-slice score (``label_free``: any
-function of (embeddings, positions_mm), e.g. ``embedding_symmetry`` or a pixel-symmetry scorer), standardised
-within the series, is one more input. The loss is the cross-entropy against soft targets
-exp(-|x_i - x_mid| / ``target_scale_mm``) normalised over the series, plus an L2 penalty on the weights.
+Per slice the scorer reads z_i: the embedding square-rooted (pooled activations are non-negative and
+heavy-tailed), minus its series' median (what a whole series shares, scanner and patient, says nothing about
+where a slice lies), projected onto the training slices' principal components; with ``neighbours`` > 0 also
+(z_{i-k} + z_{i+k})/2 - z_i and |z_{i+k} - z_{i-k}| for k = 1..``neighbours`` (ends repeated). A learned linear
+map gives each slice one term per distance bin (|x_i - x_c| in ``bin_mm`` steps, the last bin open), and
+
+    logit(c) = sum_i term_i[bin(|x_i - x_c|)]
+
+the log-likelihood of the whole series if c were its mid slice (today's ridge is the special case of a Gaussian
+term around one predicted distance). Only |distances| enter, so a reversed stack gets the same pick by
+construction. Optionally a label-free per-slice score (``label_free``: any function of (embeddings,
+positions_mm), e.g. ``embedding_symmetry`` or a pixel-symmetry scorer), standardised within the series, is one
+more input. The loss is the cross-entropy of softmax(logits) against soft targets exp(-|x_i - x_mid| /
+``target_scale_mm``), each series weighted by its ``weight``, plus ``l2`` times the squared weights.
 """
 
 from __future__ import annotations
