@@ -26,6 +26,7 @@ from support import (
     benchmark_phantom,
     mean_sd,
     paired_test,
+    publish,
     runs_by_seed,
 )
 
@@ -92,11 +93,7 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=40)
     parser.add_argument("--seeds", type=int, default=10)
     args = parser.parse_args()
-    text = measure(args.patients, args.seeds)
-    print("\n" + text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
-    print(f"written to {RESULTS}")
+    publish(measure(args.patients, args.seeds), RESULTS)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,14 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None
     print(markdown_table(header, rows))
 
 
+def publish(text: str, results: Path) -> None:
+    """Print a benchmark's report and write it to its results file."""
+    print("\n" + text)
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(text)
+    print(f"written to {results}")
+
+
 # -- phantoms ------------------------------------------------------------------------------
 
 CACHE_DIR = Path("~/.cache/lss/benchmarks").expanduser()
