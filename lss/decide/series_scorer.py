@@ -33,24 +33,24 @@ more input. The loss is the cross-entropy of softmax(logits) against soft target
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 
-LabelFreeScore = Callable[[np.ndarray, np.ndarray], np.ndarray]
-"""(embeddings (n, D), positions_mm (n,)) -> one score per slice, higher = more likely the mid plane."""
-
 
 @dataclass(frozen=True)
 class LabelledSeries:
-    """One training series: embeddings (n, D), positions (n,) mm, the index of its mid slice, its loss weight."""
+    """One training series: embeddings (n, D), positions (n,) mm, the index of its mid slice, its loss weight, and
+    (when the scorer reads one) a label-free score per slice (e.g. lss.decide.symmetry's slice_scores)."""
 
     embeddings: np.ndarray
     positions_mm: np.ndarray
     mid: int
     weight: float = 1.0
+    label_free: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,9 @@ class ScorerParams:
     target_scale_mm: float = 2.0
     bin_mm: float = 4.0
     bins: int = 7
+    pooling: Literal["sum", "mean"] = "sum"
+    """How a candidate's slice terms in one distance bin combine: their sum, or their mean (blind to how many
+    slices the stack holds at that distance, i.e. to its extent)."""
 
 
 @dataclass(frozen=True)
@@ -101,27 +104,11 @@ def neighbour_features(projected: np.ndarray, positions_mm: np.ndarray, neighbou
     return features
 
 
-def embedding_symmetry(embeddings: np.ndarray, positions_mm: np.ndarray, pairs: int = 3) -> np.ndarray:
-    """A label-free score per slice: how well the slices at equal steps either side of it mirror each other,
-    relative to how much they differ from it (lateral slices all look alike, so raw similarity alone would
-    favour them): minus sum_k |z_{c-k} - z_{c+k}|^2 / sum_k (|z_{c-k} - z_c|^2 + |z_{c+k} - z_c|^2), k = 1..
-    ``pairs`` (fewer at the ends of the stack), on series-centred embeddings; the end slices get the lowest score."""
-    centred = series_centred(embeddings)
-    order = position_order(positions_mm)
-    ordered = centred[order]
-    count = len(ordered)
-    scores = np.full(count, -np.inf)
-    for centre in range(1, count - 1):
-        steps = np.arange(1, min(pairs, centre, count - 1 - centre) + 1)
-        before, after, own = ordered[centre - steps], ordered[centre + steps], ordered[centre]
-        asymmetry = np.sum((before - after) ** 2)
-        variation = np.sum((before - own) ** 2) + np.sum((after - own) ** 2)
-        scores[centre] = -asymmetry / (variation + 1e-12)
-    finite = np.isfinite(scores)
-    scores[~finite] = scores[finite].min() if finite.any() else 0.0
-    result = np.empty(count)
-    result[order] = scores
-    return result
+def finite_or_lowest(score: np.ndarray) -> np.ndarray:
+    """-inf (slices a label-free score cannot judge, e.g. the stack's ends) becomes the series' lowest finite score."""
+    score = np.asarray(score, np.float64)
+    finite = np.isfinite(score)
+    return np.where(finite, score, score[finite].min() if finite.any() else 0.0)
 
 
 def standardised_within_series(score: np.ndarray) -> np.ndarray:
@@ -133,7 +120,7 @@ def slice_features(
     embeddings: np.ndarray,
     positions_mm: np.ndarray,
     neighbours: int,
-    label_free: LabelFreeScore | None,
+    label_free: np.ndarray | None,
 ) -> np.ndarray:
     """The scorer's input per slice: neighbour features of the projected embeddings (+ the label-free score);
     ``projection`` is (mean, components) of ``principal_projection``."""
@@ -142,7 +129,7 @@ def slice_features(
     features = neighbour_features(projected, positions_mm, neighbours)
     if label_free is None:
         return features
-    extra = standardised_within_series(np.asarray(label_free(embeddings, positions_mm), np.float64))
+    extra = standardised_within_series(finite_or_lowest(label_free))
     return np.concatenate([features, extra[:, None]], axis=1)
 
 
@@ -168,21 +155,27 @@ def distance_bins(positions_mm: np.ndarray, params: ScorerParams) -> np.ndarray:
     return np.eye(params.bins)[bins]
 
 
-def candidate_logits(slice_terms: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
-    """score(c) = sum_i slice_terms[i, bin(|x_i - x_c|)]: (..., n slices, bins), (..., n, n, bins) -> (..., n)."""
-    return torch.einsum("...cib,...ib->...c", bins, slice_terms)
+def candidate_logits(slice_terms: torch.Tensor, bins: torch.Tensor, pooling: str) -> torch.Tensor:
+    """score(c) = sum_b pool_{i: bin(|x_i - x_c|) = b} slice_terms[i, b], pool a sum or a mean over the bin's slices:
+    (..., n slices, bins), (..., n, n, bins) -> (..., n)."""
+    per_bin = torch.einsum("...cib,...ib->...cb", bins, slice_terms)
+    if pooling == "mean":
+        per_bin = per_bin / bins.sum(dim=-2).clamp(min=1.0)
+    return per_bin.sum(dim=-1)
 
 
-def fit_series_scorer(
-    series: Sequence[LabelledSeries], params: ScorerParams, label_free: LabelFreeScore | None = None
-) -> SeriesScorer:
+def fit_series_scorer(series: Sequence[LabelledSeries], params: ScorerParams) -> SeriesScorer:
     """Fit the projection on the training slices and the weights by L-BFGS on the soft-target cross-entropy."""
     projection = principal_projection(
         np.concatenate([series_centred(item.embeddings) for item in series]), params.components
     )
     features = [
-        slice_features(projection, item.embeddings, item.positions_mm, params.neighbours, label_free) for item in series
+        slice_features(projection, item.embeddings, item.positions_mm, params.neighbours, item.label_free)
+        for item in series
     ]
+    uses_label_free = {item.label_free is not None for item in series}
+    if len(uses_label_free) != 1:
+        raise ValueError("give every training series a label_free score, or none")
     longest, width = max(len(part) for part in features), features[0].shape[1]
     inputs = torch.zeros(len(series), longest, width, dtype=torch.float64)
     bins = torch.zeros(len(series), longest, longest, params.bins, dtype=torch.float64)
@@ -201,27 +194,53 @@ def fit_series_scorer(
 
     def loss() -> torch.Tensor:
         optimiser.zero_grad()
-        logits = candidate_logits(inputs @ weights, bins).masked_fill(~present, -torch.inf)
+        logits = candidate_logits(inputs @ weights, bins, params.pooling).masked_fill(~present, -torch.inf)
         log_p = torch.log_softmax(logits, dim=1).masked_fill(~present, 0.0)
         value = -(series_weights * (targets * log_p).sum(dim=1)).sum() + params.l2 * weights.pow(2).sum()
         value.backward()
         return value
 
     optimiser.step(loss)
-    return SeriesScorer(params, projection[0], projection[1], weights.detach().numpy(), label_free is not None)
+    return SeriesScorer(params, projection[0], projection[1], weights.detach().numpy(), uses_label_free.pop())
 
 
 def slice_logits(
-    scorer: SeriesScorer, embeddings: np.ndarray, positions_mm: np.ndarray, label_free: LabelFreeScore | None = None
+    scorer: SeriesScorer, embeddings: np.ndarray, positions_mm: np.ndarray, label_free: np.ndarray | None = None
 ) -> np.ndarray:
-    """(n,) logits of one series in the given slice order (pass the same ``label_free`` as at fitting)."""
+    """(n,) logits of one series in the given slice order (with a ``label_free`` score exactly when fitted with one)."""
     if scorer.uses_label_free != (label_free is not None):
         raise ValueError("pass label_free exactly when the scorer was fitted with it")
     features = slice_features(
         (scorer.feature_mean, scorer.projection), embeddings, positions_mm, scorer.params.neighbours, label_free
     )
     bins = torch.from_numpy(distance_bins(np.asarray(positions_mm, np.float64), scorer.params))
-    return candidate_logits(torch.from_numpy(features @ scorer.weights), bins).numpy()
+    return candidate_logits(torch.from_numpy(features @ scorer.weights), bins, scorer.params.pooling).numpy()
+
+
+LOWEST_LOG_P = -50.0
+
+
+def sub_stack_bounds(
+    count: int, mid: int, max_dropped: int, crops: int, rng: np.random.Generator, margin: int = 2
+) -> list[tuple[int, int]]:
+    """The whole stack and ``crops`` random sub-stacks of a series of ``count`` slices in position order, as (slices
+    dropped from the low end, from the high end), each 0..``max_dropped`` drawn independently and limited so that
+    ``margin`` slices stay on either side of the ``mid`` slice: training on them hides the stacks' extent, which
+    otherwise says where the mid lies in the training set's stacks and nowhere else."""
+    low_limit = max(min(max_dropped, mid - margin), 0)
+    high_limit = max(min(max_dropped, count - 1 - mid - margin), 0)
+    drawn = zip(rng.integers(0, low_limit + 1, crops), rng.integers(0, high_limit + 1, crops))
+    return [(0, 0), *((int(low), int(high)) for low, high in drawn)]
+
+
+def log_p_with_prior(logits: np.ndarray, prior_p_mid: np.ndarray | None, weight: float) -> np.ndarray:
+    """log softmax(logits) + ``weight`` log p_prior: the learned scorer's choice with a label-free p(mid) (e.g.
+    lss.decide.symmetry's p_mid) mixed in; a slice the prior rules out (p 0) gets log p ``LOWEST_LOG_P``."""
+    logits = np.asarray(logits, np.float64)
+    log_p = logits - logits.max() - np.log(np.exp(logits - logits.max()).sum())
+    if prior_p_mid is None or weight == 0:
+        return log_p
+    return log_p + weight * np.log(np.clip(np.asarray(prior_p_mid, np.float64), np.exp(LOWEST_LOG_P), None))
 
 
 def mid_plane_mm(logits: np.ndarray, positions_mm: np.ndarray) -> float:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
+import torch
 
 from lss.decide.series_scorer import (
     LabelledSeries,
     ScorerParams,
-    embedding_symmetry,
+    candidate_logits,
+    distance_bins,
     fit_series_scorer,
+    log_p_with_prior,
     mid_plane_mm,
     slice_logits,
+    sub_stack_bounds,
 )
 
 FEATURES = 24
@@ -53,18 +59,42 @@ def test_positions_not_the_file_order_decide_which_slice_is_next_to_which(scorer
     assert int(shuffled[np.argmax(logits)]) == 6
 
 
-def test_a_label_free_score_is_a_function_argument_used_at_fitting_and_scoring() -> None:
+def test_a_label_free_score_given_at_fitting_must_be_given_at_scoring() -> None:
     training = [constructed_series(15, mid, seed) for seed, mid in enumerate((4, 7, 10))]
-    fitted = fit_series_scorer(training, PARAMS, label_free=embedding_symmetry)
+    with_score = [replace(item, label_free=-np.abs(item.positions_mm)) for item in training]
+    fitted = fit_series_scorer(with_score, PARAMS)
     series = constructed_series(15, 7, seed=96)
-    assert int(np.argmax(slice_logits(fitted, series.embeddings, series.positions_mm, embedding_symmetry))) == 7
+    label_free = -np.abs(series.positions_mm)
+    assert int(np.argmax(slice_logits(fitted, series.embeddings, series.positions_mm, label_free))) == 7
     with pytest.raises(ValueError, match="label_free"):
         slice_logits(fitted, series.embeddings, series.positions_mm)
+    with pytest.raises(ValueError, match="label_free"):
+        fit_series_scorer([with_score[0], training[1]], PARAMS)
 
 
-def test_embedding_symmetry_peaks_on_the_slice_the_stack_mirrors_around() -> None:
-    series = constructed_series(15, 9, seed=95)
-    assert int(np.argmax(embedding_symmetry(series.embeddings, series.positions_mm))) == 9
+def test_mean_pooling_is_blind_to_how_many_slices_lie_at_each_distance() -> None:
+    """A candidate with many far slices outscores one with few under sums of a positive far-bin term, not means."""
+    positions = 4.0 * np.arange(12)
+    params = replace(PARAMS, bins=3)
+    terms = torch.tensor(np.tile([0.0, 0.0, 1.0], (12, 1)))
+    bins = torch.from_numpy(distance_bins(positions, params))
+    summed, averaged = candidate_logits(terms, bins, "sum").numpy(), candidate_logits(terms, bins, "mean").numpy()
+    assert summed[0] > summed[6]
+    assert np.allclose(averaged, averaged[0])
+
+
+def test_sub_stacks_keep_the_whole_stack_and_slices_either_side_of_the_mid() -> None:
+    bounds = sub_stack_bounds(count=14, mid=3, max_dropped=4, crops=50, rng=np.random.default_rng(0))
+    assert bounds[0] == (0, 0) and len(bounds) == 51
+    assert all(low <= 1 and high <= 4 for low, high in bounds)
+    assert {high for _, high in bounds} == set(range(5))
+
+
+def test_a_prior_that_rules_a_slice_out_outweighs_the_learned_preference_for_it() -> None:
+    logits = np.array([3.0, 2.0, 0.0])
+    prior = np.array([0.0, 0.9, 0.1])
+    assert int(np.argmax(log_p_with_prior(logits, prior, 1.0))) == 1
+    assert np.allclose(log_p_with_prior(logits, prior, 0.0), logits - np.log(np.exp(logits).sum()))
 
 
 def test_the_mid_plane_lies_between_two_equally_likely_slices() -> None:
