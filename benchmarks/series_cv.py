@@ -1,15 +1,16 @@
-"""Which series-level scorer and review flag to build: patient cross-validation and leave-one-source-out, on
-cached frozen EfficientNet-Lite0 embeddings of the real lumbar set (benchmarks/series_embeddings.py).
+"""Which series-level scorer and review flag to build: patient cross-validation within sources and
+leave-one-source-out, on cached frozen EfficientNet-Lite0 embeddings (benchmarks/series_embeddings.py) and
+lss.decide.symmetry's pixel scores (benchmarks/series_symmetry.py) of the real lumbar set.
 
-(a) Validation: 5-fold cross-validation by patient over all series of the set (the sources a model is trained
-    on), scored on the held-out T2 series, 2 assignments of patients to folds, centred and off-centre stacks.
-    Every hyper-parameter, the variant kept and the review flag's threshold are chosen here.
-(b) Leave one source out (VB2: 17 T2 series of one Siemens site; VB1: 11 series of 7 hospitals): trained on the
-    other source, tested on the left-out one zero-shot and with k of its series labelled and added to training
-    (10 seeds choose which k; the rest are tested). Reported, never tuned on.
+(a) Validation: 5-fold cross-validation by patient within the training sources only (VB1 only, VB2 only, or
+    both), 2 assignments of patients to folds; trained on the whole stacks of the other folds, scored on every
+    held-out series as it is (centred) and off-centre. Each variant and review-flag threshold is chosen here.
+(b) Leave one source out (VB2: 17 T2 series of one Siemens site; VB1: 11 series of 7 hospitals): the variant
+    chosen by (a) within the other source, trained on it, tested on the left-out one zero-shot and with k of its
+    series labelled and added to training (10 draws of which k; the rest are tested). Reported, never tuned on.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/series_cv.py            # both parts: results/series_cv.md
-    PYTHONPATH=. .venv/bin/python benchmarks/series_cv.py --part a   # the validation grid only (printed)
+    PYTHONPATH=. .venv/bin/python benchmarks/series_cv.py --splits "VB1 only,VB2 only"   # results/series_cv.md
+    PYTHONPATH=. .venv/bin/python benchmarks/series_cv.py --part a --only learned         # the (a) grid only
 
 The off-centre stacks are benchmarks/real_lumbar.py's (3-4 slices dropped from one end of every series).
 """
@@ -22,7 +23,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -43,7 +44,7 @@ from lss.decide.series_scorer import (
     sub_stack_bounds,
 )
 from lss.decide.symmetry import MidPlaneEstimate, SymmetryParams
-from lss.manifest import T2, WEIGHTINGS, centre_index
+from lss.manifest import T2, centre_index
 from lss.model.series_selector import candidate_scores
 from lss.text import markdown_table
 from support import REPO
@@ -167,7 +168,7 @@ def ridge_distance(alpha: float = 3000.0, cap_mm: float = 32.0) -> Selector:
 class Learned:
     """How lss.decide.series_scorer is trained and combined with the symmetry estimate."""
 
-    params: ScorerParams = ScorerParams()
+    params: ScorerParams = field(default_factory=ScorerParams)
     crops: int = 0
     """Random sub-stacks per training series (besides the whole stack), dropping 0..MAX_DROPPED slices per end."""
     symmetry_input: bool = False
@@ -179,9 +180,9 @@ class Learned:
 
     def __str__(self) -> str:
         changed = [
-            f"{field.name}={getattr(self.params, field.name)}"
-            for field in fields(ScorerParams)
-            if getattr(self.params, field.name) != getattr(ScorerParams(), field.name)
+            f"{param.name}={getattr(self.params, param.name)}"
+            for param in fields(ScorerParams)
+            if getattr(self.params, param.name) != getattr(ScorerParams(), param.name)
         ]
         parts = [
             *changed,
@@ -430,9 +431,16 @@ def left_out_rows(
         for kind in STACKS:
             outcomes = pd.concat([draw[kind] for draw in per_draw])
             rows.append(
-                [variant.name, source, kind, str(labelled), str(len(draws)), str(len(outcomes))]
-                + summary(outcomes)
-                + flag_cells(outcomes, thresholds)
+                [
+                    variant.name,
+                    source,
+                    kind,
+                    str(labelled),
+                    str(len(draws)),
+                    str(len(outcomes)),
+                    *summary(outcomes),
+                    *flag_cells(outcomes, thresholds),
+                ]
             )
             print(" | ".join(rows[-1]), flush=True)
     return rows
@@ -506,7 +514,6 @@ def main() -> None:
         markdown_table(
             [
                 "variant",
-                "new-site weight",
                 "left out",
                 "stacks",
                 "k",

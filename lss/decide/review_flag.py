@@ -1,9 +1,10 @@
-"""Which series a reader should check first: a selector's pick is doubtful when its best two candidates are close.
+"""Which series a reader should check first: the learned pick is doubtful when the label-free symmetry estimate
+(lss.decide.symmetry) picks another slice, or when its runner-up is almost as likely.
 
-Contract: ``candidate_margin(scores)`` takes one score per slice of a series (any selector's logits) and gives the
-gap between the best and the second-best slice; ``needs_review(margin, threshold)`` is True below the
-threshold. The threshold is chosen on validation series so that a given share of them is flagged
-(benchmarks/series_cv.py, results/series_cv.md).
+Contract: ``candidate_margin(log_p)`` takes one log p(mid) per slice of a series (e.g. ``log_p_with_prior`` of
+lss.decide.series_scorer) and gives p(best) - p(second best); ``needs_review(log_p, symmetry_pick, min_margin)``
+is True when the best slice is not ``symmetry_pick`` or the margin is below ``min_margin``. ``min_margin`` is chosen
+on validation series so that at most 30 % of them are flagged (benchmarks/series_cv.py, results/series_cv.md).
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from __future__ import annotations
 import numpy as np
 
 
-def candidate_margin(scores: np.ndarray) -> float:
-    """Best minus second-best score of one series (inf for a one-slice series: nothing to confuse it with)."""
-    ordered = np.sort(np.asarray(scores, np.float64))
-    return float(ordered[-1] - ordered[-2]) if len(ordered) > 1 else float("inf")
+def candidate_margin(log_p: np.ndarray) -> float:
+    """p(best slice) - p(second-best slice) of one series (1 for a one-slice series: nothing to confuse it with)."""
+    log_p = np.asarray(log_p, np.float64)
+    p = np.sort(np.exp(log_p - log_p.max()))
+    p /= p.sum()
+    return float(p[-1] - p[-2]) if len(p) > 1 else 1.0
 
 
-def needs_review(margin: float, threshold: float) -> bool:
-    """Flag a series whose best candidate beats the runner-up by less than ``threshold`` (same units as its scores)."""
-    return margin < threshold
+def needs_review(log_p: np.ndarray, symmetry_pick: int, min_margin: float) -> bool:
+    """Flag a series whose pick disagrees with the symmetry pick or beats the runner-up by less than ``min_margin``."""
+    return int(np.argmax(log_p)) != symmetry_pick or candidate_margin(log_p) < min_margin

@@ -12,8 +12,11 @@ Contract (inputs and outputs, all plain arrays, nothing stateful but the fitted 
 - ``slice_logits(scorer, embeddings, positions_mm)`` -> (n,) logits in the given slice order;
   softmax over them is p(slice is the mid-sagittal one). ``mid_plane_mm(logits, positions_mm)`` -> the
   plane's sub-slice position (mm), the softmax-weighted position of the best slice and its two neighbours.
-- ``fit_series_scorer(series, params, label_free)`` learns from ``LabelledSeries`` (embeddings, positions,
-  index of the labelled mid slice, a weight per series: e.g. a new site's few series weighted up).
+- ``fit_series_scorer(series, params)`` learns from ``LabelledSeries`` (embeddings, positions, index of the
+  labelled mid slice, a weight per series, optionally a label-free score per slice). Train on the whole stacks and
+  on random sub-stacks of them (``sub_stack_bounds``): the stacks' extent is otherwise a cue that holds only for
+  the training set's stacks (it made the scorer pick the wrong end of off-centre stacks of an unseen site).
+- ``log_p_with_prior(logits, p_mid, weight)`` mixes a label-free p(mid) (lss.decide.symmetry) into the choice.
 
 Per slice the scorer reads z_i: the embedding square-rooted (pooled activations are non-negative and
 heavy-tailed), minus its series' median (what a whole series shares, scanner and patient, says nothing about
@@ -21,14 +24,15 @@ where a slice lies), projected onto the training slices' principal components; w
 (z_{i-k} + z_{i+k})/2 - z_i and |z_{i+k} - z_{i-k}| for k = 1..``neighbours`` (ends repeated). A learned linear
 map gives each slice one term per distance bin (|x_i - x_c| in ``bin_mm`` steps, the last bin open), and
 
-    logit(c) = sum_i term_i[bin(|x_i - x_c|)]
+    logit(c) = sum_b pool_{i: bin(|x_i - x_c|) = b} term_i[b]
 
-the log-likelihood of the whole series if c were its mid slice (today's ridge is the special case of a Gaussian
-term around one predicted distance). Only |distances| enter, so a reversed stack gets the same pick by
-construction. Optionally a label-free per-slice score (``label_free``: any function of (embeddings,
-positions_mm), e.g. ``embedding_symmetry`` or a pixel-symmetry scorer), standardised within the series, is one
-more input. The loss is the cross-entropy of softmax(logits) against soft targets exp(-|x_i - x_mid| /
-``target_scale_mm``), each series weighted by its ``weight``, plus ``l2`` times the squared weights.
+with pool a sum (the log-likelihood of the whole series if c were its mid slice; today's ridge is the special case
+of a Gaussian term around one predicted distance) or a mean (``pooling``: blind to how many slices lie at each
+distance, i.e. to where c sits in the stack). Only |distances| enter, so a reversed stack gets the same pick by
+construction. Optionally a label-free score per slice (``LabelledSeries.label_free``, e.g. lss.decide.symmetry's
+``slice_scores`` of that very stack), standardised within the series, is one more input. The loss is the cross-entropy
+of softmax(logits) against soft targets exp(-|x_i - x_mid| / ``target_scale_mm``), each series weighted by its
+``weight``, plus ``l2`` times the squared weights.
 """
 
 from __future__ import annotations
