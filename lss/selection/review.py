@@ -1,9 +1,11 @@
 """Which series a person should look at before trusting the selection.
 
 A series is flagged for review when its chosen band is unsure (the mean calibrated p_mid of its Mid
-slices is below ``threshold``) or when another band competes with it (a window of ``band_size``
+slices is below ``threshold``), when another band competes with it (a window of ``band_size``
 consecutive slices, sharing no slice with the chosen ones, whose mean p_mid also reaches
-``threshold``: the model sees two plausible mid-sagittal regions).
+``threshold``: the model sees two plausible mid-sagittal regions), or when a second opinion that learnt
+nothing, the label-free mirror-symmetry estimate (lss.decide.symmetry), picks another mid slice: a trained
+model is as sure of itself on a site it never saw as on its own, and the two rarely fail together there.
 """
 
 from __future__ import annotations
@@ -11,7 +13,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lss.decide.symmetry import estimate_mid_plane
 from lss.manifest import MID
+
+SECOND_OPINION_MIN_SLICES = 3
+"""The symmetry estimate needs a slice with a neighbour on each side."""
 
 
 def band_p_mid(series: pd.DataFrame) -> float:
@@ -38,8 +44,24 @@ def competing_band(series: pd.DataFrame, band_size: int, threshold: float) -> tu
     return int(indices[start]), int(indices[start + band_size - 1]), float(means[start])
 
 
-def review_reasons(series: pd.DataFrame, band_size: int, threshold: float) -> str:
-    """Why the series needs a person's eye, "; "-separated; empty when it does not."""
+def label_free_pick(series: pd.DataFrame, images: np.ndarray) -> int | None:
+    """The slice_index the label-free symmetry estimate calls mid-sagittal, from the series' images (rows of
+    ``series``, in its row order); None for a series too short to have one."""
+    if len(series) < SECOND_OPINION_MIN_SLICES:
+        return None
+    estimate = estimate_mid_plane(images, series["slice_location_mm"].to_numpy(np.float64))
+    return int(series["slice_index"].iloc[estimate.mid_index])
+
+
+def review_reasons(
+    series: pd.DataFrame,
+    band_size: int,
+    threshold: float,
+    chosen_mid: int | None = None,
+    second_opinion: int | None = None,
+) -> str:
+    """Why the series needs a person's eye, "; "-separated; empty when it does not. ``second_opinion``: the
+    label-free pick (``label_free_pick``) to compare with the chosen mid slice_index ``chosen_mid``."""
     reasons = []
     mean = band_p_mid(series)
     if np.isnan(mean):
@@ -50,4 +72,6 @@ def review_reasons(series: pd.DataFrame, band_size: int, threshold: float) -> st
     if competitor is not None:
         first, last, competing_mean = competitor
         reasons.append(f"competing band at slices {first}-{last} (mean p_mid {competing_mean:.2f})")
+    if second_opinion is not None and chosen_mid is not None and second_opinion != chosen_mid:
+        reasons.append(f"the label-free selector picks slice {second_opinion}, not {chosen_mid}")
     return "; ".join(reasons)

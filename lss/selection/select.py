@@ -35,7 +35,7 @@ from lss.selection.export import export_selected
 from lss.selection.key_objects import write_key_object_selections
 from lss.selection.options import SelectionOptions
 from lss.selection.report import write_report
-from lss.selection.review import band_p_mid, review_reasons
+from lss.selection.review import band_p_mid, label_free_pick, review_reasons
 from lss.selection.scoring import prediction_trainer, score_slices
 
 log = logging.getLogger(__name__)
@@ -156,12 +156,20 @@ def series_confidence(series: pd.DataFrame) -> float:
 
 
 def series_table(
-    predictions: pd.DataFrame, not_scored: pd.DataFrame, mid_rule: MidRule, band_size: int, review_threshold: float
+    predictions: pd.DataFrame,
+    not_scored: pd.DataFrame,
+    mid_rule: MidRule,
+    band_size: int,
+    review_threshold: float,
+    second_opinions: dict[str, int | None] | None = None,
 ) -> pd.DataFrame:
-    """One row per sagittal series of the input: its chosen Mid slices and review flag, or why it was not scored."""
+    """One row per sagittal series of the input: its chosen Mid slices and review flag, or why it was not scored.
+    ``second_opinions``: the label-free pick per series (``second_opinions``), None to flag without one."""
     rows = []
     for series_uid, series in predictions.sort_values(["series_uid", "slice_index"]).groupby("series_uid"):
         mid = series[series["label"] == MID]
+        chosen_mid = chosen_mid_index(series, mid_rule, band_size)
+        second_opinion = (second_opinions or {}).get(str(series_uid))
         rows.append(
             {
                 "series_uid": series_uid,
@@ -171,11 +179,11 @@ def series_table(
                 "n_mid": len(mid),
                 "mid_slice_indices": " ".join(map(str, mid["slice_index"])),
                 "mid_sop_uids": " ".join(mid["sop_uid"]),
-                "mid_slice_index": chosen_mid_index(series, mid_rule, band_size),
+                "mid_slice_index": chosen_mid,
                 "mid_plane_mm": chosen_mid_plane_mm(series, mid_rule, band_size),
                 "confidence": series_confidence(series),
                 "band_p_mid": band_p_mid(series),
-                "review": review_reasons(series, band_size, review_threshold),
+                "review": review_reasons(series, band_size, review_threshold, chosen_mid, second_opinion),
             }
         )
     for series_uid, series in not_scored.groupby("series_uid"):
@@ -188,6 +196,15 @@ def series_table(
             }
         )
     return pd.DataFrame(rows, columns=SERIES_COLUMNS).astype({"n_mid": "Int64", "mid_slice_index": "Int64"})
+
+
+def second_opinions(predictions: pd.DataFrame, images: np.ndarray, own_rows: np.ndarray) -> dict[str, int | None]:
+    """The label-free symmetry pick of every scored series (``label_free_pick``); ``own_rows`` are the rows of
+    ``images`` that hold each prediction row's own slice."""
+    return {
+        str(series_uid): label_free_pick(series, images[own_rows[series.index.to_numpy()]])
+        for series_uid, series in predictions.groupby("series_uid")
+    }
 
 
 def described(model: Selector) -> str:
@@ -242,7 +259,8 @@ def select_mid_slices(
         images = manifest_images(plan.sources, input_dir, params, cache, options.progress)
         p_mid = score_slices(model, plan, images, options.batch_size, trainer)
         predictions = prediction_table(plan.samples, p_mid, mid_rule, band_size)
-        series = series_table(predictions, not_scored, mid_rule, band_size, options.review_threshold)
+        opinions = second_opinions(predictions, images, plan.channels[:, 1]) if model.needs_checkpoint else None
+        series = series_table(predictions, not_scored, mid_rule, band_size, options.review_threshold, opinions)
         series["selector"] = model.name
         shutil.rmtree(output_dir / SALIENCY_DIR, ignore_errors=True)  # a rerun replaces its own earlier overlays
         explained = pd.DataFrame(columns=EXPLAINED_COLUMNS)
@@ -271,7 +289,8 @@ def select_mid_slices(
             "temperature (calibration)": f"{float(model.temperature):.3f}",
             "Mid rule": f"{mid_rule}, band of {band_size} slices",
             "review when": f"the chosen band's mean p_mid < {options.review_threshold:g}, "
-            "or a competing band reaches it",
+            "or a competing band reaches it"
+            + ("" if not model.needs_checkpoint else ", or the label-free selector picks another mid slice"),
             "input": shown,
         }
         parts = part_of_series(options.run_split) if options.run_split is not None else None

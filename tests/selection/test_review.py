@@ -1,4 +1,5 @@
-"""Which series the review page flags: an unsure band, or a second band as plausible as the chosen one."""
+"""Which series the review page flags: an unsure band, a second band as plausible as the chosen one, or a label-free
+second opinion that picks another mid slice."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers.stacks import mirrored_stack
 from lss.decide.mid_rule import choose_mid
-from lss.selection.review import band_p_mid, competing_band, review_reasons
+from lss.selection.review import band_p_mid, competing_band, label_free_pick, review_reasons
 
 
 def series_of(p_mid: list[float], rule: str = "band") -> pd.DataFrame:
@@ -46,3 +48,18 @@ def test_under_the_independent_rule_a_series_with_no_mid_slice_is_flagged() -> N
     series = series_of([0.1, 0.2, 0.3, 0.2, 0.1, 0.1], rule="independent")
     assert (series["label"] == "Lateral").all()
     assert review_reasons(series, 5, 0.5) == "no slice chosen as Mid"
+
+
+def test_a_pick_the_label_free_selector_disagrees_with_is_flagged_with_its_slice() -> None:
+    """The images mirror about slice 7; a model sure of slice 4 is flagged, one that chose slice 7 is not."""
+    positions = np.arange(12) * 4.0
+    images = mirrored_stack(positions, plane_mm=28.0)
+    series = series_of([0.05, 0.2, 0.9, 0.95, 0.99, 0.95, 0.9, 0.2, 0.05, 0.02, 0.01, 0.01]).assign(
+        slice_location_mm=positions
+    )
+    assert label_free_pick(series, images) == 7
+    assert review_reasons(series, 5, 0.5, chosen_mid=4, second_opinion=7) == (
+        "the label-free selector picks slice 7, not 4"
+    )
+    assert review_reasons(series, 5, 0.5, chosen_mid=7, second_opinion=7) == ""
+    assert label_free_pick(series.iloc[:2], images[:2]) is None  # too short to mirror
