@@ -59,7 +59,9 @@ class LabelledSeries:
 
 @dataclass(frozen=True)
 class ScorerParams:
-    """Chosen by patient cross-validation (benchmarks/series_cv.py, results/series_cv.md)."""
+    """Chosen by patient cross-validation over both sources of the real T2 set pooled (benchmarks/series_cv.py
+    --part a --splits "all sources", results/series_cv.md); how it is trained (sub-stacks, symmetry) is the caller's:
+    conf/selector/learned.yaml."""
 
     components: int = 64
     neighbours: int = 0
