@@ -11,6 +11,7 @@ lss.decide.symmetry's pixel scores (benchmarks/series_symmetry.py) of the real l
 
     PYTHONPATH=. .venv/bin/python benchmarks/series_cv.py --splits "VB1 only,VB2 only"   # results/series_cv.md
     PYTHONPATH=. .venv/bin/python benchmarks/series_cv.py --part a --only learned         # the (a) grid only
+    PYTHONPATH=. .venv/bin/python benchmarks/series_cv.py --part a --splits "all sources" # selector=learned's default
 
 The off-centre stacks are benchmarks/real_lumbar.py's (3-4 slices dropped from one end of every series).
 """

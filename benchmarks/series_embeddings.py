@@ -23,7 +23,7 @@ from lss.data.channels import input_plan
 from lss.data.dataset import SliceDataset
 from lss.data.slices import labelled_slices
 from lss.launch.compose import compose_train_config
-from lss.manifest import WEIGHTINGS, read_manifest
+from lss.manifest import SOURCE, WEIGHTINGS
 from lss.model.backbone import create_backbone
 from support import CACHE_DIR
 
@@ -41,7 +41,8 @@ class SliceEmbeddings:
 
 
 def slice_table(manifest: pd.DataFrame) -> pd.DataFrame:
-    """Every labelled slice of any weighting, with the source (VB1/VB2) and weighting from series.csv."""
+    """Every labelled slice of any weighting, with the source (VB1/VB2: its ``source`` column, in place of the data
+    root's name) and weighting from series.csv."""
     labelled = pd.concat([labelled_slices(manifest, weighting) for weighting in WEIGHTINGS], ignore_index=True)
     listed = pd.read_csv(REAL_LUMBAR / "series.csv")
     folder = labelled["path"].map(lambda path: str(Path(path).parent))
@@ -64,8 +65,8 @@ def embedded_slices(batch_size: int = 32) -> SliceEmbeddings:
         WORKDIR / "job",
     )
     datamodule = instantiate(cfg.data, _convert_="all")
-    slices = slice_table(read_manifest(datamodule.manifest_path()))
-    plan = input_plan(slices, "T2", context=1)
+    slices = slice_table(datamodule.manifest())
+    plan = input_plan(slices.assign(**{SOURCE: datamodule.sources[0].name}), "T2", context=1)
     images = datamodule.decoded_images(plan)
     cached = WORKDIR / f"embeddings-{cfg.model.backbone}-{datamodule.image_cache_key}.npz"
     if cached.is_file():

@@ -38,7 +38,7 @@ of softmax(logits) against soft targets exp(-|x_i - x_mid| / ``target_scale_mm``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -59,7 +59,9 @@ class LabelledSeries:
 
 @dataclass(frozen=True)
 class ScorerParams:
-    """Chosen by patient cross-validation (benchmarks/series_cv.py, results/series_cv.md)."""
+    """Chosen by patient cross-validation over both sources of the real T2 set pooled (benchmarks/series_cv.py
+    --part a --splits "all sources", results/series_cv.md); how it is trained (sub-stacks, symmetry) is the caller's:
+    conf/selector/learned.yaml."""
 
     components: int = 64
     neighbours: int = 0
@@ -219,6 +221,24 @@ def slice_logits(
     )
     bins = torch.from_numpy(distance_bins(np.asarray(positions_mm, np.float64), scorer.params))
     return candidate_logits(torch.from_numpy(features @ scorer.weights), bins, scorer.params.pooling).numpy()
+
+
+def feature_width(params: ScorerParams, uses_label_free: bool) -> int:
+    """Inputs per slice of a scorer with all ``params.components`` projected dimensions (``slice_features``)."""
+    return params.components * (1 + 2 * params.neighbours) + int(uses_label_free)
+
+
+def with_all_components(scorer: SeriesScorer) -> SeriesScorer:
+    """The same scorer with exactly ``params.components`` projected dimensions, the missing ones (fewer training slices
+    than components) zero columns with zero weights: fixed shapes to store, e.g. in a checkpoint's buffers."""
+    kept, wanted = scorer.projection.shape[1], scorer.params.components
+    blocks = 1 + 2 * scorer.params.neighbours
+    projection = np.zeros((len(scorer.feature_mean), wanted))
+    projection[:, :kept] = scorer.projection
+    per_block = np.zeros((blocks, wanted, scorer.params.bins))
+    per_block[:, :kept] = scorer.weights[: blocks * kept].reshape(blocks, kept, scorer.params.bins)
+    weights = np.concatenate([per_block.reshape(blocks * wanted, scorer.params.bins), scorer.weights[blocks * kept :]])
+    return replace(scorer, projection=projection, weights=weights)
 
 
 LOWEST_LOG_P = -50.0

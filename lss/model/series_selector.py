@@ -22,15 +22,14 @@ how, and what they gave, is in docs/results.md and benchmarks/results/real_lumba
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import torch
 from torchmetrics import MeanMetric
 
 from lss.decide.series import padded_candidates, per_series
-from lss.model.backbone import create_backbone
-from lss.model.selector import SeriesBatch, SeriesSelector
+from lss.model.embedding_selector import FrozenEmbeddingSelector
+from lss.model.selector import SeriesBatch
 
 
 def capped_distances(positions_mm: torch.Tensor, centre_mm: torch.Tensor, cap_mm: float) -> torch.Tensor:
@@ -43,7 +42,7 @@ def candidate_scores(distances_mm: torch.Tensor, positions_mm: torch.Tensor, cap
     return -(distances_mm[None, :] - expected).pow(2).mean(dim=1)
 
 
-class SeriesMidSelector(SeriesSelector):
+class SeriesMidSelector(FrozenEmbeddingSelector):
     """Distance-to-mid regression over frozen embeddings; ``val/loss`` (mm^2 of distance error) and
     ``val/mid_hit`` per epoch. ``forward`` gives each image's predicted distance to the mid-sagittal plane (mm)."""
 
@@ -53,36 +52,18 @@ class SeriesMidSelector(SeriesSelector):
 
     def __init__(
         self,
-        backbone: str,
-        pretrained: bool,
-        weights: str | None,
-        channels_last: bool,
-        compile: bool,
-        modality: str,
-        context: int,
-        input_size: Sequence[int],
-        mean: Sequence[float],
-        std: Sequence[float],
         ridge_alpha: float,
         distance_cap_mm: float,
         sqrt_features: bool,
         centre_per_series: bool,
         band_size: int,
-        optimizer: Any = None,
-        head_lr_multiplier: float | None = None,
+        **model_node: Any,
     ) -> None:
-        """``optimizer`` and ``head_lr_multiplier`` are the model node's (conf/model/base.yaml) and unused:
-        the head is solved in closed form, nothing is trained by gradient. The rest is stored for prediction."""
-        super().__init__(modality, context)
+        """``model_node``: conf/model/base.yaml's (``FrozenEmbeddingSelector``). The head is solved in closed form,
+        nothing is trained by gradient; everything but the optimizer is stored for prediction."""
+        super().__init__(**model_node)
         self.save_hyperparameters(ignore=["optimizer", "head_lr_multiplier"], logger=False)
-        self.automatic_optimization = False
-        network = create_backbone(backbone, num_classes=0, pretrained=pretrained, weights=weights).eval()
-        network.requires_grad_(False)
-        if channels_last:
-            network = network.to(memory_format=torch.channels_last)
-        self.network = network
-        self.forward_fn = torch.compile(network) if compile else network
-        features = int(cast(int, network.num_features))
+        features = self.feature_count
         for name, shape in (
             ("feature_mean", (features,)),
             ("feature_scale", (features,)),
@@ -96,18 +77,6 @@ class SeriesMidSelector(SeriesSelector):
         self.intercept: torch.Tensor
         self.statistics: dict[str, torch.Tensor] = {}
         self.val_loss = MeanMetric()
-
-    def train(self, mode: bool = True) -> SeriesMidSelector:
-        """The frozen backbone stays in eval mode: its batch-norm statistics are ImageNet's."""
-        super().train(mode)
-        self.network.eval()
-        return self
-
-    def embed(self, images: torch.Tensor) -> torch.Tensor:
-        if self.hparams["channels_last"]:
-            images = images.contiguous(memory_format=torch.channels_last)
-        with torch.no_grad():
-            return self.forward_fn(images).double()
 
     def series_features(self, images: torch.Tensor, series: torch.Tensor) -> torch.Tensor:
         """Each slice's embedding as the regression reads it (``sqrt_features``, ``centre_per_series``: see the
@@ -182,10 +151,6 @@ class SeriesMidSelector(SeriesSelector):
     def on_validation_epoch_start(self) -> None:
         if self.statistics:
             self.solve()
-
-    def on_train_epoch_end(self) -> None:
-        """One pass is the whole fit: a second epoch would solve the same ridge again."""
-        self.trainer.should_stop = True
 
     def on_test_epoch_start(self) -> None:
         if self.statistics:

@@ -18,6 +18,7 @@ from lss.decide.series_scorer import (
     mid_plane_mm,
     slice_logits,
     sub_stack_bounds,
+    with_all_components,
 )
 
 FEATURES = 24
@@ -101,3 +102,18 @@ def test_the_mid_plane_lies_between_two_equally_likely_slices() -> None:
     positions = np.array([-8.0, -4.0, 0.0, 4.0, 8.0])
     assert mid_plane_mm(np.array([0.0, 1.0, 5.0, 1.0, 0.0]), positions) == pytest.approx(0.0)
     assert mid_plane_mm(np.array([0.0, 0.0, 5.0, 5.0, 0.0]), positions) == pytest.approx(2.0, abs=0.1)
+
+
+def test_a_scorer_padded_to_all_its_components_scores_as_the_one_fitted_on_fewer_training_slices() -> None:
+    training = [constructed_series(5, 2, seed) for seed in range(3)]
+    label_free = [np.linspace(-1.0, 1.0, 5) for _ in training]
+    params = ScorerParams(components=32, neighbours=1)
+    fitted = fit_series_scorer([replace(item, label_free=score) for item, score in zip(training, label_free)], params)
+    padded = with_all_components(fitted)
+    assert fitted.projection.shape[1] < 32 and padded.projection.shape == (FEATURES, 32)
+    series = constructed_series(9, 3, seed=99)
+    score = np.linspace(0.0, 1.0, 9)
+    assert np.allclose(
+        slice_logits(padded, series.embeddings, series.positions_mm, score),
+        slice_logits(fitted, series.embeddings, series.positions_mm, score),
+    )

@@ -48,6 +48,21 @@ def composed_datamodule(overrides: list[str], workdir: Path) -> Any:
     return instantiate(cfg.data, _convert_="all")
 
 
+def trained_selector_run(phantom_dir: Path, workdir: Path, overrides: list[str]) -> dict[str, Any]:
+    """A T2 run of seed 0 on the phantom with ``overrides`` (e.g. ``selector=series``), trained in this process: its
+    workdir, tracking URI, MLflow row and last checkpoint."""
+    from lss.training import train
+
+    train(composed([*tiny_overrides(phantom_dir, workdir), "modality=T2", "seed=0", *overrides], workdir / "job"))
+    tracking_uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    return {
+        "workdir": workdir,
+        "tracking_uri": tracking_uri,
+        "run": finished_runs(tracking_uri).iloc[0],
+        "checkpoint": workdir / "job" / "checkpoints" / "last.ckpt",
+    }
+
+
 def run_script(
     script: str,
     args: list[str],

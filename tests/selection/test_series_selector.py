@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from helpers.selection import selection_options
-from helpers.training import composed, finished_runs, run_script, run_train, tiny_overrides
+from helpers.training import run_script, run_train, tiny_overrides, trained_selector_run
 from lss.dicom.index import index_repository
 from lss.phantom import write_phantom
 from lss.selection import load_selector, select_mid_slices
@@ -19,14 +19,7 @@ SERIES_METRICS = ("test/mid_hit", "test/mid_hit_1", "test/mid_error_mm", "test/m
 
 @pytest.fixture(scope="module")
 def trained_series(phantom_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    from lss.training import train
-
-    workdir = tmp_path_factory.mktemp("series")
-    train(
-        composed([*tiny_overrides(phantom_dir, workdir), "modality=T2", "seed=0", "selector=series"], workdir / "job")
-    )
-    tracking_uri = f"sqlite:///{workdir / 'mlflow.db'}"
-    return {"workdir": workdir, "tracking_uri": tracking_uri, "run": finished_runs(tracking_uri).iloc[0]}
+    return trained_selector_run(phantom_dir, tmp_path_factory.mktemp("series"), ["selector=series"])
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +77,8 @@ def test_a_series_too_short_to_compare_is_listed_as_not_scored_with_its_reason(
     for path in t2[t2["series_uid"] != first_series["series_uid"].iloc[0]]["path"]:
         (short / "whole" / Path(path).name).parent.mkdir(exist_ok=True)
         shutil.copy(new_studies / path, short / "whole" / Path(path).name)
-    checkpoint = Path(trained_series["workdir"]) / "job" / "checkpoints" / "last.ckpt"
     result = select_mid_slices(
-        load_selector(checkpoint=checkpoint),
+        load_selector(checkpoint=trained_series["checkpoint"]),
         short,
         tmp_path / "out",
         selection_options("mode=none", "progress=false"),
