@@ -45,6 +45,8 @@ def baseline_table(runs: pd.DataFrame) -> pd.DataFrame:
         mine = runs[runs["modality"] == modality]
         block = []
         for model_metric, (centre_metric, label) in BASELINE_COMPARISONS.items():
+            if not {model_metric, centre_metric} <= set(mine.columns):  # runs of an lss that did not log it
+                continue
             pairs = mine[[model_metric, centre_metric]].dropna()
             if len(pairs) < stats.MIN_RUNS or len(pairs) < len(mine):
                 continue
