@@ -90,7 +90,8 @@ def test_both_spellings_of_a_dicomweb_root_are_one_source_wherever_a_pacs_is_exp
         assert DicomWebSource(http).folder_name == DicomWebSource(scheme).folder_name
     cfg = composed(["experiment=demo", "data.root=http://pacs:8042/dicom-web", "data.labels=null"], tmp_path / "job")
     check_job_config(cfg)  # a URL, not a folder that "does not exist"
-    assert instantiate(cfg.data, _convert_="all").source == DicomWebSource("http://pacs:8042/dicom-web")
+    (source,) = instantiate(cfg.data, _convert_="all").sources
+    assert source.pacs == DicomWebSource("http://pacs:8042/dicom-web")
     pacs_input = {"input": "https://pacs.example.org/dicom-web", "output": str(tmp_path / "out"), "store": True}
     check_paths(OmegaConf.create(pacs_input | {"studies": ["1.2.3"]}))  # a folder input would refuse studies=/store=
     with pytest.raises(UserError, match="carries credentials"):

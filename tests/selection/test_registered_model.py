@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 from helpers.selection import selection_options
 from helpers.training import REGISTERED, run_script
 from lss.errors import ConfigError, UserError
-from lss.manifest import COLUMNS
+from lss.manifest import COLUMNS, SOURCE
 from lss.selection import load_selector, select_mid_slices
 
 
@@ -27,7 +27,8 @@ def test_a_training_run_lists_its_manifest_as_a_dataset_and_its_tested_network_a
     assert dataset.name == f"{phantom_dir.name} T1" and dataset.source == f'{{"uri": "{phantom_dir.resolve()}"}}'
     assert len(dataset.digest) >= 8 and {tag.value for tag in dataset_input.tags} == {"training"}
     logged_columns = {column["name"] for column in json.loads(dataset.schema)["mlflow_colspec"]}
-    assert logged_columns == set(COLUMNS)  # the manifest's columns: patient_key, no PatientName/ID/BirthDate
+    # the manifest's columns and the source each row came from: patient_key, no PatientName/ID/BirthDate
+    assert logged_columns == {*COLUMNS, SOURCE}
     (output,) = run.outputs.model_outputs
     logged = client.get_logged_model(output.model_id)
     assert logged.source_run_id == run.info.run_id and logged.name == "model"
