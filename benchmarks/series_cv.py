@@ -33,6 +33,8 @@ from real_lumbar import off_centre
 from series_embeddings import embedded_slices
 from series_symmetry import MAX_DROPPED, symmetry_scores
 
+from lss.analysis.stats import corrected_resampled_t
+from lss.analysis.tables import format_p
 from lss.decide.series_scorer import (
     LabelledSeries,
     ScorerParams,
@@ -418,6 +420,26 @@ def validation_rows(outcomes: dict[str, dict[str, pd.DataFrame]]) -> list[list[s
     return rows
 
 
+def paired_cell(baseline: list[float], variant: list[float], ratio: float) -> str:
+    """Mean difference of exact hit over the draws (variant - baseline) and its corrected resampled t p-value
+    (Nadeau-Bengio: the draws share most of their training series)."""
+    if len(variant) < 2:
+        return ""
+    test = corrected_resampled_t(np.asarray(baseline), np.asarray(variant), (ratio, ratio), paired=True)
+    return f"{test.difference:+.2f} (p {format_p(test.p)})"
+
+
+def draw_hits(outcomes: pd.DataFrame, reference: pd.DataFrame, centre: dict[str, float]) -> tuple[float, ...]:
+    """Exact hit of one draw's tested series: the variant, the same variant zero-shot, the centre rule."""
+    uids = set(outcomes["series"])
+    zero_shot = reference[reference["series"].isin(uids)]["hit"].mean()
+    return float(outcomes["hit"].mean()), float(zero_shot), float(np.mean([centre[uid] for uid in uids]))
+
+
+def centre_hits(series: Sequence[Series]) -> dict[str, float]:
+    return {item.uid: float(centre_index(len(item.positions_mm)) == item.mid) for item in series}
+
+
 def left_out_rows(
     variant: Variant,
     source: str,
@@ -426,11 +448,16 @@ def left_out_rows(
     seeds: int,
 ) -> list[list[str]]:
     rows = []
+    zero_shot: dict[str, pd.DataFrame] = {}
     for labelled in LABELLED_COUNTS[source]:
         draws = [0] if labelled == 0 else range(seeds)
         per_draw = [left_out(variant, series, source, labelled, seed) for seed in draws]
         for kind in STACKS:
             outcomes = pd.concat([draw[kind] for draw in per_draw])
+            zero_shot.setdefault(kind, outcomes)
+            hits = [draw_hits(draw[kind], zero_shot[kind], centre_hits(series[kind])) for draw in per_draw]
+            n_train = sum(item.source != source for item in series["centred"]) + labelled
+            ratio = len(per_draw[0][kind]) / n_train
             rows.append(
                 [
                     variant.name,
@@ -440,6 +467,8 @@ def left_out_rows(
                     str(len(draws)),
                     str(len(outcomes)),
                     *summary(outcomes),
+                    paired_cell([hit[1] for hit in hits], [hit[0] for hit in hits], ratio) if labelled else "",
+                    paired_cell([hit[2] for hit in hits], [hit[0] for hit in hits], ratio),
                     *flag_cells(outcomes, thresholds),
                 ]
             )
@@ -523,6 +552,8 @@ def main() -> None:
                 "hit",
                 "±1",
                 "err mm",
+                "hit vs zero-shot (paired over draws)",
+                "hit vs centre rule (paired over draws)",
                 *flag_header,
             ],
             table,
