@@ -46,10 +46,11 @@ def competing_band(series: pd.DataFrame, band_size: int, threshold: float) -> tu
 
 def label_free_pick(series: pd.DataFrame, images: np.ndarray) -> int | None:
     """The slice_index the label-free symmetry estimate calls mid-sagittal, from the series' images (rows of
-    ``series``, in its row order); None for a series too short to have one."""
-    if len(series) < SECOND_OPINION_MIN_SLICES:
+    ``series``, in its row order); None for a series too short to have one or whose slices have no positions."""
+    positions_mm = series["slice_location_mm"].to_numpy(np.float64)
+    if len(series) < SECOND_OPINION_MIN_SLICES or not np.isfinite(positions_mm).all():
         return None
-    estimate = estimate_mid_plane(images, series["slice_location_mm"].to_numpy(np.float64))
+    estimate = estimate_mid_plane(images, positions_mm)
     return int(series["slice_index"].iloc[estimate.mid_index])
 
 

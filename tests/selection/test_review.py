@@ -63,3 +63,4 @@ def test_a_pick_the_label_free_selector_disagrees_with_is_flagged_with_its_slice
     )
     assert review_reasons(series, 5, 0.5, chosen_mid=7, second_opinion=7) == ""
     assert label_free_pick(series.iloc[:2], images[:2]) is None  # too short to mirror
+    assert label_free_pick(series.assign(slice_location_mm=np.nan), images) is None  # no positions to mirror about
