@@ -60,17 +60,16 @@ def data_sources(
         raise ConfigError("data.root is not set; point it at the DICOM repository (data.root=/path/to/dicom)")
     per_root = {key: _per_root(key, value, len(roots)) for key, value in (("labels", labels), ("weighting", weighting))}
     sources: list[DataSource] = []
-    for position, location in enumerate(roots):
-        assert location is not None
-        base, name, count = source_name(location), source_name(location), 1
+    for location, label_file, weighting_file in zip(roots, per_root["labels"], per_root["weighting"], strict=True):
+        base = name = source_name(str(location))
+        count = 1
         while name in {source.name for source in sources}:
             count += 1
             name = f"{base}-{count}"
-        label_file, weighting_file = per_root["labels"][position], per_root["weighting"][position]
         sources.append(
             DataSource(
                 name,
-                location,
+                str(location),
                 Path(label_file) if label_file is not None else None,
                 Path(weighting_file) if weighting_file is not None else None,
             )

@@ -43,9 +43,13 @@ def best_band(p_mid_in_slice_order: np.ndarray, band_size: int) -> tuple[int, in
         raise ValueError(f"band_size must be >= 1, got {band_size}")
     if n <= band_size:
         return 0, n
-    window_sums = np.convolve(log_odds(p_mid_in_slice_order), np.ones(band_size), mode="valid")
-    start = int(np.argmax(window_sums))
+    start = int(np.argmax(window_log_odds(p_mid_in_slice_order, band_size)))
     return start, start + band_size
+
+
+def window_log_odds(p_mid_in_slice_order: np.ndarray, band_size: int) -> np.ndarray:
+    """The summed log-odds of Mid of every window of ``band_size`` consecutive slices (what the band rule ranks)."""
+    return np.convolve(log_odds(p_mid_in_slice_order), np.ones(band_size), mode="valid")
 
 
 def band_centre(p_mid_in_slice_order: np.ndarray, band_size: int) -> int:
@@ -64,9 +68,11 @@ def chosen_band(series: pd.DataFrame, band_size: int) -> pd.DataFrame:
 def band_plane_offset(p_mid_in_slice_order: np.ndarray, band_size: int) -> float:
     """How far (in slices, within +-0.5) the mid-sagittal plane lies from the band rule's mid slice: the peak of the
     parabola through the summed log-odds of the chosen window and the windows one slice before and after it."""
-    sums = np.convolve(log_odds(p_mid_in_slice_order), np.ones(band_size), mode="valid")
-    start, _ = best_band(p_mid_in_slice_order, band_size)
-    if len(sums) < 3 or start in (0, len(sums) - 1) or len(p_mid_in_slice_order) <= band_size:
+    if len(p_mid_in_slice_order) < band_size + 2:  # fewer than three windows: no neighbour on both sides
+        return 0.0
+    sums = window_log_odds(p_mid_in_slice_order, band_size)
+    start = int(np.argmax(sums))  # best_band's window
+    if start in (0, len(sums) - 1):
         return 0.0
     return 0.5 * vertex_offset(sums[start - 1], sums[start], sums[start + 1])
 
